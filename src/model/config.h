@@ -1,0 +1,71 @@
+// Model configuration: the fields of a Hugging Face `config.json` for LlamaForCausalLM and
+// LlamaSwiftKVForCausalLM (DESIGN.md §1), with Hugging Face's defaults and our validation.
+//
+// Both config dialects are accepted: transformers 4 (`rope_theta`, `rope_scaling`,
+// `torch_dtype`) and transformers 5 (`rope_parameters` with theta and scaling nested, `dtype`).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "core/dtype.h"
+
+namespace swiftkv {
+
+enum class Architecture { kLlama, kLlamaSwiftKV };
+
+enum class RopeType { kDefault, kLlama3, kLinear };
+
+struct RopeScaling {
+  RopeType type = RopeType::kDefault;
+  double factor = 1.0;                            // llama3, linear
+  double low_freq_factor = 1.0;                   // llama3
+  double high_freq_factor = 4.0;                  // llama3
+  int64_t original_max_position_embeddings = 0;   // llama3
+};
+
+struct ModelConfig {
+  Architecture architecture = Architecture::kLlama;
+  int64_t vocab_size = 32000;
+  int64_t hidden_size = 4096;
+  int64_t intermediate_size = 11008;
+  int64_t num_hidden_layers = 32;
+  int64_t num_attention_heads = 32;
+  int64_t num_key_value_heads = 32;  // defaults to num_attention_heads when absent
+  int64_t head_dim = 128;            // defaults to hidden_size / num_attention_heads
+  int64_t max_position_embeddings = 2048;
+  double rms_norm_eps = 1e-6;
+  double rope_theta = 10000.0;
+  RopeScaling rope_scaling;
+  bool tie_word_embeddings = false;
+  std::vector<int64_t> bos_token_ids = {1};  // int or list in config.json
+  std::vector<int64_t> eos_token_ids = {2};
+  DType dtype = DType::kF32;  // `torch_dtype` / `dtype`; the weights' storage type
+
+  // SwiftKV (architecture kLlamaSwiftKV): layers [0, num_key_value_layers) are ordinary;
+  // later layers take K/V from norm_swiftkv(x_l), shared by groups of key_value_group_size.
+  bool swiftkv = false;
+  int64_t num_key_value_layers = 0;
+  int64_t key_value_group_size = 1;
+
+  // Parses and validates; throws Error naming the field (e.g. "config.json: hidden_size (100)
+  // is not divisible by num_attention_heads (3)").
+  static ModelConfig from_json(const nlohmann::json& json);
+  // Reads `<dir>/config.json`.
+  static ModelConfig load(const std::string& model_dir);
+  // Serialises in the transformers-4 dialect, the one the released SwiftKV checkpoints use.
+  nlohmann::json to_json() const;
+
+  bool is_swiftkv() const { return architecture == Architecture::kLlamaSwiftKV && swiftkv; }
+  // Whether model layer `layer` is a SwiftKV group leader (owns k/v_proj_swiftkv).
+  bool is_swiftkv_leader(int64_t layer) const;
+  // Number of KV cache layers: L, or l + (L - l) / G for SwiftKV.
+  int64_t num_cache_layers() const;
+  // The cache layer of model layer `layer` (AcrossKV groups share one).
+  int64_t cache_layer_of(int64_t layer) const;
+};
+
+}  // namespace swiftkv
