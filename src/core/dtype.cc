@@ -45,9 +45,7 @@ DType parse_dtype(std::string_view name) {
   throw Error(str_cat("unsupported dtype '", name, "' (expected F32, BF16 or F16)"));
 }
 
-std::string_view device_name(Device device) {
-  return device == Device::kCpu ? "cpu" : "cuda";
-}
+std::string_view device_name(Device device) { return device == Device::kCpu ? "cpu" : "cuda"; }
 
 float f16_to_f32(uint16_t bits) {
   const uint32_t sign = static_cast<uint32_t>(bits & 0x8000U) << 16;

@@ -38,10 +38,10 @@ std::string str_cat(const Args&... args) {
 }  // namespace swiftkv
 
 // Always-on invariant check: SWIFTKV_CHECK(n > 0, "n=", n).
-#define SWIFTKV_CHECK(condition, ...)                                                        \
-  do {                                                                                       \
-    if (!(condition)) [[unlikely]] {                                                         \
-      ::swiftkv::throw_check_failure(__FILE__, __LINE__, #condition,                         \
-                                     ::swiftkv::str_cat(__VA_ARGS__));                       \
-    }                                                                                        \
+#define SWIFTKV_CHECK(condition, ...)                                  \
+  do {                                                                 \
+    if (!(condition)) [[unlikely]] {                                   \
+      ::swiftkv::throw_check_failure(__FILE__, __LINE__, #condition,   \
+                                     ::swiftkv::str_cat(__VA_ARGS__)); \
+    }                                                                  \
   } while (false)

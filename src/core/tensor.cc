@@ -99,8 +99,7 @@ Tensor Tensor::rows(int64_t begin, int64_t end) const {
                 ", ", end, ") of ", shape_str(shape_));
   Tensor t = *this;
   const int64_t row_elems = shape_[0] == 0 ? 0 : numel() / shape_[0];
-  t.data_ = static_cast<char*>(data_) +
-            static_cast<size_t>(begin * row_elems) * dtype_size(dtype_);
+  t.data_ = static_cast<char*>(data_) + static_cast<size_t>(begin * row_elems) * dtype_size(dtype_);
   t.shape_[0] = end - begin;
   return t;
 }

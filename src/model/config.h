@@ -6,10 +6,9 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "core/dtype.h"
 
@@ -21,10 +20,10 @@ enum class RopeType { kDefault, kLlama3, kLinear };
 
 struct RopeScaling {
   RopeType type = RopeType::kDefault;
-  double factor = 1.0;                            // llama3, linear
-  double low_freq_factor = 1.0;                   // llama3
-  double high_freq_factor = 4.0;                  // llama3
-  int64_t original_max_position_embeddings = 0;   // llama3
+  double factor = 1.0;                           // llama3, linear
+  double low_freq_factor = 1.0;                  // llama3
+  double high_freq_factor = 4.0;                 // llama3
+  int64_t original_max_position_embeddings = 0;  // llama3
 };
 
 struct ModelConfig {

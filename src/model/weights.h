@@ -23,9 +23,9 @@ struct LayerWeights {
   Tensor up_proj;                   // [intermediate_size, hidden_size]
   Tensor down_proj;                 // [hidden_size, intermediate_size]
   // SwiftKV layers (index >= num_key_value_layers) only; k/v only on group leaders.
-  Tensor q_proj_swiftkv;            // [num_heads * head_dim, hidden_size]
-  Tensor k_proj_swiftkv;            // [num_kv_heads * head_dim, hidden_size]
-  Tensor v_proj_swiftkv;            // [num_kv_heads * head_dim, hidden_size]
+  Tensor q_proj_swiftkv;  // [num_heads * head_dim, hidden_size]
+  Tensor k_proj_swiftkv;  // [num_kv_heads * head_dim, hidden_size]
+  Tensor v_proj_swiftkv;  // [num_kv_heads * head_dim, hidden_size]
 };
 
 struct ModelWeights {

@@ -63,8 +63,7 @@ struct AttentionMetadata {
 // Causal GQA attention against the paged cache: out = softmax(q kᵀ · scale) v per query head,
 // query head h reading kv head h / (num_heads / num_kv_heads).
 // out, q: [num_tokens, num_heads, head_dim] f32; k_cache, v_cache as above.
-void paged_attention(const Context& ctx, const Tensor& out, const Tensor& q,
-                     const Tensor& k_cache, const Tensor& v_cache,
-                     const AttentionMetadata& metadata, float scale);
+void paged_attention(const Context& ctx, const Tensor& out, const Tensor& q, const Tensor& k_cache,
+                     const Tensor& v_cache, const AttentionMetadata& metadata, float scale);
 
 }  // namespace swiftkv::ops

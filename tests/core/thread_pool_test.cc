@@ -28,12 +28,12 @@ TEST(ThreadPool, CoversEveryIndexExactlyOnce) {
 
 TEST(ThreadPool, RethrowsAndStaysUsable) {
   ThreadPool pool(3);
-  EXPECT_THROW(pool.parallel_for(
-                   100, [](int64_t begin, int64_t) {
-                     if (begin > 0) {
-                       throw std::runtime_error("boom");
-                     }
-                   }),
+  EXPECT_THROW(pool.parallel_for(100,
+                                 [](int64_t begin, int64_t) {
+                                   if (begin > 0) {
+                                     throw std::runtime_error("boom");
+                                   }
+                                 }),
                std::runtime_error);
   std::atomic<int64_t> sum = 0;
   pool.parallel_for(100, [&](int64_t begin, int64_t end) { sum += end - begin; });
