@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The test command: install dependencies, check formatting and lint, build (CUDA code too when
+# nvcc exists), run the unit, ops and model tests, then rebuild with ASan+UBSan and run the
+# unit and model tests again. GPU tests (label gpu) run only on the GPU machine
+# (scripts/gpu-check.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh
+scripts/lint.sh
+
+jobs=$(nproc)
+echo "== build (Release)"
+SWIFTKV_BUILD_DIR=build scripts/build.sh
+echo "== tests (Release)"
+ctest --test-dir build --output-on-failure -j "$jobs" -LE gpu
+
+echo "== build (ASan+UBSan, no CUDA)"
+SWIFTKV_BUILD_DIR=build-sanitize scripts/build.sh -DSWIFTKV_SANITIZE=ON -DSWIFTKV_CUDA=OFF \
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo
+echo "== tests (ASan+UBSan: unit and model)"
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --test-dir build-sanitize --output-on-failure -j "$jobs" -L 'unit|model'

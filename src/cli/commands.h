@@ -1,0 +1,13 @@
+// Registration of the `swiftkv` subcommands. Each adds its options to `app` and a callback that
+// runs the command (throwing swiftkv::Error for user errors).
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace swiftkv::cli {
+
+void register_generate(CLI::App& app);
+void register_convert(CLI::App& app);
+void register_bench(CLI::App& app);
+
+}  // namespace swiftkv::cli

@@ -1,0 +1,48 @@
+// Token sampling from one row of logits: penalties, logit bias, temperature, min-p, top-k,
+// top-p, then a draw from the request's own seeded generator (or argmax when greedy).
+//
+// Order (vLLM's): logit_bias and min_tokens masking, repetition/presence/frequency penalties,
+// temperature, min_p, top_k, top_p, sample. Each request owns one Sampler (its RNG state);
+// not thread-safe, cost O(vocab log vocab) only when top-k/top-p are active.
+#pragma once
+
+#include <cstdint>
+#include <random>
+#include <span>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/sampling_params.h"
+
+namespace swiftkv {
+
+class Sampler {
+ public:
+  // `eos_ids` are the model's end tokens (masked until min_tokens are out).
+  Sampler(SamplingParams params, std::vector<int32_t> eos_ids);
+
+  // Registers the prompt (for the repetition penalty).
+  void set_prompt(std::span<const int32_t> prompt);
+  // Chooses the next token from `logits` (modified in place) given the output so far.
+  int32_t sample(std::span<float> logits);
+  // Records a generated token (the sampled one, or one forced by the caller).
+  void accept(int32_t token);
+
+  const SamplingParams& params() const { return params_; }
+  int32_t num_generated() const { return static_cast<int32_t>(output_.size()); }
+
+ private:
+  void apply_penalties(std::span<float> logits) const;
+
+  SamplingParams params_;
+  std::vector<int32_t> eos_ids_;
+  std::vector<int32_t> prompt_;
+  std::vector<int32_t> output_;
+  std::unordered_map<int32_t, int32_t> output_counts_;
+  std::mt19937_64 rng_;
+};
+
+// Index of the largest value (the first one on ties).
+int32_t argmax(std::span<const float> values);
+
+}  // namespace swiftkv

@@ -1,0 +1,60 @@
+#include "model/loader.h"
+
+#include <chrono>
+
+#include "core/error.h"
+#include "core/logging.h"
+#include "model/random_model.h"
+#include "model/weight_store.h"
+
+namespace swiftkv {
+namespace {
+
+constexpr std::string_view kRandomPrefix = "random:";
+
+std::string_view mode_name(SwiftKVMode mode) {
+  switch (mode) {
+    case SwiftKVMode::kOn:
+      return "on";
+    case SwiftKVMode::kNoSkip:
+      return "noskip";
+    case SwiftKVMode::kOff:
+      return "off";
+  }
+  return "?";
+}
+
+}  // namespace
+
+std::unique_ptr<LlamaModel> load_model(const std::string& model, const LoadOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  ModelConfig config;
+  ModelWeights weights;
+  if (model.starts_with(kRandomPrefix)) {
+    RandomModelSpec spec{.shape = model.substr(kRandomPrefix.size()),
+                         .num_swiftkv_layers = options.random_swiftkv_layers,
+                         .group_size = options.random_group_size,
+                         .dtype = options.random_dtype,
+                         .seed = options.random_seed};
+    config = random_model_config(spec);
+    log_info("generating random weights for ", spec.shape, " (", dtype_name(spec.dtype),
+             ", seed ", spec.seed, ")");
+    weights = random_model_weights(config, spec.dtype, spec.seed);
+  } else {
+    config = ModelConfig::load(model);
+    weights = ModelWeights::from_store(config, WeightStore::open(model));
+  }
+  auto result = std::make_unique<LlamaModel>(std::move(config), std::move(weights), options.mode);
+  const ModelConfig& c = result->config();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  log_info("loaded ", model, ": ", result->num_parameters() / 1e6, "M parameters, ",
+           c.num_hidden_layers, " layers, ",
+           c.is_swiftkv() ? str_cat("SwiftKV l=", c.num_key_value_layers, " G=",
+                                    c.key_value_group_size, " (", mode_name(options.mode), ")")
+                          : std::string("plain Llama"),
+           ", ", result->num_cache_layers(), " cache layers, in ", seconds, " s");
+  return result;
+}
+
+}  // namespace swiftkv

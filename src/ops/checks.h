@@ -1,0 +1,26 @@
+// Argument checks shared by the ops (internal to src/ops). Each throws InternalError through
+// SWIFTKV_CHECK with the op, the argument name and the offending shape or dtype in the message.
+#pragma once
+
+#include <initializer_list>
+#include <string_view>
+
+#include "core/tensor.h"
+#include "ops/context.h"
+
+namespace swiftkv::ops::detail {
+
+// All tensors live where ctx.backend runs (host memory for kReference and kCpu). The CUDA
+// backend is not built yet: kCuda throws Error("CUDA backend not built") here, before any op
+// reads index tensors on the host.
+void check_device(const Context& ctx, std::string_view op,
+                  std::initializer_list<const Tensor*> tensors);
+
+void check_rank(std::string_view op, std::string_view name, const Tensor& t, int64_t rank);
+void check_dtype(std::string_view op, std::string_view name, const Tensor& t, DType dtype);
+// f32, bf16 or f16.
+void check_weight_dtype(std::string_view op, std::string_view name, const Tensor& t);
+void check_shape(std::string_view op, std::string_view name, const Tensor& t,
+                 const Shape& expected);
+
+}  // namespace swiftkv::ops::detail

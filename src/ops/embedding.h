@@ -1,0 +1,14 @@
+// Token embedding lookup.
+#pragma once
+
+#include "core/tensor.h"
+#include "ops/context.h"
+
+namespace swiftkv::ops {
+
+// out[t, :] = table[ids[t], :].
+// out: [num_tokens, hidden_size] f32; table: [vocab_size, hidden_size] f32|bf16|f16;
+// ids: [num_tokens] i32, each in [0, vocab_size) (checked).
+void embedding(const Context& ctx, const Tensor& out, const Tensor& table, const Tensor& ids);
+
+}  // namespace swiftkv::ops

@@ -1,0 +1,27 @@
+// Causal GQA attention against the paged KV cache (layout: ops/write_kv_cache.h).
+#pragma once
+
+#include "core/tensor.h"
+#include "ops/context.h"
+
+namespace swiftkv::ops {
+
+// Describes a variable-length batch for attention (plain arrays; built by the engine).
+// Sequence s owns query rows [query_start_loc[s], query_start_loc[s+1]) and attends to
+// kv_lens[s] cached tokens, read through block_tables[s, :]. The causal mask is aligned
+// bottom-right: query row i of s (0-based within s) sits at position kv_lens[s] - q_len(s) + i
+// and sees cache positions <= that.
+struct AttentionMetadata {
+  Tensor query_start_loc;  // [num_seqs + 1] i32, non-decreasing, starts at 0
+  Tensor kv_lens;          // [num_seqs] i32, kv_lens[s] >= q_len(s)
+  Tensor block_tables;     // [num_seqs, max_blocks_per_seq] i32
+};
+
+// Causal GQA attention against the paged cache: out = softmax(q kᵀ · scale) v per query head,
+// query head h reading kv head h / (num_heads / num_kv_heads).
+// out, q: [num_tokens, num_heads, head_dim] f32;
+// k_cache, v_cache: [num_blocks, block_size, num_kv_heads, head_dim] f32.
+void paged_attention(const Context& ctx, const Tensor& out, const Tensor& q, const Tensor& k_cache,
+                     const Tensor& v_cache, const AttentionMetadata& metadata, float scale);
+
+}  // namespace swiftkv::ops

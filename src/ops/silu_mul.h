@@ -1,0 +1,12 @@
+// SwiGLU activation.
+#pragma once
+
+#include "core/tensor.h"
+#include "ops/context.h"
+
+namespace swiftkv::ops {
+
+// out = silu(gate) * up, elementwise. out, gate, up: [num_tokens, intermediate_size] f32.
+void silu_mul(const Context& ctx, const Tensor& out, const Tensor& gate, const Tensor& up);
+
+}  // namespace swiftkv::ops

@@ -1,0 +1,135 @@
+#include "engine/sampler.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+#include <vector>
+
+#include "core/error.h"
+
+namespace swiftkv {
+namespace {
+
+SamplingParams sampling(float temperature) {
+  SamplingParams p;
+  p.temperature = temperature;
+  p.seed = 1;
+  return p;
+}
+
+std::map<int32_t, int> histogram(Sampler& sampler, const std::vector<float>& logits, int draws) {
+  std::map<int32_t, int> counts;
+  for (int i = 0; i < draws; ++i) {
+    std::vector<float> copy = logits;
+    counts[sampler.sample(copy)]++;
+  }
+  return counts;
+}
+
+TEST(Sampler, GreedyTakesArgmaxFirstOnTies) {
+  Sampler sampler(sampling(0.0F), {});
+  std::vector<float> logits = {0.5F, 2.0F, 2.0F, -1.0F};
+  EXPECT_EQ(sampler.sample(logits), 1);
+}
+
+TEST(Sampler, SeedMakesSamplingReproducible) {
+  const std::vector<float> logits = {0.1F, 0.2F, 0.3F, 0.4F, 0.0F, -0.3F};
+  std::vector<int32_t> first;
+  std::vector<int32_t> second;
+  for (std::vector<int32_t>* out : {&first, &second}) {
+    Sampler sampler(sampling(1.0F), {});
+    for (int i = 0; i < 50; ++i) {
+      std::vector<float> copy = logits;
+      out->push_back(sampler.sample(copy));
+    }
+  }
+  EXPECT_EQ(first, second);
+}
+
+TEST(Sampler, FollowsTheSoftmaxDistribution) {
+  // p = softmax([0, ln 3]) = [0.25, 0.75]; 20,000 draws: std of the frequency ~0.003.
+  Sampler sampler(sampling(1.0F), {});
+  const auto counts = histogram(sampler, {0.0F, std::log(3.0F)}, 20000);
+  EXPECT_NEAR(counts.at(1) / 20000.0, 0.75, 0.015);
+}
+
+TEST(Sampler, TopKAndTopPAndMinPRestrictTheSupport) {
+  const std::vector<float> logits = {std::log(0.5F), std::log(0.3F), std::log(0.15F),
+                                     std::log(0.05F)};
+  SamplingParams top_k = sampling(1.0F);
+  top_k.top_k = 2;
+  Sampler k_sampler(top_k, {});
+  for (const auto& [token, n] : histogram(k_sampler, logits, 2000)) {
+    EXPECT_LT(token, 2);
+  }
+  // top_p 0.7: 0.5 < 0.7, 0.5 + 0.3 >= 0.7 -> tokens {0, 1}.
+  SamplingParams top_p = sampling(1.0F);
+  top_p.top_p = 0.7F;
+  Sampler p_sampler(top_p, {});
+  for (const auto& [token, n] : histogram(p_sampler, logits, 2000)) {
+    EXPECT_LT(token, 2);
+  }
+  // min_p 0.25: keeps p >= 0.125 -> tokens {0, 1, 2}.
+  SamplingParams min_p = sampling(1.0F);
+  min_p.min_p = 0.25F;
+  Sampler m_sampler(min_p, {});
+  const auto counts = histogram(m_sampler, logits, 4000);
+  EXPECT_EQ(counts.count(3), 0U);
+  EXPECT_GT(counts.count(2), 0U);
+}
+
+TEST(Sampler, PenaltiesFollowVllmSemantics) {
+  SamplingParams p = sampling(0.0F);
+  p.repetition_penalty = 2.0F;
+  Sampler sampler(p, {});
+  const std::vector<int32_t> prompt = {0};
+  sampler.set_prompt(prompt);
+  // Token 0 (in the prompt): 3.0 / 2 = 1.5 < token 1's 2.0.
+  std::vector<float> logits = {3.0F, 2.0F};
+  EXPECT_EQ(sampler.sample(logits), 1);
+  EXPECT_FLOAT_EQ(logits[0], 1.5F);
+
+  SamplingParams f = sampling(0.0F);
+  f.frequency_penalty = 0.5F;
+  f.presence_penalty = 0.25F;
+  Sampler freq(f, {});
+  freq.accept(1);
+  freq.accept(1);
+  std::vector<float> l2 = {1.0F, 2.0F};
+  freq.sample(l2);
+  EXPECT_FLOAT_EQ(l2[1], 2.0F - 0.25F - 2 * 0.5F);
+  EXPECT_FLOAT_EQ(l2[0], 1.0F);
+}
+
+TEST(Sampler, MinTokensMasksEosAndLogitBiasApplies) {
+  SamplingParams p = sampling(0.0F);
+  p.min_tokens = 1;
+  p.logit_bias = {{2, -100.0F}};
+  Sampler sampler(p, {0});
+  std::vector<float> logits = {5.0F, 1.0F, 4.0F};
+  EXPECT_EQ(sampler.sample(logits), 1);  // EOS masked, token 2 biased away
+  sampler.accept(1);
+  std::vector<float> again = {5.0F, 1.0F, 4.0F};
+  EXPECT_EQ(sampler.sample(again), 0);
+}
+
+TEST(SamplingParams, ValidationNamesTheField) {
+  SamplingParams p;
+  p.top_p = 1.5F;
+  try {
+    p.validate(10);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("top_p"), std::string::npos);
+  }
+  SamplingParams q;
+  q.max_tokens = -1;
+  EXPECT_THROW(q.validate(10), Error);
+  SamplingParams r;
+  r.stop_token_ids = {10};
+  EXPECT_THROW(r.validate(10), Error);
+}
+
+}  // namespace
+}  // namespace swiftkv
