@@ -7,7 +7,7 @@
 #include "core/dtype.h"
 #include "core/error.h"
 #include "model/convert.h"
-#include "tokenizer/llama2c_tokenizer.h"
+#include "tokenizer/llama2c_converter.h"
 
 namespace swiftkv::cli {
 namespace {

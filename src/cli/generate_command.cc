@@ -31,8 +31,8 @@ std::vector<int32_t> prompt_tokens(const GenerateOptions& options, const Tokeniz
   if (!options.chat) {
     return tokenizer.encode(options.prompt, /*add_special_tokens=*/true);
   }
-  const std::string& source = tokenizer.chat_template();
-  if (source.empty()) {
+  const std::optional<std::string>& source = tokenizer.chat_template();
+  if (!source.has_value() || source->empty()) {
     throw Error(str_cat("--chat: the model in ", options.model,
                         " has no chat_template in tokenizer_config.json"));
   }
@@ -41,8 +41,10 @@ std::vector<int32_t> prompt_tokens(const GenerateOptions& options, const Tokeniz
     messages.push_back({{"role", "system"}, {"content", options.system}});
   }
   messages.push_back({{"role", "user"}, {"content", options.prompt}});
-  const std::string text = render_chat_template(source, messages, /*add_generation_prompt=*/true,
-                                                tokenizer.chat_template_context());
+  const nlohmann::json context = {{"bos_token", tokenizer.bos_token()},
+                                  {"eos_token", tokenizer.eos_token()}};
+  const std::string text =
+      render_chat_template(*source, messages, /*add_generation_prompt=*/true, context);
   // The template writes BOS itself, as transformers' apply_chat_template assumes.
   return tokenizer.encode(text, /*add_special_tokens=*/false);
 }

@@ -8,7 +8,7 @@
 #include "engine/sampler.h"
 #include "engine/single_sequence_cache.h"
 #include "engine/stop_checker.h"
-#include "tokenizer/detokenizer.h"
+#include "tokenizer/incremental_detokenizer.h"
 #include "tokenizer/tokenizer.h"
 
 namespace swiftkv {

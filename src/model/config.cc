@@ -9,12 +9,12 @@
 #include "model/config.h"
 
 #include <cmath>
-#include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
 
 #include "core/error.h"
 #include "core/mapped_file.h"
+#include "model/json_fields.h"
 
 namespace swiftkv {
 namespace {
@@ -26,147 +26,13 @@ constexpr const char* kSwiftKVArch = "LlamaSwiftKVForCausalLM";
 constexpr const char* kLlamaType = "llama";
 constexpr const char* kSwiftKVType = "llama_swiftkv";
 
-enum class Nullable { kNo, kYes };
-
-std::string describe(const json& value) {
-  if (value.is_number()) {
-    return str_cat("number ", value.dump());
-  }
-  return value.type_name();
-}
-
-// Typed access to the fields of one JSON object; messages name "<source>: field '<prefix>key'".
-class FieldReader {
- public:
-  FieldReader(const json& object, std::string source, std::string prefix = "")
-      : object_(object), source_(std::move(source)), prefix_(std::move(prefix)) {}
-
-  // The value of `key`, or nullptr when absent (or null and `nullable`).
-  const json* find(const char* key, Nullable nullable = Nullable::kNo) const {
-    const auto it = object_.find(key);
-    if (it == object_.end() || (nullable == Nullable::kYes && it->is_null())) {
-      return nullptr;
-    }
-    return &*it;
-  }
-
-  Error error(const char* key, const std::string& message) const {
-    return Error(str_cat(source_, ": field '", prefix_, key, "' ", message));
-  }
-
-  std::optional<int64_t> optional_integer(const char* key, Nullable nullable) const {
-    const json* value = find(key, nullable);
-    if (value == nullptr) {
-      return std::nullopt;
-    }
-    if (value->is_number_integer()) {
-      if (value->is_number_unsigned() &&
-          value->get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
-        throw error(key, str_cat("is out of range: ", value->dump()));
-      }
-      return value->get<int64_t>();
-    }
-    // An integral float (e.g. 8192.0) is accepted, as Python would accept it.
-    if (value->is_number_float()) {
-      const double d = value->get<double>();
-      if (std::isfinite(d) && std::floor(d) == d && std::fabs(d) < 9.0e15) {
-        return static_cast<int64_t>(d);
-      }
-    }
-    throw error(key, str_cat("must be an integer, got ", describe(*value)));
-  }
-
-  int64_t integer(const char* key, int64_t fallback, Nullable nullable = Nullable::kNo) const {
-    return optional_integer(key, nullable).value_or(fallback);
-  }
-
-  int64_t required_integer(const char* key) const {
-    const auto value = optional_integer(key, Nullable::kNo);
-    if (!value) {
-      throw error(key, "is required");
-    }
-    return *value;
-  }
-
-  double number(const char* key, double fallback) const {
-    const json* value = find(key);
-    if (value == nullptr) {
-      return fallback;
-    }
-    if (!value->is_number()) {
-      throw error(key, str_cat("must be a number, got ", describe(*value)));
-    }
-    return value->get<double>();
-  }
-
-  double required_number(const char* key) const {
-    if (find(key) == nullptr) {
-      throw error(key, "is required");
-    }
-    return number(key, 0.0);
-  }
-
-  bool boolean(const char* key, bool fallback) const {
-    const json* value = find(key);
-    if (value == nullptr) {
-      return fallback;
-    }
-    if (!value->is_boolean()) {
-      throw error(key, str_cat("must be a boolean, got ", describe(*value)));
-    }
-    return value->get<bool>();
-  }
-
-  std::optional<std::string> optional_string(const char* key, Nullable nullable) const {
-    const json* value = find(key, nullable);
-    if (value == nullptr) {
-      return std::nullopt;
-    }
-    if (!value->is_string()) {
-      throw error(key, str_cat("must be a string, got ", describe(*value)));
-    }
-    return value->get<std::string>();
-  }
-
-  // An int, a list of ints, or null (no token); absent gives `fallback`.
-  std::vector<int64_t> token_ids(const char* key, std::vector<int64_t> fallback) const {
-    const json* value = find(key);
-    if (value == nullptr) {
-      return fallback;
-    }
-    if (value->is_null()) {
-      return {};
-    }
-    if (value->is_number_integer()) {
-      return {value->get<int64_t>()};
-    }
-    if (value->is_array()) {
-      std::vector<int64_t> ids;
-      for (const json& id : *value) {
-        if (!id.is_number_integer()) {
-          throw error(key, str_cat("must hold integers, got ", describe(id)));
-        }
-        ids.push_back(id.get<int64_t>());
-      }
-      return ids;
-    }
-    throw error(key, str_cat("must be an integer, a list of integers or null, got ",
-                             describe(*value)));
-  }
-
- private:
-  const json& object_;
-  std::string source_;
-  std::string prefix_;
-};
-
 Architecture parse_architecture(const FieldReader& fields, const std::string& source) {
   std::optional<Architecture> from_architectures;
   std::string architecture_name;
   if (const json* list = fields.find("architectures", Nullable::kYes)) {
     if (!list->is_array() || list->empty() || !(*list)[0].is_string()) {
-      throw fields.error("architectures",
-                         str_cat("must be a non-empty list of strings, got ", describe(*list)));
+      throw fields.error("architectures", str_cat("must be a non-empty list of strings, got ",
+                                                  describe_json(*list)));
     }
     architecture_name = (*list)[0].get<std::string>();
     if (architecture_name == kLlamaArch) {
@@ -186,8 +52,8 @@ Architecture parse_architecture(const FieldReader& fields, const std::string& so
     } else if (*model_type == kSwiftKVType) {
       from_model_type = Architecture::kLlamaSwiftKV;
     } else {
-      throw Error(str_cat(source, ": unsupported model_type '", *model_type, "' (supported: ",
-                          kLlamaType, ", ", kSwiftKVType, ")"));
+      throw Error(str_cat(source, ": unsupported model_type '", *model_type,
+                          "' (supported: ", kLlamaType, ", ", kSwiftKVType, ")"));
     }
   }
   if (from_architectures && from_model_type && *from_architectures != *from_model_type) {
@@ -206,7 +72,7 @@ RopeScaling parse_rope_scaling(const json& object, const std::string& source,
                                const std::string& prefix) {
   if (!object.is_object()) {
     throw Error(str_cat(source, ": field '", prefix.substr(0, prefix.size() - 1),
-                        "' must be an object or null, got ", describe(object)));
+                        "' must be an object or null, got ", describe_json(object)));
   }
   const FieldReader fields(object, source, prefix);
   // transformers accepts the legacy key "type" for "rope_type".
@@ -244,8 +110,8 @@ DType parse_config_dtype(const FieldReader& fields, const char* key, const std::
   if (value == "float16" || value == "half") {
     return DType::kF16;
   }
-  throw fields.error(key, str_cat("has unsupported value '", value,
-                                  "' (supported: float32, bfloat16, float16)"));
+  throw fields.error(
+      key, str_cat("has unsupported value '", value, "' (supported: float32, bfloat16, float16)"));
 }
 
 void reject_unsupported(const FieldReader& fields, const std::string& source) {
@@ -254,7 +120,8 @@ void reject_unsupported(const FieldReader& fields, const std::string& source) {
       throw Error(str_cat(source, ": ", key, "=true is not supported"));
     }
   }
-  if (const auto act = fields.optional_string("hidden_act", Nullable::kYes); act && *act != "silu") {
+  if (const auto act = fields.optional_string("hidden_act", Nullable::kYes);
+      act && *act != "silu") {
     throw fields.error("hidden_act", str_cat("'", *act, "' is not supported (only silu)"));
   }
   if (const json* quant = fields.find("quantization_config", Nullable::kYes)) {
@@ -293,11 +160,11 @@ std::string_view torch_dtype_name(DType dtype) {
   return "";
 }
 
-ModelConfig ModelConfig::from_json(const nlohmann::json& json, const std::string& source) {
-  if (!json.is_object()) {
-    throw Error(str_cat(source, ": expected a JSON object, got ", describe(json)));
+ModelConfig ModelConfig::from_json(const nlohmann::json& doc, const std::string& source) {
+  if (!doc.is_object()) {
+    throw Error(str_cat(source, ": expected a JSON object, got ", describe_json(doc)));
   }
-  const FieldReader fields(json, source);
+  const FieldReader fields(doc, source);
   ModelConfig c;
   c.architecture = parse_architecture(fields, source);
   reject_unsupported(fields, source);
@@ -331,7 +198,8 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& json, const std::string
   c.rope_theta = fields.number("rope_theta", c.rope_theta);
   if (const json* params = fields.find("rope_parameters", Nullable::kYes)) {
     c.rope_scaling = parse_rope_scaling(*params, source, "rope_parameters.");
-    c.rope_theta = FieldReader(*params, source, "rope_parameters.").number("rope_theta", c.rope_theta);
+    c.rope_theta =
+        FieldReader(*params, source, "rope_parameters.").number("rope_theta", c.rope_theta);
   } else if (const json* scaling = fields.find("rope_scaling", Nullable::kYes)) {
     c.rope_scaling = parse_rope_scaling(*scaling, source, "rope_scaling.");
   }
@@ -362,13 +230,13 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& json, const std::string
 ModelConfig ModelConfig::load(const std::string& model_dir) {
   const std::string path = model_dir + "/config.json";
   const std::string text = read_file(path);
-  nlohmann::json json;
+  nlohmann::json doc;
   try {
-    json = nlohmann::json::parse(text);
+    doc = nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {
     throw Error(str_cat(path, ": invalid JSON: ", e.what()));
   }
-  return from_json(json, path);
+  return from_json(doc, path);
 }
 
 void ModelConfig::validate(const std::string& source) const {
@@ -400,13 +268,14 @@ void ModelConfig::validate(const std::string& source) const {
   }
   if (rope_scaling.type != RopeType::kDefault &&
       (!(rope_scaling.factor > 0.0) || !std::isfinite(rope_scaling.factor))) {
-    throw Error(str_cat(source, ": RoPE scaling factor must be positive, got ",
-                        rope_scaling.factor));
+    throw Error(
+        str_cat(source, ": RoPE scaling factor must be positive, got ", rope_scaling.factor));
   }
   if (rope_scaling.type == RopeType::kLlama3) {
     if (!(rope_scaling.low_freq_factor > 0.0) ||
         !(rope_scaling.high_freq_factor > rope_scaling.low_freq_factor)) {
-      throw Error(str_cat(source, ": llama3 RoPE needs 0 < low_freq_factor < high_freq_factor, got ",
+      throw Error(str_cat(source,
+                          ": llama3 RoPE needs 0 < low_freq_factor < high_freq_factor, got ",
                           rope_scaling.low_freq_factor, " and ", rope_scaling.high_freq_factor));
     }
     if (rope_scaling.original_max_position_embeddings <= 0) {
@@ -428,8 +297,8 @@ void ModelConfig::validate(const std::string& source) const {
   const int64_t l = num_key_value_layers;
   const int64_t g = key_value_group_size;
   if (l < 1 || l > num_hidden_layers) {
-    throw Error(str_cat(source, ": field 'num_key_value_layers' must be in [1, ",
-                        num_hidden_layers, "] (num_hidden_layers), got ", l));
+    throw Error(str_cat(source, ": field 'num_key_value_layers' must be in [1, ", num_hidden_layers,
+                        "] (num_hidden_layers), got ", l));
   }
   if (g < 1) {
     throw Error(str_cat(source, ": field 'key_value_group_size' must be >= 1, got ", g));

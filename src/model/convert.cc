@@ -26,8 +26,8 @@ Tensor as_dtype(const Tensor& t, std::optional<DType> dtype) {
 
 void check_weight_dtype(DType dtype) {
   if (dtype == DType::kI32) {
-    throw Error(str_cat("cannot store weights as ", dtype_name(dtype),
-                        " (supported: f32, bf16, f16)"));
+    throw Error(
+        str_cat("cannot store weights as ", dtype_name(dtype), " (supported: f32, bf16, f16)"));
   }
 }
 

@@ -35,10 +35,10 @@ class FloatCursor {
 }  // namespace
 
 Tensor permute_rotary_rows(const Tensor& w, int64_t num_heads) {
-  SWIFTKV_CHECK(w.dtype() == DType::kF32 && w.rank() == 2 && num_heads > 0 &&
-                    w.dim(0) % (2 * num_heads) == 0,
-                "permute_rotary_rows of ", shape_str(w.shape()), " ", dtype_name(w.dtype()),
-                " with num_heads=", num_heads);
+  SWIFTKV_CHECK(
+      w.dtype() == DType::kF32 && w.rank() == 2 && num_heads > 0 && w.dim(0) % (2 * num_heads) == 0,
+      "permute_rotary_rows of ", shape_str(w.shape()), " ", dtype_name(w.dtype()),
+      " with num_heads=", num_heads);
   const int64_t head_dim = w.dim(0) / num_heads;
   const int64_t half = head_dim / 2;
   const int64_t cols = w.dim(1);
@@ -60,8 +60,8 @@ Tensor permute_rotary_rows(const Tensor& w, int64_t num_heads) {
 Llama2cCheckpoint import_llama2c(const std::string& bin_path) {
   const auto file = MappedFile::open(bin_path);
   if (file->size() < kHeaderInts * sizeof(int32_t)) {
-    throw Error(str_cat(bin_path, ": file of ", file->size(),
-                        " bytes is too small for a llama2.c header"));
+    throw Error(
+        str_cat(bin_path, ": file of ", file->size(), " bytes is too small for a llama2.c header"));
   }
   int32_t header[kHeaderInts];
   std::memcpy(header, file->data(), sizeof(header));
@@ -74,9 +74,8 @@ Llama2cCheckpoint import_llama2c(const std::string& bin_path) {
   const int64_t vocab = header[5] < 0 ? -static_cast<int64_t>(header[5]) : header[5];
   const int64_t seq_len = header[6];
   const std::string header_str =
-      str_cat("dim=", dim, " hidden_dim=", hidden_dim, " n_layers=", n_layers,
-              " n_heads=", n_heads, " n_kv_heads=", n_kv_heads, " vocab_size=", header[5],
-              " seq_len=", seq_len);
+      str_cat("dim=", dim, " hidden_dim=", hidden_dim, " n_layers=", n_layers, " n_heads=", n_heads,
+              " n_kv_heads=", n_kv_heads, " vocab_size=", header[5], " seq_len=", seq_len);
   if (dim <= 0 || hidden_dim <= 0 || n_layers <= 0 || n_heads <= 0 || n_kv_heads <= 0 ||
       vocab <= 0 || seq_len <= 0 || dim % n_heads != 0 || n_heads % n_kv_heads != 0 ||
       (dim / n_heads) % 2 != 0) {
@@ -87,10 +86,10 @@ Llama2cCheckpoint import_llama2c(const std::string& bin_path) {
 
   // Expected file size. Header values are < 2^31, so 128-bit arithmetic cannot overflow.
   using Wide = __int128;
-  const Wide layer_floats = Wide{2} * dim + Wide{2} * dim * dim + Wide{2} * kv_dim * dim +
-                            Wide{3} * hidden_dim * dim;
-  const Wide num_floats = Wide{vocab} * dim * (tied ? 1 : 2) + Wide{n_layers} * layer_floats +
-                          dim + Wide{seq_len} * head_dim;  // freq_cis: 2 x [seq_len, head_dim/2]
+  const Wide layer_floats =
+      Wide{2} * dim + Wide{2} * dim * dim + Wide{2} * kv_dim * dim + Wide{3} * hidden_dim * dim;
+  const Wide num_floats = Wide{vocab} * dim * (tied ? 1 : 2) + Wide{n_layers} * layer_floats + dim +
+                          Wide{seq_len} * head_dim;  // freq_cis: 2 x [seq_len, head_dim/2]
   const Wide expected = Wide{sizeof(header)} + num_floats * Wide{sizeof(float)};
   if (static_cast<Wide>(file->size()) != expected) {
     throw Error(str_cat(bin_path, ": file size ", file->size(),

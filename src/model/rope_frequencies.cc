@@ -46,9 +46,8 @@ void apply_llama3_scaling(const RopeScaling& s, std::vector<float>& inv_freq) {
     const float llama = wavelen > low_freq_wavelen ? f32(static_cast<double>(inv) / factor) : inv;
     // smooth_factor = (old_context_len / wavelen - low_freq_factor) / (high - low)
     const float ratio = f32(static_cast<double>(f32(1.0 / wavelen)) * old_context_len_f);
-    const float smooth =
-        f32(static_cast<double>(f32(static_cast<double>(ratio) - low_freq_factor)) /
-            freq_factor_span);
+    const float smooth = f32(
+        static_cast<double>(f32(static_cast<double>(ratio) - low_freq_factor)) / freq_factor_span);
     // smoothed = (1 - smooth_factor) * inv_freq_llama / factor + smooth_factor * inv_freq_llama
     const float scaled = f32(static_cast<double>(f32(1.0 - smooth)) * llama);
     const float smoothed = f32(static_cast<double>(f32(static_cast<double>(scaled) / factor)) +

@@ -65,8 +65,8 @@ std::optional<uint64_t> as_index(const json& value) {
 
 std::map<std::string, std::string> parse_metadata(const std::string& path, const json& value) {
   if (!value.is_object()) {
-    throw Error(str_cat(path, ": __metadata__ must be an object of strings, got ",
-                        value.type_name()));
+    throw Error(
+        str_cat(path, ": __metadata__ must be an object of strings, got ", value.type_name()));
   }
   std::map<std::string, std::string> metadata;
   for (const auto& [key, entry] : value.items()) {
@@ -104,7 +104,8 @@ std::tuple<DType, Shape, uint64_t> parse_entry(const std::string& path, const st
   } else if (dtype_str == "F16") {
     dtype = DType::kF16;
   } else {
-    throw Error(str_cat(where, " has unsupported dtype ", dtype_str, " (supported: F32, BF16, F16)"));
+    throw Error(
+        str_cat(where, " has unsupported dtype ", dtype_str, " (supported: F32, BF16, F16)"));
   }
 
   if (!shape_it->is_array()) {
@@ -161,8 +162,8 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
   const size_t size = f.file_->size();
   const unsigned char* bytes = f.file_->data();
   if (size < kHeaderLengthBytes) {
-    throw Error(str_cat(path, ": file of ", size,
-                        " bytes is too small for a safetensors header length"));
+    throw Error(
+        str_cat(path, ": file of ", size, " bytes is too small for a safetensors header length"));
   }
   uint64_t header_len = 0;
   for (size_t i = 0; i < kHeaderLengthBytes; ++i) {
@@ -271,7 +272,8 @@ void write_safetensors(const std::string& path, const NamedTensors& tensors,
     }
     unsigned char length[kHeaderLengthBytes];
     for (size_t i = 0; i < kHeaderLengthBytes; ++i) {
-      length[i] = static_cast<unsigned char>((static_cast<uint64_t>(text.size()) >> (8 * i)) & 0xff);
+      length[i] =
+          static_cast<unsigned char>((static_cast<uint64_t>(text.size()) >> (8 * i)) & 0xff);
     }
     out.write(reinterpret_cast<const char*>(length), sizeof(length));
     out.write(text.data(), static_cast<std::streamsize>(text.size()));
@@ -303,8 +305,8 @@ std::vector<std::string> save_checkpoint_tensors(const std::string& dir,
   std::set<std::string> seen;
   for (const auto& [name, tensor] : tensors) {
     if (!seen.insert(name).second) {
-      throw Error(str_cat("cannot save checkpoint to ", dir, ": duplicate tensor name '", name,
-                          "'"));
+      throw Error(
+          str_cat("cannot save checkpoint to ", dir, ": duplicate tensor name '", name, "'"));
     }
   }
   for (const auto& entry : fs::directory_iterator(dir)) {

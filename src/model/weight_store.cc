@@ -34,8 +34,8 @@ std::map<std::string, std::string> read_weight_map(const std::string& index_path
     // Shards live next to the index; refuse names that would escape the directory.
     if (file.empty() || file == "." || file == ".." ||
         file.find_first_of("/\\") != std::string::npos) {
-      throw Error(str_cat(index_path, ": tensor '", name, "' has invalid shard file name '", file,
-                          "'"));
+      throw Error(
+          str_cat(index_path, ": tensor '", name, "' has invalid shard file name '", file, "'"));
     }
     weight_map.emplace(name, file);
   }
@@ -63,7 +63,7 @@ WeightStore WeightStore::open(const std::string& model_dir) {
   for (const auto& [name, shard] : read_weight_map(index_path)) {
     auto it = shards.find(shard);
     if (it == shards.end()) {
-      it = shards.emplace(shard, SafetensorsFile::open(model_dir + "/" + shard)).first;
+      it = shards.emplace(shard, SafetensorsFile::open(str_cat(model_dir, "/", shard))).first;
     }
     if (!it->second.contains(name)) {
       throw Error(str_cat(index_path, ": tensor '", name, "' is listed in shard ", shard,

@@ -12,6 +12,7 @@
 #include "ops/add_inplace.h"
 #include "ops/context.h"
 #include "ops/embedding.h"
+#include "ops/gather_rows.h"
 #include "ops/linear.h"
 #include "ops/paged_attention.h"
 #include "ops/rms_norm.h"

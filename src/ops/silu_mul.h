@@ -6,7 +6,8 @@
 
 namespace swiftkv::ops {
 
-// out = silu(gate) * up, elementwise. out, gate, up: [num_tokens, intermediate_size] f32.
+// out = silu(gate) * up, elementwise. out, gate, up: [num_tokens, intermediate_size] f32
+// (out may alias gate or up).
 void silu_mul(const Context& ctx, const Tensor& out, const Tensor& gate, const Tensor& up);
 
 }  // namespace swiftkv::ops

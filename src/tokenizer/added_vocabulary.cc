@@ -25,7 +25,8 @@ void AddedVocabulary::add(AddedToken token) {
   if (token.id < 0) {
     throw Error(str_cat("added token '", token.content, "' has negative id ", token.id));
   }
-  if (by_id_.contains(token.id)) throw Error(str_cat("added token id ", token.id, " appears twice"));
+  if (by_id_.contains(token.id))
+    throw Error(str_cat("added token id ", token.id, " appears twice"));
   if (by_content_.contains(token.content)) {
     throw Error(str_cat("added token '", token.content, "' appears twice"));
   }
@@ -58,8 +59,7 @@ std::optional<int32_t> AddedVocabulary::find_by_content(std::string_view content
   return tokens_[it->second].id;
 }
 
-bool AddedVocabulary::matches_at(const AddedToken& token, std::string_view text,
-                                 size_t pos) const {
+bool AddedVocabulary::matches_at(const AddedToken& token, std::string_view text, size_t pos) const {
   if (text.compare(pos, token.content.size(), token.content) != 0) return false;
   if (!token.single_word) return true;
   const size_t end = pos + token.content.size();

@@ -8,10 +8,63 @@
 
 namespace swiftkv {
 
+uint32_t BpeModel::hash_piece(std::string_view piece) {
+  // FNV-1a; pieces are short.
+  uint32_t h = 2166136261U;
+  for (const char c : piece) h = (h ^ static_cast<uint8_t>(c)) * 16777619U;
+  return h;
+}
+
+size_t BpeModel::find_piece_slot(std::string_view piece, uint32_t hash) const {
+  const size_t mask = piece_slots_.size() - 1;
+  for (size_t i = hash & mask;; i = (i + 1) & mask) {
+    const PieceSlot& slot = piece_slots_[i];
+    if (slot.id < 0 || (slot.hash == hash && pieces_[slot.id] == piece)) return i;
+  }
+}
+
+size_t BpeModel::find_merge_slot(uint64_t key) const {
+  const size_t mask = merge_slots_.size() - 1;
+  for (size_t i = (key * 0x9E3779B97F4A7C15ULL) >> 20 & mask;; i = (i + 1) & mask) {
+    const MergeSlot& slot = merge_slots_[i];
+    if (slot.key == kEmptyKey || slot.key == key) return i;
+  }
+}
+
+void BpeModel::grow_pieces(size_t min_capacity) {
+  size_t capacity = 16;
+  while (capacity < 2 * min_capacity) capacity *= 2;
+  if (capacity <= piece_slots_.size()) return;
+  piece_slots_.assign(capacity, PieceSlot{0, -1});
+  for (size_t id = 0; id < pieces_.size(); ++id) {
+    if (!has_piece_[id]) continue;
+    const uint32_t hash = hash_piece(pieces_[id]);
+    piece_slots_[find_piece_slot(pieces_[id], hash)] = {hash, static_cast<int32_t>(id)};
+  }
+}
+
+void BpeModel::grow_merges(size_t min_capacity) {
+  size_t capacity = 16;
+  while (capacity < 2 * min_capacity) capacity *= 2;
+  if (capacity <= merge_slots_.size()) return;
+  std::vector<MergeSlot> old = std::move(merge_slots_);
+  merge_slots_.assign(capacity, MergeSlot{kEmptyKey, {0, 0}});
+  for (const MergeSlot& slot : old) {
+    if (slot.key != kEmptyKey) merge_slots_[find_merge_slot(slot.key)] = slot;
+  }
+}
+
+void BpeModel::reserve(size_t num_pieces, size_t num_merges) {
+  pieces_.reserve(num_pieces);
+  has_piece_.reserve(num_pieces);
+  grow_pieces(num_pieces);
+  grow_merges(num_merges);
+}
+
 void BpeModel::add_piece(std::string piece, int32_t id) {
   if (id < 0 || id > kMaxId) {
-    throw Error(str_cat("vocab id ", id, " of piece '", piece, "' is out of range [0, ", kMaxId,
-                        "]"));
+    throw Error(
+        str_cat("vocab id ", id, " of piece '", piece, "' is out of range [0, ", kMaxId, "]"));
   }
   if (static_cast<size_t>(id) >= pieces_.size()) {
     pieces_.resize(static_cast<size_t>(id) + 1);
@@ -20,36 +73,43 @@ void BpeModel::add_piece(std::string piece, int32_t id) {
   if (has_piece_[id]) {
     throw Error(str_cat("vocab id ", id, " is used by both '", pieces_[id], "' and '", piece, "'"));
   }
-  const auto [it, inserted] = vocab_.emplace(piece, id);
-  if (!inserted) throw Error(str_cat("vocab piece '", piece, "' appears twice"));
+  grow_pieces(num_pieces_ + 1);
+  const uint32_t hash = hash_piece(piece);
+  PieceSlot& slot = piece_slots_[find_piece_slot(piece, hash)];
+  if (slot.id >= 0) throw Error(str_cat("vocab piece '", piece, "' appears twice"));
+  slot = {hash, id};
   pieces_[id] = std::move(piece);
   has_piece_[id] = true;
+  ++num_pieces_;
 }
 
 void BpeModel::add_merge(std::string_view left, std::string_view right) {
-  const auto l = vocab_.find(left);
-  const auto r = vocab_.find(right);
-  if (l == vocab_.end() || r == vocab_.end()) {
+  const auto l = token_to_id(left);
+  const auto r = token_to_id(right);
+  if (!l || !r) {
     throw Error(str_cat("merge ", num_merges_added_, " '", left, " ", right, "' names '",
-                        l == vocab_.end() ? left : right, "', which is not in the vocab"));
+                        l ? right : left, "', which is not in the vocab"));
   }
   std::string merged;
   merged.reserve(left.size() + right.size());
   merged.append(left).append(right);
-  const auto m = vocab_.find(merged);
-  if (m == vocab_.end()) {
+  const auto m = token_to_id(merged);
+  if (!m) {
     throw Error(str_cat("merge ", num_merges_added_, " '", left, " ", right, "' produces '", merged,
                         "', which is not in the vocab"));
   }
   // Like Hugging Face (a HashMap built in rank order), a repeated pair keeps its last rank.
-  merges_.insert_or_assign(pair_key(l->second, r->second),
-                           MergeTarget{num_merges_added_, m->second});
+  grow_merges(num_merges_ + 1);
+  const uint64_t key = pair_key(*l, *r);
+  MergeSlot& slot = merge_slots_[find_merge_slot(key)];
+  if (slot.key == kEmptyKey) ++num_merges_;
+  slot = {key, {num_merges_added_, *m}};
   ++num_merges_added_;
 }
 
 void BpeModel::finalize() {
-  if (options_.unk_id && (*options_.unk_id < 0 || *options_.unk_id >= id_end() ||
-                          !has_piece_[*options_.unk_id])) {
+  if (options_.unk_id &&
+      (*options_.unk_id < 0 || *options_.unk_id >= id_end() || !has_piece_[*options_.unk_id])) {
     throw Error(str_cat("unk token id ", *options_.unk_id, " is not in the vocab"));
   }
   byte_ids_.assign(256, -1);
@@ -63,9 +123,10 @@ void BpeModel::finalize() {
 }
 
 std::optional<int32_t> BpeModel::token_to_id(std::string_view piece) const {
-  const auto it = vocab_.find(piece);
-  if (it == vocab_.end()) return std::nullopt;
-  return it->second;
+  if (piece_slots_.empty()) return std::nullopt;
+  const int32_t id = piece_slots_[find_piece_slot(piece, hash_piece(piece))].id;
+  if (id < 0) return std::nullopt;
+  return id;
 }
 
 const std::string* BpeModel::id_to_piece(int32_t id) const {
@@ -74,13 +135,14 @@ const std::string* BpeModel::id_to_piece(int32_t id) const {
 }
 
 const BpeModel::MergeTarget* BpeModel::find_merge(int32_t left, int32_t right) const {
-  const auto it = merges_.find(pair_key(left, right));
-  return it == merges_.end() ? nullptr : &it->second;
+  if (merge_slots_.empty()) return nullptr;
+  const MergeSlot& slot = merge_slots_[find_merge_slot(pair_key(left, right))];
+  return slot.key == kEmptyKey ? nullptr : &slot.target;
 }
 
 void BpeModel::append_char_symbols(std::string_view ch, std::vector<int32_t>& ids) const {
-  if (const auto it = vocab_.find(ch); it != vocab_.end()) {
-    ids.push_back(it->second);
+  if (const auto id = token_to_id(ch)) {
+    ids.push_back(*id);
     return;
   }
   if (options_.byte_fallback) {
@@ -99,8 +161,8 @@ void BpeModel::append_char_symbols(std::string_view ch, std::vector<int32_t>& id
 void BpeModel::encode_word(std::string_view word, std::vector<int32_t>& out) const {
   if (word.empty()) return;
   if (options_.ignore_merges) {
-    if (const auto it = vocab_.find(word); it != vocab_.end()) {
-      out.push_back(it->second);
+    if (const auto id = token_to_id(word)) {
+      out.push_back(*id);
       return;
     }
   }

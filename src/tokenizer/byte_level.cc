@@ -14,7 +14,7 @@ constexpr bool maps_to_itself(int b) {
 
 struct Tables {
   std::array<char32_t, 256> to_code_point{};
-  std::array<int16_t, 512> to_byte{};  // indexed by code point; -1 when unmapped
+  std::array<int16_t, 512> to_byte{};           // indexed by code point; -1 when unmapped
   std::array<std::array<char, 2>, 256> utf8{};  // every mapped code point is < U+0800: 2 bytes max
   std::array<uint8_t, 256> utf8_len{};
 };

@@ -28,7 +28,6 @@ class Decoder {
   // Number of leading ' ' characters removed from the start of the decoded text.
   int strip_leading_spaces() const { return strip_leading_spaces_; }
   bool is_byte_level() const { return byte_level_; }
-  bool has_byte_fallback() const { return byte_fallback_; }
 
  private:
   static void parse_into(const nlohmann::json& config, Decoder& decoder, bool& fused);

@@ -12,8 +12,7 @@ namespace swiftkv::json_fields {
 const nlohmann::json& require(const nlohmann::json& obj, std::string_view key,
                               std::string_view where);
 // obj[key] as a string; Error when absent or not a string.
-std::string require_string(const nlohmann::json& obj, std::string_view key,
-                           std::string_view where);
+std::string require_string(const nlohmann::json& obj, std::string_view key, std::string_view where);
 // obj[key] as a bool, or `fallback` when absent or null; Error when another type.
 bool get_bool(const nlohmann::json& obj, std::string_view key, bool fallback,
               std::string_view where);

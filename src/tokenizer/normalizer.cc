@@ -15,7 +15,8 @@ void Normalizer::parse_into(const nlohmann::json& config, std::vector<Step>& ste
     if (!list.is_array()) throw Error("normalizer Sequence: 'normalizers' must be an array");
     for (const auto& item : list) parse_into(item, steps);
   } else if (type == "Prepend") {
-    steps.push_back({Step::Kind::kPrepend, jf::require_string(config, "prepend", "Prepend"), {}, {}});
+    steps.push_back(
+        {Step::Kind::kPrepend, jf::require_string(config, "prepend", "Prepend"), {}, {}});
   } else if (type == "Replace") {
     Step step{Step::Kind::kReplace, jf::require_string(config, "content", "Replace"), {}, {}};
     const nlohmann::json& pattern = jf::require(config, "pattern", "normalizer Replace");
@@ -37,11 +38,6 @@ Normalizer Normalizer::from_json(const nlohmann::json& config) {
   Normalizer normalizer;
   if (!config.is_null()) parse_into(config, normalizer.steps_);
   return normalizer;
-}
-
-bool Normalizer::prepends(std::string_view prefix) const {
-  return !steps_.empty() && steps_.front().kind == Step::Kind::kPrepend &&
-         steps_.front().text == prefix;
 }
 
 std::string Normalizer::apply(std::string_view text) const {

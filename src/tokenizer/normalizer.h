@@ -22,15 +22,13 @@ class Normalizer {
 
   bool is_identity() const { return steps_.empty(); }
   std::string apply(std::string_view text) const;
-  // True when the first step prepends `prefix` (the legacy SentencePiece dummy prefix).
-  bool prepends(std::string_view prefix) const;
 
  private:
   struct Step {
     enum class Kind { kPrepend, kReplace };
     Kind kind;
-    std::string text;  // Prepend: the prefix; Replace: the replacement
-    std::string literal;  // Replace with a String pattern
+    std::string text;            // Prepend: the prefix; Replace: the replacement
+    std::string literal;         // Replace with a String pattern
     std::optional<Regex> regex;  // Replace with a Regex pattern
   };
   static void parse_into(const nlohmann::json& config, std::vector<Step>& steps);

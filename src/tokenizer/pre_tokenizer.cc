@@ -33,7 +33,8 @@ void PreTokenizer::parse_into(const nlohmann::json& config, std::vector<Step>& s
     if (!list.is_array()) throw Error("pre_tokenizer Sequence: 'pretokenizers' must be an array");
     for (const auto& item : list) parse_into(item, steps);
   } else if (type == "Split") {
-    Step step{Kind::kSplit};
+    Step step;
+    step.kind = Kind::kSplit;
     const nlohmann::json& pattern = jf::require(config, "pattern", "pre_tokenizer Split");
     if (jf::has(pattern, "Regex")) {
       step.regex.emplace(jf::require_string(pattern, "Regex", "pre_tokenizer Split pattern"));
@@ -58,14 +59,16 @@ void PreTokenizer::parse_into(const nlohmann::json& config, std::vector<Step>& s
     step.invert = jf::get_bool(config, "invert", false, "pre_tokenizer Split");
     steps.push_back(std::move(step));
   } else if (type == "ByteLevel") {
-    Step step{Kind::kByteLevel};
+    Step step;
+    step.kind = Kind::kByteLevel;
     step.add_prefix_space = jf::get_bool(config, "add_prefix_space", false, "ByteLevel");
     if (jf::get_bool(config, "use_regex", true, "pre_tokenizer ByteLevel")) {
       step.regex.emplace(kGpt2Pattern);
     }
     steps.push_back(std::move(step));
   } else if (type == "Metaspace") {
-    Step step{Kind::kMetaspace};
+    Step step;
+    step.kind = Kind::kMetaspace;
     step.replacement = jf::has(config, "replacement")
                            ? jf::require_string(config, "replacement", "pre_tokenizer Metaspace")
                            : "\u2581";
@@ -104,13 +107,6 @@ PreTokenizer PreTokenizer::from_json(const nlohmann::json& config) {
 bool PreTokenizer::has_byte_level() const {
   for (const Step& s : steps_) {
     if (s.kind == Kind::kByteLevel) return true;
-  }
-  return false;
-}
-
-bool PreTokenizer::has_metaspace() const {
-  for (const Step& s : steps_) {
-    if (s.kind == Kind::kMetaspace) return true;
   }
   return false;
 }

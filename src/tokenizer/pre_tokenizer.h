@@ -29,14 +29,13 @@ class PreTokenizer {
   void split(std::string_view text, bool at_text_start, std::vector<std::string>& out) const;
 
   bool has_byte_level() const;
-  bool has_metaspace() const;
 
  private:
   enum class Behavior { kIsolated, kRemoved, kMergedWithPrevious, kMergedWithNext };
   enum class PrependScheme { kAlways, kFirst, kNever };
   enum class Kind { kSplit, kByteLevel, kMetaspace };
   struct Step {
-    Kind kind;
+    Kind kind = Kind::kSplit;
     // Split (and ByteLevel with use_regex, which uses the GPT-2 pattern, Isolated).
     std::optional<Regex> regex;
     std::string literal;

@@ -64,7 +64,8 @@ std::vector<Regex::Match> Regex::find_all(std::string_view subject) const {
     // Empty match: skip one whole character.
     if (begin >= subject.size()) break;
     offset = begin + 1;
-    while (offset < subject.size() && (static_cast<unsigned char>(subject[offset]) & 0xC0) == 0x80) {
+    while (offset < subject.size() &&
+           (static_cast<unsigned char>(subject[offset]) & 0xC0) == 0x80) {
       ++offset;
     }
   }

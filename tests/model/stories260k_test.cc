@@ -121,9 +121,9 @@ INSTANTIATE_TEST_SUITE_P(Layers, Stories260KSwiftKV,
                          ::testing::Values(SwiftKVCase{2, 1}, SwiftKVCase{3, 1},
                                            SwiftKVCase{4, 1}, SwiftKVCase{1, 2},
                                            SwiftKVCase{3, 2}),
-                         [](const auto& info) {
-                           return "l" + std::to_string(info.param.num_kv_layers) + "_g" +
-                                  std::to_string(info.param.group_size);
+                         [](const auto& test_info) {
+                           return str_cat("l", test_info.param.num_kv_layers, "_g",
+                                          test_info.param.group_size);
                          });
 
 // With G = 1 the undistilled student copies the teacher's projections and norm_swiftkv is

@@ -10,7 +10,7 @@
 #include "core/mapped_file.h"
 #include "model/convert.h"
 #include "model/loader.h"
-#include "tokenizer/llama2c_tokenizer.h"
+#include "tokenizer/llama2c_converter.h"
 
 namespace swiftkv::testing {
 namespace {

@@ -19,7 +19,8 @@ void add_inplace(ThreadPool& pool, const Tensor& x, const Tensor& y) {
   float* dst = x.data<float>();
   const float* src = y.data<float>();
   pool.parallel_for(
-      x.numel(), [&](int64_t begin, int64_t end) { add_range(dst + begin, src + begin, end - begin); },
+      x.numel(),
+      [&](int64_t begin, int64_t end) { add_range(dst + begin, src + begin, end - begin); },
       kMinWorkPerChunk);
 }
 

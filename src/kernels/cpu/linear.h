@@ -9,11 +9,11 @@ namespace swiftkv::kernels::cpu {
 // out: [num_tokens, out_features] f32; x: [num_tokens, in_features] f32;
 // w: [out_features, in_features] f32|bf16|f16.
 //
-// Split over out_features across `pool` (the only threads used: on first call OpenBLAS is set to
-// one thread, process-wide, with openblas_set_num_threads(1)). num_tokens <= 4: a vectorised
-// GEMV streaming w once, converting bf16/f16 on the fly. Larger num_tokens: cblas_sgemm, f32 w
-// directly, bf16/f16 w converted block by block into a per-thread buffer (never whole).
-// Cost and expected speed: see linear.cc.
+// Split over out_features across `pool`, the only threads used (OpenBLAS is set to one thread,
+// process-wide, with openblas_set_num_threads(1) on first use). Up to ~64 tokens (fewer for
+// large in_features): a register-tiled kernel that streams w once, converting bf16/f16 on the
+// fly. More tokens: cblas_sgemm, on f32 w directly, on bf16/f16 w converted block by block into
+// a per-thread buffer (never the whole matrix). Cost and measured speed: linear.cc.
 void linear(ThreadPool& pool, const Tensor& out, const Tensor& x, const Tensor& w);
 
 namespace ref {

@@ -6,12 +6,14 @@
 // units grow with the position; round-robin keeps the threads within one unit of each other.
 // Per unit: scores = q·Kᵀ·scale into a per-thread scratch [group, n], exp(score - max) in
 // place, out = (Σ_j p_j V_j) / Σ_j p_j. f32 throughout; the dot products and the V sums are
-// vectorised over head_dim.
+// vectorised over head_dim. Not done yet: splitting one long sequence's positions across
+// threads (decode of a single sequence has only num_kv_heads units to share out).
+#include "kernels/cpu/paged_attention.h"
+
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
-#include "kernels/cpu/paged_attention.h"
 #include "kernels/cpu/parallel.h"
 #include "kernels/cpu/simd.h"
 
@@ -95,10 +97,17 @@ SWIFTKV_CPU_CLONES void attend_unit(const Views& v, int64_t s, int64_t t, int64_
 void paged_attention(ThreadPool& pool, const Tensor& out, const Tensor& q, const Tensor& k_cache,
                      const Tensor& v_cache, const Tensor& query_start_loc, const Tensor& kv_lens,
                      const Tensor& block_tables, float scale) {
-  const Views v{out.data<float>(),   q.data<float>(),     k_cache.data<float>(),
-                v_cache.data<float>(), block_tables.data<int32_t>(), block_tables.dim(1),
-                q.dim(1),            k_cache.dim(2),      q.dim(2),
-                k_cache.dim(1),      scale};
+  const Views v{.out = out.data<float>(),
+                .q = q.data<float>(),
+                .k_cache = k_cache.data<float>(),
+                .v_cache = v_cache.data<float>(),
+                .block_tables = block_tables.data<int32_t>(),
+                .max_blocks_per_seq = block_tables.dim(1),
+                .num_heads = q.dim(1),
+                .num_kv_heads = k_cache.dim(2),
+                .head_dim = q.dim(2),
+                .block_size = k_cache.dim(1),
+                .scale = scale};
   const int64_t num_tokens = q.dim(0);
   const int64_t num_seqs = kv_lens.dim(0);
   const int32_t* starts = query_start_loc.data<int32_t>();

@@ -6,8 +6,8 @@
 
 namespace swiftkv::kernels::cpu {
 
-// out, gate, up: [num_tokens, intermediate_size] f32. Parallel over elements; one expf per
-// element (scalar libm: ~10 ns/element/thread, small next to the MLP GEMMs around it).
+// out, gate, up: [num_tokens, intermediate_size] f32 (out may alias either input). Parallel over
+// elements; one scalar expf each (cheap next to the MLP GEMMs around it).
 void silu_mul(ThreadPool& pool, const Tensor& out, const Tensor& gate, const Tensor& up);
 
 namespace ref {

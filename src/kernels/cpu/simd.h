@@ -14,11 +14,14 @@
 
 #include "core/dtype.h"
 
+// A build may predefine it (e.g. empty, to test the baseline code path on an AVX-512 machine).
+#if !defined(SWIFTKV_CPU_CLONES)
 #if defined(__x86_64__)
 #define SWIFTKV_CPU_CLONES \
   __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define SWIFTKV_CPU_CLONES
+#endif
 #endif
 
 namespace swiftkv::kernels::cpu::simd {

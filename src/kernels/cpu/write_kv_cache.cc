@@ -9,8 +9,8 @@
 
 namespace swiftkv::kernels::cpu {
 
-void write_kv_cache(ThreadPool& pool, const Tensor& k_cache, const Tensor& v_cache,
-                    const Tensor& k, const Tensor& v, const Tensor& slot_mapping) {
+void write_kv_cache(ThreadPool& pool, const Tensor& k_cache, const Tensor& v_cache, const Tensor& k,
+                    const Tensor& v, const Tensor& slot_mapping) {
   const int64_t row = k.dim(1) * k.dim(2);  // num_kv_heads * head_dim
   const auto row_bytes = static_cast<size_t>(row) * sizeof(float);
   pool.parallel_for(
@@ -29,8 +29,8 @@ void write_kv_cache(ThreadPool& pool, const Tensor& k_cache, const Tensor& v_cac
 
 namespace ref {
 
-void write_kv_cache(const Tensor& k_cache, const Tensor& v_cache, const Tensor& k,
-                    const Tensor& v, const Tensor& slot_mapping) {
+void write_kv_cache(const Tensor& k_cache, const Tensor& v_cache, const Tensor& k, const Tensor& v,
+                    const Tensor& slot_mapping) {
   const int64_t num_tokens = k.dim(0);
   const int64_t row = k.dim(1) * k.dim(2);
   for (int64_t t = 0; t < num_tokens; ++t) {

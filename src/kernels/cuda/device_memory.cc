@@ -1,5 +1,7 @@
 #include "kernels/cuda/device_memory.h"
 
+#include <cublasLt.h>
+
 #include "kernels/cuda/cuda_check.h"
 
 namespace swiftkv::cuda {
@@ -7,6 +9,13 @@ namespace swiftkv::cuda {
 void throw_cuda_error(cudaError_t error, const char* expression, const char* file, int line) {
   throw InternalError(str_cat("CUDA error at ", file, ":", line, ": ", expression, " -> ",
                               cudaGetErrorName(error), " (", cudaGetErrorString(error), ")"));
+}
+
+void throw_cublas_error(cublasStatus_t status, const char* expression, const char* file,
+                        int line) {
+  throw InternalError(str_cat("cuBLAS error at ", file, ":", line, ": ", expression, " -> ",
+                              cublasLtGetStatusName(status), " (", cublasLtGetStatusString(status),
+                              ")"));
 }
 
 DeviceBuffer::DeviceBuffer(size_t nbytes) : nbytes_(nbytes) {

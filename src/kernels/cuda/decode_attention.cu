@@ -1,0 +1,400 @@
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+
+#include "kernels/cuda/attention_common.cuh"
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/decode_attention.h"
+
+namespace swiftkv::cuda {
+namespace {
+
+using attention::cache_row_offset;
+using attention::cp_async_16;
+using attention::cp_async_commit;
+using attention::cp_async_wait;
+using attention::ldmatrix_x4;
+using attention::ldmatrix_x4_trans;
+using attention::mma_bf16;
+using attention::pack_bf16;
+using attention::tile_offset;
+
+constexpr int kThreads = 128;
+constexpr int kWarps = 4;
+constexpr int kTileKeys = 64;   // cache positions per pipeline stage (16 per warp)
+constexpr int kStages = 3;
+constexpr int kMinChunk = 64;   // fewest positions per split
+constexpr int kMaxSplits = 64;
+constexpr int kMaxGroup = 16;   // query heads per kv head: one 16-row MMA tile
+constexpr unsigned kFullMask = 0xffffffffU;
+
+template <int kHeadDim>
+constexpr int shared_bytes() {
+  return (kMaxGroup + 2 * kStages * kTileKeys) * kHeadDim * static_cast<int>(sizeof(__nv_bfloat16));
+}
+
+// The sequence owning query row `token`, or -1 (a padding row past query_start_loc[num_seqs]).
+// Decode batches have token == sequence, tried first; otherwise a warp scans 32 at a time.
+__device__ int find_seq(const int32_t* query_start_loc, int num_seqs, int token) {
+  const int guess = min(token, num_seqs - 1);
+  if (query_start_loc[guess] <= token && token < query_start_loc[guess + 1]) {
+    return guess;
+  }
+  const int lane = static_cast<int>(threadIdx.x % 32);
+  for (int s0 = 0; s0 < num_seqs; s0 += 32) {
+    const int s = s0 + lane;
+    const bool mine =
+        s < num_seqs && query_start_loc[s] <= token && token < query_start_loc[s + 1];
+    const unsigned owners = __ballot_sync(kFullMask, mine);
+    if (owners != 0) {
+      return s0 + __ffs(static_cast<int>(owners)) - 1;
+    }
+  }
+  return -1;
+}
+
+// Positions per split for a row that sees `visible` positions.
+__device__ __forceinline__ int split_chunk(int visible, int num_splits) {
+  const int even = (visible + num_splits - 1) / num_splits;
+  return max(kMinChunk, (even + kTileKeys - 1) / kTileKeys * kTileKeys);
+}
+
+template <int kHeadDim>
+__global__ void __launch_bounds__(kThreads, 2)
+    decode_attention_kernel(PagedAttentionArgs args, int64_t q_stride, int num_splits,
+                            float* partial_out, float* partial_lse) {
+  constexpr int kChunks = kHeadDim / 8;
+  constexpr int kKSteps = kHeadDim / 16;
+  constexpr int kDimTiles = kHeadDim / 8;
+  extern __shared__ __align__(128) unsigned char shared_raw[];
+  auto* q_tile = reinterpret_cast<__nv_bfloat16*>(shared_raw);
+  __nv_bfloat16* k_tiles = q_tile + kMaxGroup * kHeadDim;  // [kStages][kTileKeys * kHeadDim]
+  __nv_bfloat16* v_tiles = k_tiles + kStages * kTileKeys * kHeadDim;
+
+  const int token = static_cast<int>(blockIdx.x);
+  const int kv_head = static_cast<int>(blockIdx.y);
+  const int split = static_cast<int>(blockIdx.z);
+  const int seq = find_seq(args.query_start_loc, static_cast<int>(args.num_seqs), token);
+  if (seq < 0) {
+    return;
+  }
+  const int num_heads = static_cast<int>(args.num_heads);
+  const int num_kv_heads = static_cast<int>(args.num_kv_heads);
+  const int group = num_heads / num_kv_heads;
+  const int q_start = args.query_start_loc[seq];
+  const int q_len = args.query_start_loc[seq + 1] - q_start;
+  const int kv_len = args.kv_lens[seq];
+  const int visible = kv_len - q_len + (token - q_start) + 1;
+  const int chunk = split_chunk(visible, num_splits);
+  const int active_splits = (visible + chunk - 1) / chunk;
+  const int tid = static_cast<int>(threadIdx.x);
+  const int64_t lse_base = (static_cast<int64_t>(token) * num_heads + kv_head * group) * num_splits;
+  if (split >= active_splits) {
+    if (tid < group) {
+      partial_lse[lse_base + static_cast<int64_t>(tid) * num_splits + split] = -INFINITY;
+    }
+    return;
+  }
+  const int key_begin = split * chunk;
+  const int key_end = min(visible, key_begin + chunk);
+  const int num_tiles = (key_end - key_begin + kTileKeys - 1) / kTileKeys;
+  const int block_size = static_cast<int>(args.block_size);
+  const int32_t* block_table = args.block_tables + seq * args.max_blocks_per_seq;
+
+  for (int c = tid; c < kMaxGroup * kChunks; c += kThreads) {
+    const int row = c / kChunks;
+    const int chunk_index = c % kChunks;
+    const bool valid = row < group;
+    const int64_t offset =
+        valid ? token * q_stride + (kv_head * group + row) * kHeadDim + chunk_index * 8 : 0;
+    cp_async_16(q_tile + tile_offset<kHeadDim>(row, chunk_index), args.q + offset, valid);
+  }
+  auto load_kv = [&](int tile, int stage) {
+    const int n0 = key_begin + tile * kTileKeys;
+    for (int c = tid; c < kTileKeys * kChunks; c += kThreads) {
+      const int row = c / kChunks;
+      const int chunk_index = c % kChunks;
+      const bool valid = n0 + row < key_end;
+      const int64_t offset = valid ? cache_row_offset(block_table, n0 + row, block_size,
+                                                      num_kv_heads, kv_head, kHeadDim) +
+                                         chunk_index * 8
+                                   : 0;
+      const int destination =
+          stage * kTileKeys * kHeadDim + tile_offset<kHeadDim>(row, chunk_index);
+      cp_async_16(k_tiles + destination, args.k_cache + offset, valid);
+      cp_async_16(v_tiles + destination, args.v_cache + offset, valid);
+    }
+  };
+  load_kv(0, 0);
+  cp_async_commit();
+  if (num_tiles > 1) {
+    load_kv(1, 1);
+  }
+  cp_async_commit();
+
+  const float scale_log2 = args.scale * 1.44269504088896340736F;
+  const int warp = tid / 32;
+  const int lane = tid % 32;
+  const int g = lane / 4;
+  const int t = lane % 4;
+  uint32_t q_fragments[kKSteps][4];
+  float o[kDimTiles][4];
+#pragma unroll
+  for (int d = 0; d < kDimTiles; ++d) {
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      o[d][e] = 0.0F;
+    }
+  }
+  float row_max[2] = {-INFINITY, -INFINITY};
+  float row_sum[2] = {0.0F, 0.0F};
+
+  for (int tile = 0; tile < num_tiles; ++tile) {
+    if (tile + 2 < num_tiles) {
+      load_kv(tile + 2, (tile + 2) % kStages);
+    }
+    cp_async_commit();
+    cp_async_wait<2>();
+    __syncthreads();
+    if (tile == 0) {
+#pragma unroll
+      for (int ks = 0; ks < kKSteps; ++ks) {
+        ldmatrix_x4(q_fragments[ks], q_tile + tile_offset<kHeadDim>(
+                                                  lane % 8 + ((lane / 8) % 2) * 8,
+                                                  ks * 2 + lane / 16));
+      }
+    }
+    const int n0 = key_begin + tile * kTileKeys + warp * 16;
+    if (n0 < key_end) {
+      const int stage = tile % kStages;
+      const __nv_bfloat16* k_tile = k_tiles + stage * kTileKeys * kHeadDim;
+      const __nv_bfloat16* v_tile = v_tiles + stage * kTileKeys * kHeadDim;
+      float s[2][4] = {};
+#pragma unroll
+      for (int ks = 0; ks < kKSteps; ++ks) {
+        uint32_t b[4];
+        ldmatrix_x4(b, k_tile + tile_offset<kHeadDim>(warp * 16 + lane % 8 + (lane / 16) * 8,
+                                                      ks * 2 + (lane / 8) % 2));
+        mma_bf16(s[0], q_fragments[ks], b[0], b[1]);
+        mma_bf16(s[1], q_fragments[ks], b[2], b[3]);
+      }
+#pragma unroll
+      for (int j = 0; j < 2; ++j) {
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const int key = n0 + j * 8 + 2 * t + (e & 1);
+          s[j][e] = key < key_end ? s[j][e] * scale_log2 : -INFINITY;
+        }
+      }
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        const float tile_max = attention::warp_max_quad(
+            fmaxf(fmaxf(s[0][2 * r], s[0][2 * r + 1]), fmaxf(s[1][2 * r], s[1][2 * r + 1])));
+        const float new_max = fmaxf(row_max[r], tile_max);
+        const float base = new_max == -INFINITY ? 0.0F : new_max;
+        const float correction = exp2f(row_max[r] - base);
+        row_max[r] = new_max;
+        row_sum[r] *= correction;
+#pragma unroll
+        for (int d = 0; d < kDimTiles; ++d) {
+          o[d][2 * r] *= correction;
+          o[d][2 * r + 1] *= correction;
+        }
+#pragma unroll
+        for (int j = 0; j < 2; ++j) {
+          s[j][2 * r] = exp2f(s[j][2 * r] - base);
+          s[j][2 * r + 1] = exp2f(s[j][2 * r + 1] - base);
+          row_sum[r] += s[j][2 * r] + s[j][2 * r + 1];
+        }
+      }
+      const uint32_t a[4] = {pack_bf16(s[0][0], s[0][1]), pack_bf16(s[0][2], s[0][3]),
+                             pack_bf16(s[1][0], s[1][1]), pack_bf16(s[1][2], s[1][3])};
+#pragma unroll
+      for (int dp = 0; dp < kHeadDim / 16; ++dp) {
+        uint32_t b[4];
+        ldmatrix_x4_trans(b, v_tile + tile_offset<kHeadDim>(
+                                          warp * 16 + lane % 8 + ((lane / 8) % 2) * 8,
+                                          dp * 2 + lane / 16));
+        mma_bf16(o[2 * dp], a, b[0], b[1]);
+        mma_bf16(o[2 * dp + 1], a, b[2], b[3]);
+      }
+    }
+    __syncthreads();
+  }
+  cp_async_wait<0>();  // only empty groups remain; drain before reusing shared memory
+  __syncthreads();
+
+  // Combine the four warps' partial softmax states through shared memory (reusing the tiles).
+  auto* warp_out = reinterpret_cast<float*>(k_tiles);  // [kWarps][kMaxGroup][kHeadDim]
+  float* warp_max = warp_out + kWarps * kMaxGroup * kHeadDim;  // [kWarps][kMaxGroup]
+  float* warp_sum = warp_max + kWarps * kMaxGroup;              // [kWarps][kMaxGroup]
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    const int row = g + 8 * r;
+    const float total = attention::warp_sum_quad(row_sum[r]);
+    float* out_row = warp_out + (warp * kMaxGroup + row) * kHeadDim;
+#pragma unroll
+    for (int d = 0; d < kDimTiles; ++d) {
+      out_row[d * 8 + 2 * t] = o[d][2 * r];
+      out_row[d * 8 + 2 * t + 1] = o[d][2 * r + 1];
+    }
+    if (t == 0) {
+      warp_max[warp * kMaxGroup + row] = row_max[r];
+      warp_sum[warp * kMaxGroup + row] = total;
+    }
+  }
+  __syncthreads();
+  for (int e = tid; e < group * kHeadDim; e += kThreads) {
+    const int row = e / kHeadDim;
+    const int d = e % kHeadDim;
+    float max_all = -INFINITY;
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w) {
+      max_all = fmaxf(max_all, warp_max[w * kMaxGroup + row]);
+    }
+    float sum = 0.0F;
+    float value = 0.0F;
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w) {
+      const float m = warp_max[w * kMaxGroup + row];
+      if (m != -INFINITY) {  // a warp that saw no positions contributes nothing
+        const float weight = exp2f(m - max_all);
+        sum += warp_sum[w * kMaxGroup + row] * weight;
+        value += warp_out[(w * kMaxGroup + row) * kHeadDim + d] * weight;
+      }
+    }
+    const int64_t index = lse_base + static_cast<int64_t>(row) * num_splits + split;
+    partial_out[index * kHeadDim + d] = value / sum;
+    if (d == 0) {
+      partial_lse[index] = max_all + log2f(sum);
+    }
+  }
+}
+
+// out[token, head] = sum over splits of 2^(lse_s - lse_max) · partial_s / sum of the weights.
+// One warp per (query row, head).
+template <int kHeadDim>
+__global__ void __launch_bounds__(kThreads)
+    decode_combine_kernel(PagedAttentionArgs args, int num_splits, const float* partial_out,
+                          const float* partial_lse) {
+  constexpr int kPerLane = kHeadDim / 32;
+  __shared__ float weights[kWarps][kMaxSplits];
+  const int token = static_cast<int>(blockIdx.x);
+  const int warp = static_cast<int>(threadIdx.x / 32);
+  const int lane = static_cast<int>(threadIdx.x % 32);
+  const int head = static_cast<int>(blockIdx.y) * kWarps + warp;
+  if (head >= args.num_heads || token >= args.query_start_loc[args.num_seqs]) {
+    return;
+  }
+  const int64_t base = (static_cast<int64_t>(token) * args.num_heads + head) * num_splits;
+  float max_lse = -INFINITY;
+  for (int s = lane; s < num_splits; s += 32) {
+    max_lse = fmaxf(max_lse, partial_lse[base + s]);
+  }
+  for (int offset = 16; offset > 0; offset /= 2) {
+    max_lse = fmaxf(max_lse, __shfl_xor_sync(kFullMask, max_lse, offset));
+  }
+  float total = 0.0F;
+  for (int s = lane; s < num_splits; s += 32) {
+    const float lse = partial_lse[base + s];
+    const float weight = lse == -INFINITY ? 0.0F : exp2f(lse - max_lse);
+    weights[warp][s] = weight;
+    total += weight;
+  }
+  for (int offset = 16; offset > 0; offset /= 2) {
+    total += __shfl_xor_sync(kFullMask, total, offset);
+  }
+  __syncwarp();
+  float accumulator[kPerLane] = {};
+  for (int s = 0; s < num_splits; ++s) {
+    const float weight = weights[warp][s];
+    if (weight != 0.0F) {
+      const float* partial = partial_out + (base + s) * kHeadDim + lane * kPerLane;
+#pragma unroll
+      for (int i = 0; i < kPerLane; ++i) {
+        accumulator[i] += weight * partial[i];
+      }
+    }
+  }
+  __nv_bfloat16* out = args.out + (static_cast<int64_t>(token) * args.num_heads + head) * kHeadDim +
+                       lane * kPerLane;
+#pragma unroll
+  for (int i = 0; i < kPerLane; i += 2) {
+    *reinterpret_cast<uint32_t*>(out + i) =
+        pack_bf16(accumulator[i] / total, accumulator[i + 1] / total);
+  }
+}
+
+template <int kHeadDim>
+void launch(cudaStream_t stream, const PagedAttentionArgs& args, int64_t q_stride,
+            int num_splits, float* partial_out, float* partial_lse) {
+  constexpr int kShared = shared_bytes<kHeadDim>();
+  static_assert(kShared >= (kWarps * kMaxGroup * (kHeadDim + 2)) * 4,
+                "the warp combine reuses the K/V tiles");
+  static const bool configured = [] {  // once per process (one device)
+    CUDA_CHECK(cudaFuncSetAttribute(decode_attention_kernel<kHeadDim>,
+                                    cudaFuncAttributeMaxDynamicSharedMemorySize, kShared));
+    return true;
+  }();
+  (void)configured;
+  const dim3 grid(static_cast<unsigned>(args.num_tokens),
+                  static_cast<unsigned>(args.num_kv_heads), static_cast<unsigned>(num_splits));
+  decode_attention_kernel<kHeadDim><<<grid, kThreads, kShared, stream>>>(
+      args, q_stride, num_splits, partial_out, partial_lse);
+  CUDA_CHECK_LAUNCH();
+  const dim3 combine_grid(static_cast<unsigned>(args.num_tokens),
+                          static_cast<unsigned>((args.num_heads + kWarps - 1) / kWarps));
+  decode_combine_kernel<kHeadDim>
+      <<<combine_grid, kThreads, 0, stream>>>(args, num_splits, partial_out, partial_lse);
+  CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace
+
+int decode_attention_num_splits(int64_t num_tokens, int64_t num_kv_heads) {
+  static const int num_sms = [] {
+    int device = 0;
+    int count = 0;
+    CUDA_CHECK(cudaGetDevice(&device));
+    CUDA_CHECK(cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, device));
+    return count;
+  }();
+  const int64_t rows = std::max<int64_t>(1, num_tokens * num_kv_heads);
+  const int64_t splits = (4 * int64_t{num_sms} + rows - 1) / rows;
+  return static_cast<int>(std::clamp<int64_t>(splits, 1, kMaxSplits));
+}
+
+size_t decode_attention_workspace_bytes(int64_t num_tokens, int64_t num_heads, int64_t head_dim,
+                                        int num_splits) {
+  return static_cast<size_t>(num_tokens * num_heads * num_splits * (head_dim + 1)) *
+         sizeof(float);
+}
+
+void decode_attention_bf16(cudaStream_t stream, const PagedAttentionArgs& args, int num_splits,
+                           void* workspace, size_t workspace_bytes) {
+  check_paged_attention_args(args, "decode_attention");
+  SWIFTKV_CHECK(args.num_heads / args.num_kv_heads <= kMaxGroup,
+                "decode_attention: at most ", kMaxGroup, " query heads per kv head, got ",
+                args.num_heads / args.num_kv_heads);
+  SWIFTKV_CHECK(num_splits >= 1 && num_splits <= kMaxSplits, "decode_attention: num_splits ",
+                num_splits, " outside [1, ", kMaxSplits, "]");
+  const size_t needed =
+      decode_attention_workspace_bytes(args.num_tokens, args.num_heads, args.head_dim, num_splits);
+  SWIFTKV_CHECK(workspace_bytes >= needed && reinterpret_cast<uintptr_t>(workspace) % 16 == 0,
+                "decode_attention: workspace of ", workspace_bytes, " bytes at ", workspace,
+                ", need ", needed, " bytes, 16-byte aligned");
+  if (args.num_tokens == 0 || args.num_seqs == 0) {
+    return;
+  }
+  SWIFTKV_CHECK(args.num_kv_heads <= 65535, "decode_attention: too many kv heads");
+  const int64_t q_stride = args.q_stride == 0 ? args.num_heads * args.head_dim : args.q_stride;
+  auto* partial_out = static_cast<float*>(workspace);
+  float* partial_lse = partial_out + args.num_tokens * args.num_heads * num_splits * args.head_dim;
+  if (args.head_dim == 64) {
+    launch<64>(stream, args, q_stride, num_splits, partial_out, partial_lse);
+  } else {
+    launch<128>(stream, args, q_stride, num_splits, partial_out, partial_lse);
+  }
+}
+
+}  // namespace swiftkv::cuda

@@ -1,0 +1,35 @@
+// Paged decode attention on CUDA ("flash-decoding"): each query row's visible cache positions
+// are split over several blocks, whose partial results a second kernel combines. Best for
+// decode-shaped batches (a few query rows per sequence); correct for any query lengths.
+// bf16 in/out, f32 softmax and accumulation.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/cuda/paged_attention_args.h"
+
+namespace swiftkv::cuda {
+
+// How many splits to launch for `num_tokens` query rows: enough blocks to fill the GPU about
+// four times (up to 64 splits). Depends only on its arguments (and the device's SM count), so a
+// CUDA graph keyed by padded batch size can keep it fixed.
+int decode_attention_num_splits(int64_t num_tokens, int64_t num_kv_heads);
+
+// Workspace for the partial results: [num_tokens, num_heads, num_splits, head_dim + 1] f32.
+size_t decode_attention_workspace_bytes(int64_t num_tokens, int64_t num_heads, int64_t head_dim,
+                                        int num_splits);
+
+// out = softmax(q kᵀ · scale) v per query head (shapes and semantics: paged_attention_args.h;
+// num_heads / num_kv_heads <= 16). Grid (query row, kv head, split): a block of 4 warps loads
+// the group's query heads once (GQA packed into the rows of one 16-row tensor-core tile) and
+// streams its share of the row's visible positions (at least 64, a multiple of 64, spread over
+// the splits the row needs) through a 3-stage cp.async pipeline; each warp takes 16 positions
+// of every 64-position tile (mma.sync m16n8k16). The combine kernel weights the splits by
+// their log-sum-exp. Memory-bound: reads each visible K/V row once per query row.
+void decode_attention_bf16(cudaStream_t stream, const PagedAttentionArgs& args, int num_splits,
+                           void* workspace, size_t workspace_bytes);
+
+}  // namespace swiftkv::cuda

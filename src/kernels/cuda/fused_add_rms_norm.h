@@ -1,0 +1,21 @@
+// Fused residual add + RMSNorm on CUDA (vLLM's fused_add_rms_norm), bf16 in/out, f32 math.
+// Contract: ops/add_inplace.h followed by ops/rms_norm.h on the sum.
+#pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+namespace swiftkv::cuda {
+
+// residual = bf16(residual + x); out = bf16(residual / sqrt(mean(residual²) + eps) * weight),
+// the norm computed from the rounded residual (as Hugging Face computes it after an unfused add).
+// out, x, residual: [num_tokens, hidden_size] bf16 (out may alias x, not residual);
+// weight: [hidden_size] bf16. One block per token; memory-bound: reads x and residual, writes
+// residual and out (8 bytes per element; the second read of residual hits L2).
+void fused_add_rms_norm_bf16(cudaStream_t stream, __nv_bfloat16* out, __nv_bfloat16* residual,
+                             const __nv_bfloat16* x, const __nv_bfloat16* weight,
+                             int64_t num_tokens, int64_t hidden_size, float eps);
+
+}  // namespace swiftkv::cuda

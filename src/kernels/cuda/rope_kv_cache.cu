@@ -1,0 +1,108 @@
+#include <cuda_bf16.h>
+
+#include <cstdint>
+
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/rope_kv_cache.h"
+
+namespace swiftkv::cuda {
+namespace {
+
+constexpr int kThreads = 256;
+
+// Rotates elements (i, i+1) and (i+half, i+half+1) of one head in place and optionally copies
+// the rotated values to `cache_head`.
+__device__ void rotate_pair(__nv_bfloat16* head, __nv_bfloat16* cache_head, int i, int half,
+                            const float* cos_table, const float* sin_table) {
+  __nv_bfloat162* lo_ptr = reinterpret_cast<__nv_bfloat162*>(head + i);
+  __nv_bfloat162* hi_ptr = reinterpret_cast<__nv_bfloat162*>(head + i + half);
+  const float2 a = __bfloat1622float2(*lo_ptr);
+  const float2 b = __bfloat1622float2(*hi_ptr);
+  const float c0 = cos_table[i];
+  const float c1 = cos_table[i + 1];
+  const float s0 = sin_table[i];
+  const float s1 = sin_table[i + 1];
+  const __nv_bfloat162 lo = __floats2bfloat162_rn(a.x * c0 - b.x * s0, a.y * c1 - b.y * s1);
+  const __nv_bfloat162 hi = __floats2bfloat162_rn(b.x * c0 + a.x * s0, b.y * c1 + a.y * s1);
+  *lo_ptr = lo;
+  *hi_ptr = hi;
+  if (cache_head != nullptr) {
+    *reinterpret_cast<__nv_bfloat162*>(cache_head + i) = lo;
+    *reinterpret_cast<__nv_bfloat162*>(cache_head + i + half) = hi;
+  }
+}
+
+__global__ void rope_kv_cache_kernel(RopeKvCacheArgs args) {
+  extern __shared__ float tables[];  // cos[half], sin[half]
+  const int half = static_cast<int>(args.head_dim / 2);
+  float* cos_table = tables;
+  float* sin_table = tables + half;
+  const int64_t t = blockIdx.x;
+  const float position = static_cast<float>(args.positions[t]);
+  for (int i = threadIdx.x; i < half; i += kThreads) {
+    const float angle = position * args.inv_freq[i];
+    cos_table[i] = cosf(angle);
+    sin_table[i] = sinf(angle);
+  }
+  __syncthreads();
+
+  const int64_t slot = args.k_cache != nullptr ? args.slot_mapping[t] : -1;
+  const int pairs_per_head = half / 2;
+  const int num_heads = static_cast<int>(args.num_heads);
+  const int num_kv_heads = static_cast<int>(args.num_kv_heads);
+  const int num_rotations = (num_heads + num_kv_heads) * pairs_per_head;
+  for (int e = threadIdx.x; e < num_rotations; e += kThreads) {
+    const int head = e / pairs_per_head;
+    const int i = 2 * (e % pairs_per_head);
+    if (head < num_heads) {
+      rotate_pair(args.q + t * args.q_stride + head * args.head_dim, nullptr, i, half, cos_table,
+                  sin_table);
+    } else {
+      const int kv_head = head - num_heads;
+      __nv_bfloat16* cache_head =
+          slot >= 0 ? args.k_cache + (slot * num_kv_heads + kv_head) * args.head_dim : nullptr;
+      rotate_pair(args.k + t * args.kv_stride + kv_head * args.head_dim, cache_head, i, half,
+                  cos_table, sin_table);
+    }
+  }
+  if (slot >= 0) {
+    const int64_t num_v_pairs = num_kv_heads * args.head_dim / 2;
+    const auto* v_row = reinterpret_cast<const __nv_bfloat162*>(args.v + t * args.kv_stride);
+    auto* v_cache_row = reinterpret_cast<__nv_bfloat162*>(args.v_cache + slot * num_kv_heads *
+                                                                             args.head_dim);
+    for (int64_t e = threadIdx.x; e < num_v_pairs; e += kThreads) {
+      v_cache_row[e] = v_row[e];
+    }
+  }
+}
+
+}  // namespace
+
+void rope_write_kv_cache_bf16(cudaStream_t stream, const RopeKvCacheArgs& args) {
+  SWIFTKV_CHECK(args.head_dim % 4 == 0 && args.head_dim > 0 && args.head_dim <= 1024,
+                "rope: head_dim must be a positive multiple of 4 up to 1024, got ", args.head_dim);
+  SWIFTKV_CHECK(args.q_stride % 2 == 0 && args.kv_stride % 2 == 0,
+                "rope: token strides must be even (bf16 pairs): q_stride ", args.q_stride,
+                ", kv_stride ", args.kv_stride);
+  SWIFTKV_CHECK(args.num_heads == 0 || args.q != nullptr, "rope: q is null with num_heads ",
+                args.num_heads);
+  SWIFTKV_CHECK((args.k_cache == nullptr) == (args.v_cache == nullptr),
+                "rope: give both caches or neither");
+  SWIFTKV_CHECK(args.k_cache == nullptr || (args.v != nullptr && args.slot_mapping != nullptr),
+                "rope: a cache write needs v and slot_mapping");
+  for (const void* pointer : {static_cast<const void*>(args.q), static_cast<const void*>(args.k),
+                              static_cast<const void*>(args.v), static_cast<const void*>(args.k_cache),
+                              static_cast<const void*>(args.v_cache)}) {
+    SWIFTKV_CHECK(reinterpret_cast<uintptr_t>(pointer) % 4 == 0,
+                  "rope: tensors must be 4-byte aligned (bf16 pairs), got ", pointer);
+  }
+  if (args.num_tokens == 0) {
+    return;
+  }
+  const size_t shared_bytes = sizeof(float) * static_cast<size_t>(args.head_dim);
+  rope_kv_cache_kernel<<<static_cast<unsigned>(args.num_tokens), kThreads, shared_bytes,
+                         stream>>>(args);
+  CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace swiftkv::cuda

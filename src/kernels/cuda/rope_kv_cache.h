@@ -1,0 +1,39 @@
+// Rotary position embedding fused with the paged KV-cache write, on CUDA (bf16, f32 math).
+// Contract: ops/rope.h on q and k, then ops/write_kv_cache.h with the rotated k and v.
+#pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+namespace swiftkv::cuda {
+
+// q, k and v may be column slices of one fused QKV projection output: each has its own token
+// stride (elements between consecutive tokens); heads of a token are contiguous.
+struct RopeKvCacheArgs {
+  __nv_bfloat16* q = nullptr;  // [num_tokens, num_heads, head_dim], rotated in place (may be
+                               // null when num_heads == 0, e.g. SwiftKV's K/V-only pass)
+  int64_t q_stride = 0;
+  __nv_bfloat16* k = nullptr;  // [num_tokens, num_kv_heads, head_dim], rotated in place
+  const __nv_bfloat16* v = nullptr;  // [num_tokens, num_kv_heads, head_dim]
+  int64_t kv_stride = 0;             // token stride of both k and v
+  // [num_blocks, block_size, num_kv_heads, head_dim]; both null = rotate only, no cache write.
+  __nv_bfloat16* k_cache = nullptr;
+  __nv_bfloat16* v_cache = nullptr;
+  const int32_t* slot_mapping = nullptr;  // [num_tokens], slot = block * block_size + offset;
+                                          // -1 = do not write this token
+  const int32_t* positions = nullptr;     // [num_tokens]
+  const float* inv_freq = nullptr;        // [head_dim / 2] f32, llama3 scaling already applied
+  int64_t num_tokens = 0;
+  int64_t num_heads = 0;
+  int64_t num_kv_heads = 0;
+  int64_t head_dim = 0;  // a multiple of 4, at most 1024
+};
+
+// Rotate-half RoPE with cos/sin of (f32 position × f32 inv_freq) in f32 (cosf/sinf, the same
+// function as the CPU reference's float overloads), the rotation in f32, rounded once to bf16.
+// One block per token; memory-bound (reads and writes q and k once, copies v into the cache).
+void rope_write_kv_cache_bf16(cudaStream_t stream, const RopeKvCacheArgs& args);
+
+}  // namespace swiftkv::cuda

@@ -1,0 +1,30 @@
+// Checks and dispatch for ops::embedding (contract in embedding.h).
+#include "ops/embedding.h"
+
+#include "kernels/cpu/embedding.h"
+#include "ops/checks.h"
+#include "ops/dispatch.h"
+
+namespace swiftkv::ops {
+
+void embedding(const Context& ctx, const Tensor& out, const Tensor& table, const Tensor& ids) {
+  constexpr std::string_view kOp = "embedding";
+  detail::check_device(ctx, kOp, {&out, &table, &ids});
+  detail::check_rank(kOp, "table", table, 2);
+  detail::check_weight_dtype(kOp, "table", table);
+  detail::check_rank(kOp, "ids", ids, 1);
+  detail::check_dtype(kOp, "ids", ids, DType::kI32);
+  detail::check_shape(kOp, "out", out, {ids.dim(0), table.dim(1)});
+  detail::check_dtype(kOp, "out", out, DType::kF32);
+  const int64_t vocab_size = table.dim(0);
+  for (int64_t t = 0; t < ids.dim(0); ++t) {
+    const int32_t id = ids.data<int32_t>()[t];
+    SWIFTKV_CHECK(id >= 0 && id < vocab_size, "embedding: ids[", t, "] = ", id,
+                  " is outside the table ", shape_str(table.shape()));
+  }
+  detail::dispatch(
+      ctx, kOp, [&] { kernels::cpu::ref::embedding(out, table, ids); },
+      [&](ThreadPool& pool) { kernels::cpu::embedding(pool, out, table, ids); });
+}
+
+}  // namespace swiftkv::ops

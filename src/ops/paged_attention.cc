@@ -1,0 +1,92 @@
+// Checks and dispatch for ops::paged_attention (contract in paged_attention.h).
+#include "ops/paged_attention.h"
+
+#include "kernels/cpu/paged_attention.h"
+#include "ops/checks.h"
+#include "ops/dispatch.h"
+
+namespace swiftkv::ops {
+namespace {
+
+constexpr std::string_view kOp = "paged_attention";
+
+// Shapes and values of the metadata against num_tokens and the cache
+// [num_blocks, block_size, num_kv_heads, head_dim]. Linear in num_seqs + used blocks.
+void check_metadata(const AttentionMetadata& m, int64_t num_tokens, const Tensor& k_cache) {
+  detail::check_rank(kOp, "kv_lens", m.kv_lens, 1);
+  detail::check_dtype(kOp, "kv_lens", m.kv_lens, DType::kI32);
+  const int64_t num_seqs = m.kv_lens.dim(0);
+  detail::check_shape(kOp, "query_start_loc", m.query_start_loc, {num_seqs + 1});
+  detail::check_dtype(kOp, "query_start_loc", m.query_start_loc, DType::kI32);
+  detail::check_rank(kOp, "block_tables", m.block_tables, 2);
+  detail::check_dtype(kOp, "block_tables", m.block_tables, DType::kI32);
+  SWIFTKV_CHECK(m.block_tables.dim(0) == num_seqs, "paged_attention: block_tables ",
+                shape_str(m.block_tables.shape()), " vs kv_lens ", shape_str(m.kv_lens.shape()));
+
+  const int32_t* starts = m.query_start_loc.data<int32_t>();
+  const int32_t* kv_lens = m.kv_lens.data<int32_t>();
+  const int32_t* tables = m.block_tables.data<int32_t>();
+  const int64_t num_blocks = k_cache.dim(0);
+  const int64_t block_size = k_cache.dim(1);
+  const int64_t max_blocks = m.block_tables.dim(1);
+  SWIFTKV_CHECK(starts[0] == 0, "paged_attention: query_start_loc[0] = ", starts[0]);
+  SWIFTKV_CHECK(starts[num_seqs] == num_tokens, "paged_attention: query_start_loc[", num_seqs,
+                "] = ", starts[num_seqs], " but q has ", num_tokens, " tokens");
+  for (int64_t s = 0; s < num_seqs; ++s) {
+    const int64_t q_len = int64_t{starts[s + 1]} - starts[s];
+    SWIFTKV_CHECK(q_len >= 0, "paged_attention: query_start_loc decreases at ", s, ": ", starts[s],
+                  " > ", starts[s + 1]);
+    SWIFTKV_CHECK(kv_lens[s] >= q_len && kv_lens[s] <= max_blocks * block_size,
+                  "paged_attention: kv_lens[", s, "] = ", kv_lens[s], " with q_len ", q_len,
+                  " and block_tables ", shape_str(m.block_tables.shape()), " of block_size ",
+                  block_size);
+    const int64_t used_blocks = (kv_lens[s] + block_size - 1) / block_size;
+    for (int64_t b = 0; b < used_blocks; ++b) {
+      const int32_t block = tables[s * max_blocks + b];
+      SWIFTKV_CHECK(block >= 0 && block < num_blocks, "paged_attention: block_tables[", s, ", ", b,
+                    "] = ", block, " is outside the cache ", shape_str(k_cache.shape()));
+    }
+  }
+}
+
+}  // namespace
+
+void paged_attention(const Context& ctx, const Tensor& out, const Tensor& q, const Tensor& k_cache,
+                     const Tensor& v_cache, const AttentionMetadata& metadata, float scale) {
+  detail::check_device(ctx, kOp,
+                       {&out, &q, &k_cache, &v_cache, &metadata.query_start_loc, &metadata.kv_lens,
+                        &metadata.block_tables});
+  detail::check_rank(kOp, "q", q, 3);
+  detail::check_dtype(kOp, "q", q, DType::kF32);
+  detail::check_shape(kOp, "out", out, q.shape());
+  detail::check_dtype(kOp, "out", out, DType::kF32);
+  detail::check_rank(kOp, "k_cache", k_cache, 4);
+  detail::check_dtype(kOp, "k_cache", k_cache, DType::kF32);
+  detail::check_shape(kOp, "v_cache", v_cache, k_cache.shape());
+  detail::check_dtype(kOp, "v_cache", v_cache, DType::kF32);
+  const int64_t num_heads = q.dim(1);
+  const int64_t num_kv_heads = k_cache.dim(2);
+  SWIFTKV_CHECK(q.dim(2) == k_cache.dim(3) && num_kv_heads > 0 && num_heads % num_kv_heads == 0,
+                "paged_attention: q ", shape_str(q.shape()), " does not fit the cache ",
+                shape_str(k_cache.shape()),
+                " (head_dim must match, num_heads must be a multiple "
+                "of num_kv_heads)");
+  SWIFTKV_CHECK(k_cache.dim(1) > 0, "paged_attention: cache ", shape_str(k_cache.shape()),
+                " has block_size 0");
+  check_metadata(metadata, q.dim(0), k_cache);
+  const Tensor& starts = metadata.query_start_loc;
+  const Tensor& kv_lens = metadata.kv_lens;
+  const Tensor& tables = metadata.block_tables;
+  detail::dispatch(
+      ctx, kOp,
+      [&] {
+        kernels::cpu::ref::paged_attention(out, q, k_cache, v_cache, starts, kv_lens, tables,
+                                           scale);
+      },
+      [&](ThreadPool& pool) {
+        kernels::cpu::paged_attention(pool, out, q, k_cache, v_cache, starts, kv_lens, tables,
+                                      scale);
+      });
+}
+
+}  // namespace swiftkv::ops

@@ -1,0 +1,25 @@
+// Checks and dispatch for ops::rms_norm (contract in rms_norm.h).
+#include "ops/rms_norm.h"
+
+#include "kernels/cpu/rms_norm.h"
+#include "ops/checks.h"
+#include "ops/dispatch.h"
+
+namespace swiftkv::ops {
+
+void rms_norm(const Context& ctx, const Tensor& out, const Tensor& x, const Tensor& weight,
+              float eps) {
+  constexpr std::string_view kOp = "rms_norm";
+  detail::check_device(ctx, kOp, {&out, &x, &weight});
+  detail::check_rank(kOp, "x", x, 2);
+  detail::check_dtype(kOp, "x", x, DType::kF32);
+  detail::check_shape(kOp, "out", out, x.shape());
+  detail::check_dtype(kOp, "out", out, DType::kF32);
+  detail::check_shape(kOp, "weight", weight, {x.dim(1)});
+  detail::check_weight_dtype(kOp, "weight", weight);
+  detail::dispatch(
+      ctx, kOp, [&] { kernels::cpu::ref::rms_norm(out, x, weight, eps); },
+      [&](ThreadPool& pool) { kernels::cpu::rms_norm(pool, out, x, weight, eps); });
+}
+
+}  // namespace swiftkv::ops
