@@ -17,7 +17,7 @@ using testing::to_device;
 using testing::to_host;
 
 TEST(CudaGatherRows, CopiesSelectedRowsExactly) {
-  // Row sizes in bytes: 16-byte path (8192, 32) and byte path (6, 4100 + 2).
+  // Row sizes in bytes: 16-byte path (8192, 32) and byte path (6, 4102).
   for (const int64_t row_bytes : {8192, 32, 6, 4102}) {
     SCOPED_TRACE(row_bytes);
     const int64_t rows = 50;

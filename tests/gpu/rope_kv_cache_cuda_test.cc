@@ -1,0 +1,193 @@
+// CUDA RoPE fused with the paged KV-cache write against the CPU references (ref::rope on q and
+// k, then ref::write_kv_cache), with q/k/v as column slices of one fused QKV output.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <numeric>
+#include <random>
+#include <vector>
+
+#include "cuda_test_util.h"
+#include "kernels/cpu/rope.h"
+#include "kernels/cuda/rope_kv_cache.h"
+
+namespace swiftkv {
+namespace {
+
+using testing::bf16_ptr;
+using testing::to_device;
+using testing::to_host;
+
+// Llama 3 frequencies (transformers' _compute_llama3_parameters: factor 8, low_freq_factor 1,
+// high_freq_factor 4, original_max_position_embeddings 8192), computed in f64, stored in f32.
+std::vector<float> llama3_inv_freq(int64_t head_dim, double theta) {
+  const double factor = 8.0;
+  const double low_freq_wavelen = 8192.0 / 1.0;
+  const double high_freq_wavelen = 8192.0 / 4.0;
+  std::vector<float> inv_freq(static_cast<size_t>(head_dim / 2));
+  for (int64_t i = 0; i < head_dim / 2; ++i) {
+    const double base =
+        1.0 / std::pow(theta, static_cast<double>(2 * i) / static_cast<double>(head_dim));
+    const double wavelen = 2.0 * M_PI / base;
+    double scaled = base;
+    if (wavelen > low_freq_wavelen) {
+      scaled = base / factor;
+    } else if (wavelen >= high_freq_wavelen) {
+      const double smooth = (8192.0 / wavelen - 1.0) / (4.0 - 1.0);
+      scaled = (1.0 - smooth) * base / factor + smooth * base;
+    }
+    inv_freq[static_cast<size_t>(i)] = static_cast<float>(scaled);
+  }
+  return inv_freq;
+}
+
+struct RopeCase {
+  int64_t num_tokens;
+  int64_t num_heads;
+  int64_t num_kv_heads;
+  int64_t head_dim;
+  int64_t block_size;
+  bool write_cache;
+};
+
+void run_case(const RopeCase& c, uint32_t seed) {
+  SCOPED_TRACE(::testing::Message() << "tokens=" << c.num_tokens << " heads=" << c.num_heads
+                                    << "/" << c.num_kv_heads << " head_dim=" << c.head_dim);
+  std::mt19937 rng(seed);
+  const int64_t tokens = c.num_tokens;
+  const int64_t d = c.head_dim;
+  const int64_t q_width = c.num_heads * d;
+  const int64_t kv_width = c.num_kv_heads * d;
+  const int64_t stride = q_width + 2 * kv_width;  // fused [q | k | v] rows
+  const std::vector<uint16_t> qkv = testing::random_bf16(static_cast<size_t>(tokens * stride), rng);
+  std::uniform_int_distribution<int32_t> position_distribution(0, 131071);
+  std::vector<int32_t> positions(static_cast<size_t>(tokens));
+  for (int32_t& p : positions) {
+    p = position_distribution(rng);
+  }
+  positions[0] = 0;
+  const std::vector<float> inv_freq = llama3_inv_freq(d, 500000.0);
+
+  // Cache: more slots than tokens, a shuffled slot per token, one token skipped (-1).
+  const int64_t num_blocks = (tokens + c.block_size - 1) / c.block_size + 3;
+  const int64_t num_slots = num_blocks * c.block_size;
+  std::vector<int32_t> all_slots(static_cast<size_t>(num_slots));
+  std::iota(all_slots.begin(), all_slots.end(), 0);
+  std::shuffle(all_slots.begin(), all_slots.end(), rng);
+  std::vector<int32_t> slot_mapping(all_slots.begin(), all_slots.begin() + tokens);
+  if (tokens > 2) {
+    slot_mapping[1] = -1;
+  }
+
+  // Expected: q and k rotated by the reference (f32 in, f64 rotation).
+  std::vector<float> q(static_cast<size_t>(tokens * q_width));
+  std::vector<float> k(static_cast<size_t>(tokens * kv_width));
+  for (int64_t t = 0; t < tokens; ++t) {
+    for (int64_t i = 0; i < q_width; ++i) {
+      q[static_cast<size_t>(t * q_width + i)] = bf16_to_f32(qkv[static_cast<size_t>(t * stride + i)]);
+    }
+    for (int64_t i = 0; i < kv_width; ++i) {
+      k[static_cast<size_t>(t * kv_width + i)] =
+          bf16_to_f32(qkv[static_cast<size_t>(t * stride + q_width + i)]);
+    }
+  }
+  const Tensor q_expected = testing::f32_tensor({tokens, c.num_heads, d}, q);
+  const Tensor k_expected = testing::f32_tensor({tokens, c.num_kv_heads, d}, k);
+  const Tensor positions_tensor = testing::i32_tensor({tokens}, positions);
+  const Tensor inv_freq_tensor = testing::f32_tensor({d / 2}, inv_freq);
+  kernels::cpu::ref::rope(q_expected, positions_tensor, inv_freq_tensor);
+  kernels::cpu::ref::rope(k_expected, positions_tensor, inv_freq_tensor);
+
+  cuda::Stream stream;
+  const cuda::DeviceBuffer d_qkv = to_device(qkv, stream.get());
+  const cuda::DeviceBuffer d_positions = to_device(positions, stream.get());
+  const cuda::DeviceBuffer d_inv_freq = to_device(inv_freq, stream.get());
+  const cuda::DeviceBuffer d_slots = to_device(slot_mapping, stream.get());
+  const std::vector<uint16_t> poison(static_cast<size_t>(num_slots * kv_width),
+                                     testing::kPoisonBf16);
+  const cuda::DeviceBuffer d_k_cache = to_device(poison, stream.get());
+  const cuda::DeviceBuffer d_v_cache = to_device(poison, stream.get());
+  __nv_bfloat16* base = bf16_ptr(d_qkv);
+  cuda::rope_write_kv_cache_bf16(
+      stream.get(), {.q = base,
+                     .q_stride = stride,
+                     .k = base + q_width,
+                     .v = base + q_width + kv_width,
+                     .kv_stride = stride,
+                     .k_cache = c.write_cache ? bf16_ptr(d_k_cache) : nullptr,
+                     .v_cache = c.write_cache ? bf16_ptr(d_v_cache) : nullptr,
+                     .slot_mapping = c.write_cache ? d_slots.as<int32_t>() : nullptr,
+                     .positions = d_positions.as<int32_t>(),
+                     .inv_freq = d_inv_freq.as<float>(),
+                     .num_tokens = tokens,
+                     .num_heads = c.num_heads,
+                     .num_kv_heads = c.num_kv_heads,
+                     .head_dim = d});
+  const std::vector<uint16_t> out = to_host<uint16_t>(d_qkv, qkv.size(), stream.get());
+  const std::vector<uint16_t> k_cache = to_host<uint16_t>(d_k_cache, poison.size(), stream.get());
+  const std::vector<uint16_t> v_cache = to_host<uint16_t>(d_v_cache, poison.size(), stream.get());
+
+  // Output rounded once to bf16 (2^-8 relative); cosf/sinf on the GPU and the host each err by
+  // <= 2 ulp of f32, i.e. <= 2^-22 absolute on values <= 1, times |a| + |b| of the pair.
+  auto check = [&](const Tensor& expected, int64_t column0, int64_t width, const char* what) {
+    for (int64_t t = 0; t < tokens; ++t) {
+      for (int64_t i = 0; i < width; ++i) {
+        const int64_t within = i % d;
+        const int64_t partner = within < d / 2 ? i + d / 2 : i - d / 2;
+        const float a = bf16_to_f32(qkv[static_cast<size_t>(t * stride + column0 + i)]);
+        const float b = bf16_to_f32(qkv[static_cast<size_t>(t * stride + column0 + partner)]);
+        const float e = expected.data<float>()[t * width + i];
+        const float tolerance = std::abs(e) * 0x1p-8F + (std::abs(a) + std::abs(b)) * 0x1p-20F;
+        ASSERT_NEAR(bf16_to_f32(out[static_cast<size_t>(t * stride + column0 + i)]), e, tolerance)
+            << what << " t=" << t << " i=" << i << " position " << positions[static_cast<size_t>(t)];
+      }
+    }
+  };
+  check(q_expected, 0, q_width, "q");
+  check(k_expected, q_width, kv_width, "k");
+  for (int64_t t = 0; t < tokens; ++t) {  // v is untouched
+    for (int64_t i = 0; i < kv_width; ++i) {
+      const size_t index = static_cast<size_t>(t * stride + q_width + kv_width + i);
+      ASSERT_EQ(out[index], qkv[index]);
+    }
+  }
+  // The cache holds exactly the rotated k (the kernel's own output) and v at each token's slot;
+  // every other slot is untouched.
+  std::vector<bool> written(static_cast<size_t>(num_slots), false);
+  if (c.write_cache) {
+    for (int64_t t = 0; t < tokens; ++t) {
+      const int32_t slot = slot_mapping[static_cast<size_t>(t)];
+      if (slot < 0) {
+        continue;
+      }
+      written[static_cast<size_t>(slot)] = true;
+      for (int64_t i = 0; i < kv_width; ++i) {
+        ASSERT_EQ(k_cache[static_cast<size_t>(slot * kv_width + i)],
+                  out[static_cast<size_t>(t * stride + q_width + i)]);
+        ASSERT_EQ(v_cache[static_cast<size_t>(slot * kv_width + i)],
+                  qkv[static_cast<size_t>(t * stride + q_width + kv_width + i)]);
+      }
+    }
+  }
+  for (int64_t slot = 0; slot < num_slots; ++slot) {
+    if (!written[static_cast<size_t>(slot)]) {
+      for (int64_t i = 0; i < kv_width; ++i) {
+        ASSERT_EQ(k_cache[static_cast<size_t>(slot * kv_width + i)], testing::kPoisonBf16);
+        ASSERT_EQ(v_cache[static_cast<size_t>(slot * kv_width + i)], testing::kPoisonBf16);
+      }
+    }
+  }
+}
+
+TEST(CudaRopeKvCache, MatchesCpuReference) {
+  run_case({37, 32, 8, 128, 16, true}, 1);  // Llama-3.1-8B heads
+  run_case({5, 4, 4, 64, 8, true}, 2);      // MHA, head_dim 64
+  run_case({130, 12, 2, 128, 32, true}, 3);  // GQA ratio 6
+  run_case({3, 6, 3, 8, 16, false}, 4);      // tiny head_dim, rotate only (no cache)
+  run_case({9, 0, 2, 128, 16, true}, 5);     // K/V only (SwiftKV's later-layer pass)
+}
+
+}  // namespace
+}  // namespace swiftkv
