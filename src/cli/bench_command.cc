@@ -88,8 +88,7 @@ void register_bench(CLI::App& app) {
   cmd->add_option("--swiftkv-layers", o->swiftkv_layers,
                   "random: models only: number of SwiftKV layers (0 = plain Llama)");
   cmd->add_option("--group-size", o->group_size, "random: models only: AcrossKV group size");
-  cmd->add_option("--dtype", o->dtype, "random: models only: weight dtype")
-      ->capture_default_str();
+  cmd->add_option("--dtype", o->dtype, "random: models only: weight dtype")->capture_default_str();
   cmd->add_option("--prompt-len", o->prompt_len, "Prompt tokens")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();

@@ -26,7 +26,8 @@ struct ConvertOptions {
 
 void run_convert(const ConvertOptions& o) {
   if (o.to_swiftkv == !o.llama2c.empty()) {
-    throw Error("convert: give either --llama2c FILE --tokenizer FILE, or --to-swiftkv --input DIR");
+    throw Error(
+        "convert: give either --llama2c FILE --tokenizer FILE, or --to-swiftkv --input DIR");
   }
   if (o.to_swiftkv) {
     if (o.input.empty() || o.num_kv_layers <= 0) {

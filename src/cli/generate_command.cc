@@ -63,6 +63,9 @@ void run_generate(const GenerateOptions& options) {
                             GeneratorOptions{.max_model_len = options.max_model_len,
                                              .prefill_chunk_size = options.prefill_chunk_size});
   const std::vector<int32_t> prompt = prompt_tokens(options, tokenizer);
+  if (!options.chat) {  // a plain continuation reads best after its prompt
+    std::fputs(options.prompt.c_str(), stdout);
+  }
 
   const GenerationResult result = generator.generate(prompt, sampling, [](std::string_view text) {
     std::fwrite(text.data(), 1, text.size(), stdout);
@@ -70,8 +73,8 @@ void run_generate(const GenerateOptions& options) {
   });
   std::fputc('\n', stdout);
   const auto generated = static_cast<int64_t>(result.output_ids.size());
-  const double prompt_rate = static_cast<double>(result.num_prompt_tokens) /
-                             std::max(result.prefill_seconds, 1e-9);
+  const double prompt_rate =
+      static_cast<double>(result.num_prompt_tokens) / std::max(result.prefill_seconds, 1e-9);
   const double decode_rate = static_cast<double>(std::max<int64_t>(generated - 1, 0)) /
                              std::max(result.decode_seconds, 1e-9);
   std::fprintf(stderr,
@@ -88,8 +91,7 @@ void run_generate(const GenerateOptions& options) {
 void register_generate(CLI::App& app) {
   auto options = std::make_shared<GenerateOptions>();
   CLI::App* cmd = app.add_subcommand("generate", "Generate text from one prompt");
-  cmd->add_option("--model", options->model, "Model directory (Hugging Face format)")
-      ->required();
+  cmd->add_option("--model", options->model, "Model directory (Hugging Face format)")->required();
   cmd->add_option("--prompt", options->prompt, "Prompt text (empty: start from BOS)");
   cmd->add_flag("--chat", options->chat, "Wrap the prompt in the model's chat template");
   cmd->add_option("--system", options->system, "System message (with --chat)");

@@ -36,8 +36,8 @@ Runtime make_runtime(const RuntimeOptions& options) {
   Runtime runtime;
   runtime.pool = std::make_unique<ThreadPool>(options.threads);
   runtime.ctx.pool = runtime.pool.get();
-  runtime.ctx.backend = options.backend == "reference" ? ops::Backend::kReference
-                                                       : ops::Backend::kCpu;
+  runtime.ctx.backend =
+      options.backend == "reference" ? ops::Backend::kReference : ops::Backend::kCpu;
   return runtime;
 }
 

@@ -26,11 +26,11 @@ class Tokenizer;
 
 struct EngineConfig {
   int64_t block_size = 16;
-  int64_t num_blocks = 0;               // KV cache blocks (planned from memory by the caller)
-  int64_t max_model_len = 0;            // context limit (prompt + output); 0 = model's max
+  int64_t num_blocks = 0;     // KV cache blocks (planned from memory by the caller)
+  int64_t max_model_len = 0;  // context limit (prompt + output); 0 = model's max
   int64_t max_num_batched_tokens = 8192;
   int64_t max_num_seqs = 256;
-  int64_t max_queued_requests = 1024;   // waiting requests beyond this are refused
+  int64_t max_queued_requests = 1024;  // waiting requests beyond this are refused
   bool enable_prefix_caching = true;
 };
 
@@ -38,12 +38,12 @@ struct EngineStats {
   int64_t num_running = 0;
   int64_t num_waiting = 0;
   int64_t num_blocks_total = 0;
-  int64_t num_blocks_used = 0;          // referenced by live requests
-  int64_t num_preemptions = 0;          // total since start
-  int64_t prefix_cache_queries = 0;     // prompt tokens looked up (total)
-  int64_t prefix_cache_hits = 0;        // prompt tokens found cached (total)
-  int64_t num_prompt_tokens = 0;        // processed (total)
-  int64_t num_generation_tokens = 0;    // generated (total)
+  int64_t num_blocks_used = 0;        // referenced by live requests
+  int64_t num_preemptions = 0;        // total since start
+  int64_t prefix_cache_queries = 0;   // prompt tokens looked up (total)
+  int64_t prefix_cache_hits = 0;      // prompt tokens found cached (total)
+  int64_t num_prompt_tokens = 0;      // processed (total)
+  int64_t num_generation_tokens = 0;  // generated (total)
   bool dead = false;
 };
 

@@ -39,12 +39,11 @@ Generator::Generator(const LlamaModel& model, const Tokenizer& tokenizer, ops::C
       options_(options),
       max_model_len_(options.max_model_len > 0 ? options.max_model_len
                                                : model.config().max_position_embeddings) {
-  SWIFTKV_CHECK(options_.prefill_chunk_size > 0, "prefill_chunk_size=",
-                options_.prefill_chunk_size);
+  SWIFTKV_CHECK(options_.prefill_chunk_size > 0,
+                "prefill_chunk_size=", options_.prefill_chunk_size);
 }
 
-GenerationResult Generator::generate(std::span<const int32_t> prompt,
-                                     const SamplingParams& params,
+GenerationResult Generator::generate(std::span<const int32_t> prompt, const SamplingParams& params,
                                      const std::function<void(std::string_view)>& on_text) const {
   const int64_t vocab_size = model_.config().vocab_size;
   params.validate(vocab_size);
@@ -58,8 +57,8 @@ GenerationResult Generator::generate(std::span<const int32_t> prompt,
   }
   for (const int32_t token : prompt) {
     if (token < 0 || token >= vocab_size) {
-      throw Error(str_cat("prompt token ", token, " is outside the vocabulary (size ", vocab_size,
-                          ")"));
+      throw Error(
+          str_cat("prompt token ", token, " is outside the vocabulary (size ", vocab_size, ")"));
     }
   }
 
@@ -71,6 +70,11 @@ GenerationResult Generator::generate(std::span<const int32_t> prompt,
   sampler.set_prompt(prompt);
   StopChecker stop_checker(params.stop);
   IncrementalDetokenizer detokenizer(tokenizer_, /*skip_special_tokens=*/true);
+  // Prime with the prompt so the output continues it: no SentencePiece leading-space strip
+  // after a real prompt, and a character split across the prompt's end completes correctly.
+  for (const int32_t token : prompt) {
+    detokenizer.add(token);
+  }
   const SingleSequenceCache cache(model_, max_model_len_, options_.block_size);
 
   GenerationResult result;
@@ -88,8 +92,7 @@ GenerationResult Generator::generate(std::span<const int32_t> prompt,
     const int64_t n = std::min(options_.prefill_chunk_size, num_prompt - start);
     const bool last_chunk = start + n == num_prompt;
     logits = model_.forward(
-        ctx_, cache.make_batch(prompt.subspan(start, n), start, last_chunk ? 1 : 0),
-        cache.cache());
+        ctx_, cache.make_batch(prompt.subspan(start, n), start, last_chunk ? 1 : 0), cache.cache());
   }
   result.prefill_seconds = seconds_since(prefill_start);
 
@@ -101,8 +104,7 @@ GenerationResult Generator::generate(std::span<const int32_t> prompt,
     result.output_ids.push_back(token);
     const bool is_eos =
         !params.ignore_eos && std::find(eos_ids.begin(), eos_ids.end(), token) != eos_ids.end();
-    const bool is_stop_token = std::find(params.stop_token_ids.begin(),
-                                         params.stop_token_ids.end(),
+    const bool is_stop_token = std::find(params.stop_token_ids.begin(), params.stop_token_ids.end(),
                                          token) != params.stop_token_ids.end();
     if (is_eos || is_stop_token) {
       result.finish_reason = FinishReason::kStop;
@@ -139,9 +141,8 @@ Tensor compute_prompt_logits(const LlamaModel& model, const ops::Context& ctx,
   Tensor all = Tensor::empty({n, vocab}, DType::kF32);
   for (int64_t start = 0; start < n; start += chunk_size) {
     const int64_t count = std::min(chunk_size, n - start);
-    const Tensor chunk =
-        model.forward(ctx, cache.make_batch(tokens.subspan(start, count), start, count),
-                      cache.cache());
+    const Tensor chunk = model.forward(
+        ctx, cache.make_batch(tokens.subspan(start, count), start, count), cache.cache());
     std::memcpy(all.data<float>() + start * vocab, chunk.raw(), chunk.nbytes());
   }
   return all;

@@ -23,7 +23,7 @@ struct Request {
   std::string id;                   // unique among live requests
   std::vector<int32_t> prompt_ids;  // BOS included when wanted
   SamplingParams sampling;
-  int32_t logprobs = -1;            // -1: none; k >= 0: sampled token's logprob + top-k
+  int32_t logprobs = -1;               // -1: none; k >= 0: sampled token's logprob + top-k
   std::optional<SteadyTime> deadline;  // per-request timeout; past it the request ends "abort"
 };
 
@@ -33,18 +33,18 @@ struct TopLogprob {
 };
 
 struct TokenLogprobs {
-  int32_t token = 0;       // the sampled token
-  float logprob = 0.0F;    // its log-probability (after temperature/penalties, like vLLM's
-                           // "processed" mode: the distribution it was drawn from)
+  int32_t token = 0;            // the sampled token
+  float logprob = 0.0F;         // its log-probability (after temperature/penalties, like vLLM's
+                                // "processed" mode: the distribution it was drawn from)
   std::vector<TopLogprob> top;  // the `logprobs` most likely tokens, most likely first
 };
 
 enum class FinishStatus {
-  kRunning,   // more output will follow
-  kStop,      // EOS, stop token or stop string
-  kLength,    // max_tokens or the context
-  kAbort,     // cancelled by the client, deadline passed, or shutdown timeout
-  kError,     // the engine failed on this request; `error` says why
+  kRunning,  // more output will follow
+  kStop,     // EOS, stop token or stop string
+  kLength,   // max_tokens or the context
+  kAbort,    // cancelled by the client, deadline passed, or shutdown timeout
+  kError,    // the engine failed on this request; `error` says why
 };
 
 // One delta of a request's output. Deltas are delivered in order; the last has
@@ -56,7 +56,7 @@ struct RequestOutput {
   std::string new_text;
   std::vector<TokenLogprobs> new_logprobs;  // one per new token when logprobs >= 0
   FinishStatus status = FinishStatus::kRunning;
-  std::string error;                 // when status == kError
+  std::string error;  // when status == kError
   int64_t num_prompt_tokens = 0;
   int64_t num_cached_prompt_tokens = 0;  // prompt tokens served from the prefix cache
   int64_t num_output_tokens = 0;         // total so far

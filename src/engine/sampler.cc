@@ -107,16 +107,16 @@ void Sampler::apply_penalties(std::span<float> logits) const {
     for (const int32_t token : seen) {
       if (token >= 0 && token < vocab) {
         float& logit = logits[static_cast<size_t>(token)];
-        logit = logit > 0.0F ? logit / params_.repetition_penalty
-                             : logit * params_.repetition_penalty;
+        logit =
+            logit > 0.0F ? logit / params_.repetition_penalty : logit * params_.repetition_penalty;
       }
     }
   }
   if (params_.presence_penalty != 0.0F || params_.frequency_penalty != 0.0F) {
     for (const auto& [token, n] : output_counts_) {
       if (token >= 0 && token < vocab) {
-        logits[static_cast<size_t>(token)] -= params_.presence_penalty +
-                                              params_.frequency_penalty * static_cast<float>(n);
+        logits[static_cast<size_t>(token)] -=
+            params_.presence_penalty + params_.frequency_penalty * static_cast<float>(n);
       }
     }
   }

@@ -14,11 +14,11 @@
 namespace swiftkv {
 
 struct BatchView {
-  Tensor token_ids;     // [num_tokens] i32
-  Tensor positions;     // [num_tokens] i32, position of each token in its sequence
-  Tensor slot_mapping;  // [num_tokens] i32, cache slot (block * block_size + offset)
+  Tensor token_ids;                  // [num_tokens] i32
+  Tensor positions;                  // [num_tokens] i32, position of each token in its sequence
+  Tensor slot_mapping;               // [num_tokens] i32, cache slot (block * block_size + offset)
   ops::AttentionMetadata attention;  // over all num_tokens rows
-  Tensor num_logits;    // [num_seqs] i32, trailing rows of each sequence that need logits
+  Tensor num_logits;  // [num_seqs] i32, trailing rows of each sequence that need logits
 };
 
 }  // namespace swiftkv

@@ -12,8 +12,8 @@ namespace swiftkv {
 
 // The rows one phase runs on.
 struct LlamaModel::Rows {
-  Tensor hidden;       // [num_rows, hidden_size] f32, the residual stream
-  Tensor positions;    // [num_rows] i32
+  Tensor hidden;        // [num_rows, hidden_size] f32, the residual stream
+  Tensor positions;     // [num_rows] i32
   Tensor slot_mapping;  // [num_rows] i32 (Phase A only: where this layer's K/V go)
   ops::AttentionMetadata attention;
 };
@@ -97,16 +97,15 @@ KvCacheShape LlamaModel::cache_shape(int64_t num_blocks, int64_t block_size) con
 }
 
 int64_t LlamaModel::num_parameters() const {
-  int64_t total = count(weights_.embed_tokens) + count(weights_.norm) +
-                  count(weights_.norm_swiftkv);
+  int64_t total =
+      count(weights_.embed_tokens) + count(weights_.norm) + count(weights_.norm_swiftkv);
   if (!config_.tie_word_embeddings) {
     total += count(weights_.lm_head);
   }
   for (const LayerWeights& w : weights_.layers) {
-    for (const Tensor* t :
-         {&w.input_layernorm, &w.q_proj, &w.k_proj, &w.v_proj, &w.o_proj,
-          &w.post_attention_layernorm, &w.gate_proj, &w.up_proj, &w.down_proj, &w.q_proj_swiftkv,
-          &w.k_proj_swiftkv, &w.v_proj_swiftkv}) {
+    for (const Tensor* t : {&w.input_layernorm, &w.q_proj, &w.k_proj, &w.v_proj, &w.o_proj,
+                            &w.post_attention_layernorm, &w.gate_proj, &w.up_proj, &w.down_proj,
+                            &w.q_proj_swiftkv, &w.k_proj_swiftkv, &w.v_proj_swiftkv}) {
       total += count(*t);
     }
   }
@@ -231,8 +230,7 @@ Tensor LlamaModel::forward(const ops::Context& ctx, const BatchView& batch,
       rows.attention = selection.attention;
       rows_are_selected = true;
     }
-    for (int64_t layer = config_.num_key_value_layers; layer < config_.num_hidden_layers;
-         ++layer) {
+    for (int64_t layer = config_.num_key_value_layers; layer < config_.num_hidden_layers; ++layer) {
       attention_block(ctx, layer, rows, cache);
       mlp_block(ctx, layer, rows.hidden);
     }

@@ -37,8 +37,8 @@ std::unique_ptr<LlamaModel> load_model(const std::string& model, const LoadOptio
                          .dtype = options.random_dtype,
                          .seed = options.random_seed};
     config = random_model_config(spec);
-    log_info("generating random weights for ", spec.shape, " (", dtype_name(spec.dtype),
-             ", seed ", spec.seed, ")");
+    log_info("generating random weights for ", spec.shape, " (", dtype_name(spec.dtype), ", seed ",
+             spec.seed, ")");
     weights = random_model_weights(config, spec.dtype, spec.seed);
   } else {
     config = ModelConfig::load(model);
@@ -50,9 +50,10 @@ std::unique_ptr<LlamaModel> load_model(const std::string& model, const LoadOptio
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   log_info("loaded ", model, ": ", result->num_parameters() / 1e6, "M parameters, ",
            c.num_hidden_layers, " layers, ",
-           c.is_swiftkv() ? str_cat("SwiftKV l=", c.num_key_value_layers, " G=",
-                                    c.key_value_group_size, " (", mode_name(options.mode), ")")
-                          : std::string("plain Llama"),
+           c.is_swiftkv()
+               ? str_cat("SwiftKV l=", c.num_key_value_layers, " G=", c.key_value_group_size, " (",
+                         mode_name(options.mode), ")")
+               : std::string("plain Llama"),
            ", ", result->num_cache_layers(), " cache layers, in ", seconds, " s");
   return result;
 }

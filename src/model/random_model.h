@@ -13,7 +13,7 @@
 namespace swiftkv {
 
 struct RandomModelSpec {
-  std::string shape;              // a name from random_model_shapes()
+  std::string shape;               // a name from random_model_shapes()
   int64_t num_swiftkv_layers = 0;  // 0 = plain Llama; else l = L - num_swiftkv_layers
   int64_t group_size = 1;
   DType dtype = DType::kBF16;

@@ -39,9 +39,9 @@ TEST(CudaEmbedding, MatchesCpuReferenceExactly) {
     cuda::Stream stream;
     const cuda::DeviceBuffer d_table = to_device(table, stream.get());
     const cuda::DeviceBuffer d_ids = to_device(ids, stream.get());
-    const cuda::DeviceBuffer d_out = to_device(
-        std::vector<uint16_t>(static_cast<size_t>(tokens * hidden), testing::kPoisonBf16),
-        stream.get());
+    const cuda::DeviceBuffer d_out =
+        to_device(std::vector<uint16_t>(static_cast<size_t>(tokens * hidden), testing::kPoisonBf16),
+                  stream.get());
     cuda::embedding_bf16(stream.get(), bf16_ptr(d_out), bf16_ptr(d_table), d_ids.as<int32_t>(),
                          tokens, hidden);
     const std::vector<uint16_t> out =

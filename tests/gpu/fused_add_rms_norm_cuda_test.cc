@@ -77,8 +77,8 @@ TEST(CudaFusedAddRmsNorm, OutputMayAliasInput) {
   const cuda::DeviceBuffer b_out(x.size() * 2);
   cuda::fused_add_rms_norm_bf16(stream.get(), bf16_ptr(a_x), bf16_ptr(a_residual), bf16_ptr(a_x),
                                 bf16_ptr(d_weight), tokens, hidden, 1e-6F);
-  cuda::fused_add_rms_norm_bf16(stream.get(), bf16_ptr(b_out), bf16_ptr(b_residual),
-                                bf16_ptr(b_x), bf16_ptr(d_weight), tokens, hidden, 1e-6F);
+  cuda::fused_add_rms_norm_bf16(stream.get(), bf16_ptr(b_out), bf16_ptr(b_residual), bf16_ptr(b_x),
+                                bf16_ptr(d_weight), tokens, hidden, 1e-6F);
   EXPECT_EQ(to_host<uint16_t>(a_x, x.size(), stream.get()),
             to_host<uint16_t>(b_out, x.size(), stream.get()));
 }

@@ -34,8 +34,8 @@ TEST(CudaGatherRows, CopiesSelectedRowsExactly) {
     const cuda::DeviceBuffer d_out(indices.size() * static_cast<size_t>(row_bytes));
     cuda::gather_rows(stream.get(), d_out.data(), d_x.data(), d_indices.as<int32_t>(),
                       static_cast<int64_t>(indices.size()), row_bytes);
-    const std::vector<uint8_t> out = to_host<uint8_t>(
-        d_out, indices.size() * static_cast<size_t>(row_bytes), stream.get());
+    const std::vector<uint8_t> out =
+        to_host<uint8_t>(d_out, indices.size() * static_cast<size_t>(row_bytes), stream.get());
     for (size_t i = 0; i < indices.size(); ++i) {
       for (int64_t b = 0; b < row_bytes; ++b) {
         ASSERT_EQ(out[i * static_cast<size_t>(row_bytes) + static_cast<size_t>(b)],

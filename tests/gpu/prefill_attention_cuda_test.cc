@@ -10,10 +10,10 @@ namespace {
 TEST(CudaPrefillAttention, MatchesCpuReference) {
   uint32_t seed = 100;
   for (const testing::AttentionCase& c : testing::common_attention_cases()) {
-    testing::run_attention_case(c, seed++, [](cudaStream_t stream,
-                                              const cuda::PagedAttentionArgs& args) {
-      cuda::prefill_attention_bf16(stream, args);
-    });
+    testing::run_attention_case(c, seed++,
+                                [](cudaStream_t stream, const cuda::PagedAttentionArgs& args) {
+                                  cuda::prefill_attention_bf16(stream, args);
+                                });
   }
 }
 

@@ -53,8 +53,8 @@ struct RopeCase {
 };
 
 void run_case(const RopeCase& c, uint32_t seed) {
-  SCOPED_TRACE(::testing::Message() << "tokens=" << c.num_tokens << " heads=" << c.num_heads
-                                    << "/" << c.num_kv_heads << " head_dim=" << c.head_dim);
+  SCOPED_TRACE(::testing::Message() << "tokens=" << c.num_tokens << " heads=" << c.num_heads << "/"
+                                    << c.num_kv_heads << " head_dim=" << c.head_dim);
   std::mt19937 rng(seed);
   const int64_t tokens = c.num_tokens;
   const int64_t d = c.head_dim;
@@ -86,7 +86,8 @@ void run_case(const RopeCase& c, uint32_t seed) {
   std::vector<float> k(static_cast<size_t>(tokens * kv_width));
   for (int64_t t = 0; t < tokens; ++t) {
     for (int64_t i = 0; i < q_width; ++i) {
-      q[static_cast<size_t>(t * q_width + i)] = bf16_to_f32(qkv[static_cast<size_t>(t * stride + i)]);
+      q[static_cast<size_t>(t * q_width + i)] =
+          bf16_to_f32(qkv[static_cast<size_t>(t * stride + i)]);
     }
     for (int64_t i = 0; i < kv_width; ++i) {
       k[static_cast<size_t>(t * kv_width + i)] =
@@ -110,21 +111,21 @@ void run_case(const RopeCase& c, uint32_t seed) {
   const cuda::DeviceBuffer d_k_cache = to_device(poison, stream.get());
   const cuda::DeviceBuffer d_v_cache = to_device(poison, stream.get());
   __nv_bfloat16* base = bf16_ptr(d_qkv);
-  cuda::rope_write_kv_cache_bf16(
-      stream.get(), {.q = base,
-                     .q_stride = stride,
-                     .k = base + q_width,
-                     .v = base + q_width + kv_width,
-                     .kv_stride = stride,
-                     .k_cache = c.write_cache ? bf16_ptr(d_k_cache) : nullptr,
-                     .v_cache = c.write_cache ? bf16_ptr(d_v_cache) : nullptr,
-                     .slot_mapping = c.write_cache ? d_slots.as<int32_t>() : nullptr,
-                     .positions = d_positions.as<int32_t>(),
-                     .inv_freq = d_inv_freq.as<float>(),
-                     .num_tokens = tokens,
-                     .num_heads = c.num_heads,
-                     .num_kv_heads = c.num_kv_heads,
-                     .head_dim = d});
+  cuda::rope_write_kv_cache_bf16(stream.get(),
+                                 {.q = base,
+                                  .q_stride = stride,
+                                  .k = base + q_width,
+                                  .v = base + q_width + kv_width,
+                                  .kv_stride = stride,
+                                  .k_cache = c.write_cache ? bf16_ptr(d_k_cache) : nullptr,
+                                  .v_cache = c.write_cache ? bf16_ptr(d_v_cache) : nullptr,
+                                  .slot_mapping = c.write_cache ? d_slots.as<int32_t>() : nullptr,
+                                  .positions = d_positions.as<int32_t>(),
+                                  .inv_freq = d_inv_freq.as<float>(),
+                                  .num_tokens = tokens,
+                                  .num_heads = c.num_heads,
+                                  .num_kv_heads = c.num_kv_heads,
+                                  .head_dim = d});
   const std::vector<uint16_t> out = to_host<uint16_t>(d_qkv, qkv.size(), stream.get());
   const std::vector<uint16_t> k_cache = to_host<uint16_t>(d_k_cache, poison.size(), stream.get());
   const std::vector<uint16_t> v_cache = to_host<uint16_t>(d_v_cache, poison.size(), stream.get());
@@ -141,7 +142,8 @@ void run_case(const RopeCase& c, uint32_t seed) {
         const float e = expected.data<float>()[t * width + i];
         const float tolerance = std::abs(e) * 0x1p-8F + (std::abs(a) + std::abs(b)) * 0x1p-20F;
         ASSERT_NEAR(bf16_to_f32(out[static_cast<size_t>(t * stride + column0 + i)]), e, tolerance)
-            << what << " t=" << t << " i=" << i << " position " << positions[static_cast<size_t>(t)];
+            << what << " t=" << t << " i=" << i << " position "
+            << positions[static_cast<size_t>(t)];
       }
     }
   };
@@ -182,8 +184,8 @@ void run_case(const RopeCase& c, uint32_t seed) {
 }
 
 TEST(CudaRopeKvCache, MatchesCpuReference) {
-  run_case({37, 32, 8, 128, 16, true}, 1);  // Llama-3.1-8B heads
-  run_case({5, 4, 4, 64, 8, true}, 2);      // MHA, head_dim 64
+  run_case({37, 32, 8, 128, 16, true}, 1);   // Llama-3.1-8B heads
+  run_case({5, 4, 4, 64, 8, true}, 2);       // MHA, head_dim 64
   run_case({130, 12, 2, 128, 32, true}, 3);  // GQA ratio 6
   run_case({3, 6, 3, 8, 16, false}, 4);      // tiny head_dim, rotate only (no cache)
   run_case({9, 0, 2, 128, 16, true}, 5);     // K/V only (SwiftKV's later-layer pass)

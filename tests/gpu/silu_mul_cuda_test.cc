@@ -45,8 +45,7 @@ TEST(CudaSiluMul, MatchesCpuReference) {
     const cuda::DeviceBuffer d_gate_up = to_device(gate_up, stream.get());
     const cuda::DeviceBuffer d_out =
         to_device(std::vector<uint16_t>(gate.size(), testing::kPoisonBf16), stream.get());
-    cuda::silu_mul_bf16(stream.get(), bf16_ptr(d_out), bf16_ptr(d_gate_up), tokens,
-                        intermediate);
+    cuda::silu_mul_bf16(stream.get(), bf16_ptr(d_out), bf16_ptr(d_gate_up), tokens, intermediate);
     const std::vector<uint16_t> out = to_host<uint16_t>(d_out, gate.size(), stream.get());
     for (size_t i = 0; i < out.size(); ++i) {
       // One rounding to bf16 (2^-8 relative); f32 expf (2 ulp) and the f32 divide and multiply

@@ -69,8 +69,7 @@ struct SwiftKVCase {
   int64_t group_size;
 };
 
-class Stories260KSwiftKV : public Stories260K,
-                           public ::testing::WithParamInterface<SwiftKVCase> {};
+class Stories260KSwiftKV : public Stories260K, public ::testing::WithParamInterface<SwiftKVCase> {};
 
 // Skip (prompt rows stop at layer l) and no-skip (every row through every layer) compute the
 // same SwiftKV model: logits agree to f32 rounding (the same ops on the same rows; only GEMM
@@ -118,9 +117,8 @@ TEST_P(Stories260KSwiftKV, OffReproducesTheBaseModelExactly) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Layers, Stories260KSwiftKV,
-                         ::testing::Values(SwiftKVCase{2, 1}, SwiftKVCase{3, 1},
-                                           SwiftKVCase{4, 1}, SwiftKVCase{1, 2},
-                                           SwiftKVCase{3, 2}),
+                         ::testing::Values(SwiftKVCase{2, 1}, SwiftKVCase{3, 1}, SwiftKVCase{4, 1},
+                                           SwiftKVCase{1, 2}, SwiftKVCase{3, 2}),
                          [](const auto& test_info) {
                            return str_cat("l", test_info.param.num_kv_layers, "_g",
                                           test_info.param.group_size);

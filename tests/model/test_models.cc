@@ -19,8 +19,7 @@ namespace fs = std::filesystem;
 
 const fs::path& temp_root() {
   static const fs::path root = [] {
-    fs::path dir = fs::temp_directory_path() /
-                   ("swiftkv-model-test-" + std::to_string(::getpid()));
+    fs::path dir = fs::temp_directory_path() / ("swiftkv-model-test-" + std::to_string(::getpid()));
     fs::remove_all(dir);
     fs::create_directories(dir);
     return dir;
@@ -56,10 +55,10 @@ std::string stories260k_swiftkv_dir(int64_t num_kv_layers, int64_t group_size) {
   static std::map<std::pair<int64_t, int64_t>, std::string> converted;
   auto& dir = converted[{num_kv_layers, group_size}];
   if (dir.empty()) {
-    const std::string out = (temp_root() / ("stories260K-swiftkv-l" +
-                                            std::to_string(num_kv_layers) + "-g" +
-                                            std::to_string(group_size)))
-                                .string();
+    const std::string out =
+        (temp_root() / ("stories260K-swiftkv-l" + std::to_string(num_kv_layers) + "-g" +
+                        std::to_string(group_size)))
+            .string();
     convert_to_swiftkv(stories260k_dir(), out, num_kv_layers, group_size, std::nullopt);
     dir = out;
   }

@@ -17,23 +17,21 @@ namespace swiftkv::cuda {
 
 }  // namespace swiftkv::cuda
 
-#define CUDA_CHECK(expression)                                                       \
-  do {                                                                               \
-    const cudaError_t swiftkv_cuda_status = (expression);                            \
-    if (swiftkv_cuda_status != cudaSuccess) [[unlikely]] {                           \
-      ::swiftkv::cuda::throw_cuda_error(swiftkv_cuda_status, #expression, __FILE__, \
-                                        __LINE__);                                   \
-    }                                                                                \
+#define CUDA_CHECK(expression)                                                                 \
+  do {                                                                                         \
+    const cudaError_t swiftkv_cuda_status = (expression);                                      \
+    if (swiftkv_cuda_status != cudaSuccess) [[unlikely]] {                                     \
+      ::swiftkv::cuda::throw_cuda_error(swiftkv_cuda_status, #expression, __FILE__, __LINE__); \
+    }                                                                                          \
   } while (false)
 
 // After a kernel launch: catches launch-configuration errors immediately.
 #define CUDA_CHECK_LAUNCH() CUDA_CHECK(cudaGetLastError())
 
-#define CUBLAS_CHECK(expression)                                                        \
-  do {                                                                                  \
-    const cublasStatus_t swiftkv_cublas_status = (expression);                          \
-    if (swiftkv_cublas_status != CUBLAS_STATUS_SUCCESS) [[unlikely]] {                  \
-      ::swiftkv::cuda::throw_cublas_error(swiftkv_cublas_status, #expression, __FILE__, \
-                                          __LINE__);                                    \
-    }                                                                                   \
+#define CUBLAS_CHECK(expression)                                                                   \
+  do {                                                                                             \
+    const cublasStatus_t swiftkv_cublas_status = (expression);                                     \
+    if (swiftkv_cublas_status != CUBLAS_STATUS_SUCCESS) [[unlikely]] {                             \
+      ::swiftkv::cuda::throw_cublas_error(swiftkv_cublas_status, #expression, __FILE__, __LINE__); \
+    }                                                                                              \
   } while (false)

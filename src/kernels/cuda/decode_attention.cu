@@ -21,11 +21,11 @@ using attention::tile_offset;
 
 constexpr int kThreads = 128;
 constexpr int kWarps = 4;
-constexpr int kTileKeys = 64;   // cache positions per pipeline stage (16 per warp)
+constexpr int kTileKeys = 64;  // cache positions per pipeline stage (16 per warp)
 constexpr int kStages = 3;
-constexpr int kMinChunk = 64;   // fewest positions per split
+constexpr int kMinChunk = 64;  // fewest positions per split
 constexpr int kMaxSplits = 64;
-constexpr int kMaxGroup = 16;   // query heads per kv head: one 16-row MMA tile
+constexpr int kMaxGroup = 16;  // query heads per kv head: one 16-row MMA tile
 constexpr unsigned kFullMask = 0xffffffffU;
 
 template <int kHeadDim>
@@ -43,8 +43,7 @@ __device__ int find_seq(const int32_t* query_start_loc, int num_seqs, int token)
   const int lane = static_cast<int>(threadIdx.x % 32);
   for (int s0 = 0; s0 < num_seqs; s0 += 32) {
     const int s = s0 + lane;
-    const bool mine =
-        s < num_seqs && query_start_loc[s] <= token && token < query_start_loc[s + 1];
+    const bool mine = s < num_seqs && query_start_loc[s] <= token && token < query_start_loc[s + 1];
     const unsigned owners = __ballot_sync(kFullMask, mine);
     if (owners != 0) {
       return s0 + __ffs(static_cast<int>(owners)) - 1;
@@ -159,9 +158,8 @@ __global__ void __launch_bounds__(kThreads, 2)
     if (tile == 0) {
 #pragma unroll
       for (int ks = 0; ks < kKSteps; ++ks) {
-        ldmatrix_x4(q_fragments[ks], q_tile + tile_offset<kHeadDim>(
-                                                  lane % 8 + ((lane / 8) % 2) * 8,
-                                                  ks * 2 + lane / 16));
+        ldmatrix_x4(q_fragments[ks], q_tile + tile_offset<kHeadDim>(lane % 8 + ((lane / 8) % 2) * 8,
+                                                                    ks * 2 + lane / 16));
       }
     }
     const int n0 = key_begin + tile * kTileKeys + warp * 16;
@@ -212,9 +210,9 @@ __global__ void __launch_bounds__(kThreads, 2)
 #pragma unroll
       for (int dp = 0; dp < kHeadDim / 16; ++dp) {
         uint32_t b[4];
-        ldmatrix_x4_trans(b, v_tile + tile_offset<kHeadDim>(
-                                          warp * 16 + lane % 8 + ((lane / 8) % 2) * 8,
-                                          dp * 2 + lane / 16));
+        ldmatrix_x4_trans(
+            b, v_tile + tile_offset<kHeadDim>(warp * 16 + lane % 8 + ((lane / 8) % 2) * 8,
+                                              dp * 2 + lane / 16));
         mma_bf16(o[2 * dp], a, b[0], b[1]);
         mma_bf16(o[2 * dp + 1], a, b[2], b[3]);
       }
@@ -225,9 +223,9 @@ __global__ void __launch_bounds__(kThreads, 2)
   __syncthreads();
 
   // Combine the four warps' partial softmax states through shared memory (reusing the tiles).
-  auto* warp_out = reinterpret_cast<float*>(k_tiles);  // [kWarps][kMaxGroup][kHeadDim]
+  auto* warp_out = reinterpret_cast<float*>(k_tiles);          // [kWarps][kMaxGroup][kHeadDim]
   float* warp_max = warp_out + kWarps * kMaxGroup * kHeadDim;  // [kWarps][kMaxGroup]
-  float* warp_sum = warp_max + kWarps * kMaxGroup;              // [kWarps][kMaxGroup]
+  float* warp_sum = warp_max + kWarps * kMaxGroup;             // [kWarps][kMaxGroup]
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
     const int row = g + 8 * r;
@@ -316,8 +314,8 @@ __global__ void __launch_bounds__(kThreads)
       }
     }
   }
-  __nv_bfloat16* out = args.out + (static_cast<int64_t>(token) * args.num_heads + head) * kHeadDim +
-                       lane * kPerLane;
+  __nv_bfloat16* out =
+      args.out + (static_cast<int64_t>(token) * args.num_heads + head) * kHeadDim + lane * kPerLane;
 #pragma unroll
   for (int i = 0; i < kPerLane; i += 2) {
     *reinterpret_cast<uint32_t*>(out + i) =
@@ -326,8 +324,8 @@ __global__ void __launch_bounds__(kThreads)
 }
 
 template <int kHeadDim>
-void launch(cudaStream_t stream, const PagedAttentionArgs& args, int64_t q_stride,
-            int num_splits, float* partial_out, float* partial_lse) {
+void launch(cudaStream_t stream, const PagedAttentionArgs& args, int64_t q_stride, int num_splits,
+            float* partial_out, float* partial_lse) {
   constexpr int kShared = shared_bytes<kHeadDim>();
   static_assert(kShared >= (kWarps * kMaxGroup * (kHeadDim + 2)) * 4,
                 "the warp combine reuses the K/V tiles");
@@ -337,10 +335,10 @@ void launch(cudaStream_t stream, const PagedAttentionArgs& args, int64_t q_strid
     return true;
   }();
   (void)configured;
-  const dim3 grid(static_cast<unsigned>(args.num_tokens),
-                  static_cast<unsigned>(args.num_kv_heads), static_cast<unsigned>(num_splits));
-  decode_attention_kernel<kHeadDim><<<grid, kThreads, kShared, stream>>>(
-      args, q_stride, num_splits, partial_out, partial_lse);
+  const dim3 grid(static_cast<unsigned>(args.num_tokens), static_cast<unsigned>(args.num_kv_heads),
+                  static_cast<unsigned>(num_splits));
+  decode_attention_kernel<kHeadDim>
+      <<<grid, kThreads, kShared, stream>>>(args, q_stride, num_splits, partial_out, partial_lse);
   CUDA_CHECK_LAUNCH();
   const dim3 combine_grid(static_cast<unsigned>(args.num_tokens),
                           static_cast<unsigned>((args.num_heads + kWarps - 1) / kWarps));
@@ -366,16 +364,14 @@ int decode_attention_num_splits(int64_t num_tokens, int64_t num_kv_heads) {
 
 size_t decode_attention_workspace_bytes(int64_t num_tokens, int64_t num_heads, int64_t head_dim,
                                         int num_splits) {
-  return static_cast<size_t>(num_tokens * num_heads * num_splits * (head_dim + 1)) *
-         sizeof(float);
+  return static_cast<size_t>(num_tokens * num_heads * num_splits * (head_dim + 1)) * sizeof(float);
 }
 
 void decode_attention_bf16(cudaStream_t stream, const PagedAttentionArgs& args, int num_splits,
                            void* workspace, size_t workspace_bytes) {
   check_paged_attention_args(args, "decode_attention");
-  SWIFTKV_CHECK(args.num_heads / args.num_kv_heads <= kMaxGroup,
-                "decode_attention: at most ", kMaxGroup, " query heads per kv head, got ",
-                args.num_heads / args.num_kv_heads);
+  SWIFTKV_CHECK(args.num_heads / args.num_kv_heads <= kMaxGroup, "decode_attention: at most ",
+                kMaxGroup, " query heads per kv head, got ", args.num_heads / args.num_kv_heads);
   SWIFTKV_CHECK(num_splits >= 1 && num_splits <= kMaxSplits, "decode_attention: num_splits ",
                 num_splits, " outside [1, ", kMaxSplits, "]");
   const size_t needed =

@@ -11,8 +11,7 @@ void throw_cuda_error(cudaError_t error, const char* expression, const char* fil
                               cudaGetErrorName(error), " (", cudaGetErrorString(error), ")"));
 }
 
-void throw_cublas_error(cublasStatus_t status, const char* expression, const char* file,
-                        int line) {
+void throw_cublas_error(cublasStatus_t status, const char* expression, const char* file, int line) {
   throw InternalError(str_cat("cuBLAS error at ", file, ":", line, ": ", expression, " -> ",
                               cublasLtGetStatusName(status), " (", cublasLtGetStatusString(status),
                               ")"));

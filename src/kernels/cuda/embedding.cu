@@ -10,8 +10,8 @@ namespace {
 constexpr int kThreads = 128;
 
 template <int kVec>
-__global__ void embedding_kernel(__nv_bfloat16* out, const __nv_bfloat16* table,
-                                 const int32_t* ids, int64_t hidden_size) {
+__global__ void embedding_kernel(__nv_bfloat16* out, const __nv_bfloat16* table, const int32_t* ids,
+                                 int64_t hidden_size) {
   using Vec = BF16Vec<kVec>;
   const int64_t id = ids[blockIdx.x];
   const Vec* row = reinterpret_cast<const Vec*>(table + id * hidden_size);

@@ -61,9 +61,9 @@ const CublasLt::Plan& CublasLt::plan_for(const GemmArgs& args, int64_t x_stride,
                                          int64_t out_stride) {
   const std::array<int, 3> alignments = {alignment_of(args.w), alignment_of(args.x),
                                          alignment_of(args.out)};
-  const PlanKey key{args.num_tokens, args.out_features,           args.in_features,
-                    x_stride,        out_stride,                  static_cast<int>(args.out_type),
-                    args.beta != 0,  alignments[0],               alignments[1],
+  const PlanKey key{args.num_tokens, args.out_features, args.in_features,
+                    x_stride,        out_stride,        static_cast<int>(args.out_type),
+                    args.beta != 0,  alignments[0],     alignments[1],
                     alignments[2]};
   if (const auto it = plans_.find(key); it != plans_.end()) {
     return it->second;
@@ -73,18 +73,18 @@ const CublasLt::Plan& CublasLt::plan_for(const GemmArgs& args, int64_t x_stride,
     CUBLAS_CHECK(cublasLtMatmulDescCreate(&plan.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
     const cublasOperation_t transpose = CUBLAS_OP_T;
     const cublasOperation_t no_transpose = CUBLAS_OP_N;
-    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_TRANSA,
-                                                &transpose, sizeof(transpose)));
+    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_TRANSA, &transpose,
+                                                sizeof(transpose)));
     CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_TRANSB,
                                                 &no_transpose, sizeof(no_transpose)));
     const auto m = static_cast<uint64_t>(args.num_tokens);
     const auto n = static_cast<uint64_t>(args.out_features);
     const auto k = static_cast<uint64_t>(args.in_features);
-    CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&plan.w_layout, CUDA_R_16BF, k, n,
-                                            static_cast<int64_t>(k)));
+    CUBLAS_CHECK(
+        cublasLtMatrixLayoutCreate(&plan.w_layout, CUDA_R_16BF, k, n, static_cast<int64_t>(k)));
     CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&plan.x_layout, CUDA_R_16BF, k, m, x_stride));
-    CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&plan.out_layout, cuda_type(args.out_type), n, m,
-                                            out_stride));
+    CUBLAS_CHECK(
+        cublasLtMatrixLayoutCreate(&plan.out_layout, cuda_type(args.out_type), n, m, out_stride));
 
     cublasLtMatmulPreference_t preference = nullptr;
     CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&preference));
@@ -92,15 +92,15 @@ const CublasLt::Plan& CublasLt::plan_for(const GemmArgs& args, int64_t x_stride,
     int num_results = 0;
     try {
       const uint64_t workspace_bytes = workspace_.nbytes();
-      CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
-          preference, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspace_bytes,
-          sizeof(workspace_bytes)));
+      CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(preference,
+                                                        CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                                        &workspace_bytes, sizeof(workspace_bytes)));
       // Split-K partial sums stay in f32 (not the bf16 output type), so the result is rounded to
       // bf16 once.
       const uint32_t reduction_mask = CUBLASLT_REDUCTION_SCHEME_COMPUTE_TYPE;
-      CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
-          preference, CUBLASLT_MATMUL_PREF_REDUCTION_SCHEME_MASK, &reduction_mask,
-          sizeof(reduction_mask)));
+      CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(preference,
+                                                        CUBLASLT_MATMUL_PREF_REDUCTION_SCHEME_MASK,
+                                                        &reduction_mask, sizeof(reduction_mask)));
       const std::array<cublasLtMatmulPreferenceAttributes_t, 4> alignment_attributes = {
           CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
           CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES};
@@ -109,21 +109,19 @@ const CublasLt::Plan& CublasLt::plan_for(const GemmArgs& args, int64_t x_stride,
           static_cast<uint32_t>(alignments[2]), static_cast<uint32_t>(alignments[2])};
       for (size_t i = 0; i < alignment_attributes.size(); ++i) {
         CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(preference, alignment_attributes[i],
-                                                          &alignment_values[i],
-                                                          sizeof(uint32_t)));
+                                                          &alignment_values[i], sizeof(uint32_t)));
       }
-      CUBLAS_CHECK(cublasLtMatmulAlgoGetHeuristic(handle_, plan.desc, plan.w_layout,
-                                                  plan.x_layout, plan.out_layout,
-                                                  plan.out_layout, preference, 1, &result,
-                                                  &num_results));
+      CUBLAS_CHECK(cublasLtMatmulAlgoGetHeuristic(handle_, plan.desc, plan.w_layout, plan.x_layout,
+                                                  plan.out_layout, plan.out_layout, preference, 1,
+                                                  &result, &num_results));
     } catch (...) {
       cublasLtMatmulPreferenceDestroy(preference);
       throw;
     }
     cublasLtMatmulPreferenceDestroy(preference);
-    SWIFTKV_CHECK(num_results > 0, "cuBLASLt has no algorithm for out[", m, ", ", n, "] = x[",
-                  m, ", ", k, "] · w[", n, ", ", k, "]ᵀ with x_stride ", x_stride,
-                  ", out_stride ", out_stride);
+    SWIFTKV_CHECK(num_results > 0, "cuBLASLt has no algorithm for out[", m, ", ", n, "] = x[", m,
+                  ", ", k, "] · w[", n, ", ", k, "]ᵀ with x_stride ", x_stride, ", out_stride ",
+                  out_stride);
     plan.algo = result.algo;
   } catch (...) {
     destroy(plan);

@@ -67,8 +67,7 @@ class CublasLt {
   };
   // (num_tokens, out_features, in_features, x_stride, out_stride, out_type, beta != 0,
   //  alignment of w, x, out in bytes)
-  using PlanKey =
-      std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, int, bool, int, int, int>;
+  using PlanKey = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, int, bool, int, int, int>;
 
   const Plan& plan_for(const GemmArgs& args, int64_t x_stride, int64_t out_stride);
   static void destroy(Plan& plan);

@@ -11,7 +11,7 @@
 namespace swiftkv::cuda {
 
 struct PagedAttentionArgs {
-  __nv_bfloat16* out = nullptr;    // [num_tokens, num_heads, head_dim], contiguous
+  __nv_bfloat16* out = nullptr;      // [num_tokens, num_heads, head_dim], contiguous
   const __nv_bfloat16* q = nullptr;  // [num_tokens, num_heads, head_dim], token stride q_stride
   int64_t q_stride = 0;              // elements between tokens; 0 = num_heads * head_dim
   // [num_blocks, block_size, num_kv_heads, head_dim] each.

@@ -68,8 +68,8 @@ __device__ TileLocation find_tile(const int32_t* query_start_loc, int num_seqs, 
 template <int kHeadDim>
 __global__ void __launch_bounds__(kThreads, 2)
     prefill_attention_kernel(PagedAttentionArgs args, int64_t q_stride) {
-  constexpr int kChunks = kHeadDim / 8;   // 16-byte chunks per row
-  constexpr int kKSteps = kHeadDim / 16;  // k-steps of QKᵀ
+  constexpr int kChunks = kHeadDim / 8;    // 16-byte chunks per row
+  constexpr int kKSteps = kHeadDim / 16;   // k-steps of QKᵀ
   constexpr int kDimTiles = kHeadDim / 8;  // n-tiles of the output
   constexpr int kKeyTiles = kBlockN / 8;   // n-tiles of S
   extern __shared__ __align__(128) unsigned char shared_raw[];
@@ -234,9 +234,9 @@ __global__ void __launch_bounds__(kThreads, 2)
 #pragma unroll
         for (int dp = 0; dp < kHeadDim / 16; ++dp) {
           uint32_t b[4];
-          ldmatrix_x4_trans(b, v_tile + tile_offset<kHeadDim>(
-                                            kk * 16 + lane % 8 + ((lane / 8) % 2) * 8,
-                                            dp * 2 + lane / 16));
+          ldmatrix_x4_trans(
+              b, v_tile + tile_offset<kHeadDim>(kk * 16 + lane % 8 + ((lane / 8) % 2) * 8,
+                                                dp * 2 + lane / 16));
           mma_bf16(o[2 * dp], a, b[0], b[1]);
           mma_bf16(o[2 * dp + 1], a, b[2], b[3]);
         }

@@ -39,11 +39,9 @@ __global__ void rms_norm_kernel(__nv_bfloat16* out, const __nv_bfloat16* x,
     const float v = __bfloat162float(row[i]);
     sum_squares += v * v;
   }
-  const float inv_rms =
-      rsqrtf(block_sum(sum_squares) / static_cast<float>(hidden_size) + eps);
+  const float inv_rms = rsqrtf(block_sum(sum_squares) / static_cast<float>(hidden_size) + eps);
   for (int64_t i = threadIdx.x; i < hidden_size; i += kThreads) {
-    out_row[i] =
-        __float2bfloat16(__bfloat162float(row[i]) * inv_rms * __bfloat162float(weight[i]));
+    out_row[i] = __float2bfloat16(__bfloat162float(row[i]) * inv_rms * __bfloat162float(weight[i]));
   }
 }
 

@@ -12,7 +12,6 @@ namespace swiftkv::cuda {
 // One block per token; reads x once from global memory (row cached in registers for
 // hidden_size <= 8192 x 1), memory-bound: 2 x num_tokens x hidden_size x 2 bytes.
 void rms_norm_bf16(cudaStream_t stream, __nv_bfloat16* out, const __nv_bfloat16* x,
-                   const __nv_bfloat16* weight, int64_t num_tokens, int64_t hidden_size,
-                   float eps);
+                   const __nv_bfloat16* weight, int64_t num_tokens, int64_t hidden_size, float eps);
 
 }  // namespace swiftkv::cuda

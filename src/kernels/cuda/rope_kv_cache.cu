@@ -68,8 +68,8 @@ __global__ void rope_kv_cache_kernel(RopeKvCacheArgs args) {
   if (slot >= 0) {
     const int64_t num_v_pairs = num_kv_heads * args.head_dim / 2;
     const auto* v_row = reinterpret_cast<const __nv_bfloat162*>(args.v + t * args.kv_stride);
-    auto* v_cache_row = reinterpret_cast<__nv_bfloat162*>(args.v_cache + slot * num_kv_heads *
-                                                                             args.head_dim);
+    auto* v_cache_row =
+        reinterpret_cast<__nv_bfloat162*>(args.v_cache + slot * num_kv_heads * args.head_dim);
     for (int64_t e = threadIdx.x; e < num_v_pairs; e += kThreads) {
       v_cache_row[e] = v_row[e];
     }
@@ -90,9 +90,10 @@ void rope_write_kv_cache_bf16(cudaStream_t stream, const RopeKvCacheArgs& args) 
                 "rope: give both caches or neither");
   SWIFTKV_CHECK(args.k_cache == nullptr || (args.v != nullptr && args.slot_mapping != nullptr),
                 "rope: a cache write needs v and slot_mapping");
-  for (const void* pointer : {static_cast<const void*>(args.q), static_cast<const void*>(args.k),
-                              static_cast<const void*>(args.v), static_cast<const void*>(args.k_cache),
-                              static_cast<const void*>(args.v_cache)}) {
+  for (const void* pointer :
+       {static_cast<const void*>(args.q), static_cast<const void*>(args.k),
+        static_cast<const void*>(args.v), static_cast<const void*>(args.k_cache),
+        static_cast<const void*>(args.v_cache)}) {
     SWIFTKV_CHECK(reinterpret_cast<uintptr_t>(pointer) % 4 == 0,
                   "rope: tensors must be 4-byte aligned (bf16 pairs), got ", pointer);
   }
@@ -100,8 +101,8 @@ void rope_write_kv_cache_bf16(cudaStream_t stream, const RopeKvCacheArgs& args) 
     return;
   }
   const size_t shared_bytes = sizeof(float) * static_cast<size_t>(args.head_dim);
-  rope_kv_cache_kernel<<<static_cast<unsigned>(args.num_tokens), kThreads, shared_bytes,
-                         stream>>>(args);
+  rope_kv_cache_kernel<<<static_cast<unsigned>(args.num_tokens), kThreads, shared_bytes, stream>>>(
+      args);
   CUDA_CHECK_LAUNCH();
 }
 

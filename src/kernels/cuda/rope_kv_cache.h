@@ -15,7 +15,7 @@ struct RopeKvCacheArgs {
   __nv_bfloat16* q = nullptr;  // [num_tokens, num_heads, head_dim], rotated in place (may be
                                // null when num_heads == 0, e.g. SwiftKV's K/V-only pass)
   int64_t q_stride = 0;
-  __nv_bfloat16* k = nullptr;  // [num_tokens, num_kv_heads, head_dim], rotated in place
+  __nv_bfloat16* k = nullptr;        // [num_tokens, num_kv_heads, head_dim], rotated in place
   const __nv_bfloat16* v = nullptr;  // [num_tokens, num_kv_heads, head_dim]
   int64_t kv_stride = 0;             // token stride of both k and v
   // [num_blocks, block_size, num_kv_heads, head_dim]; both null = rotate only, no cache write.

@@ -23,8 +23,8 @@ __device__ __forceinline__ uint32_t order_key(float value) {
 
 // Philox-4x32-10 (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3", SC'11); the
 // first output word.
-__device__ __forceinline__ uint32_t philox(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3, uint32_t k0,
-                           uint32_t k1) {
+__device__ __forceinline__ uint32_t philox(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3,
+                                           uint32_t k0, uint32_t k1) {
   for (int round = 0; round < 10; ++round) {
     const uint32_t hi0 = __umulhi(0xD2511F53U, c0);
     const uint32_t lo0 = 0xD2511F53U * c0;
@@ -73,7 +73,8 @@ __device__ __forceinline__ ArgMax block_argmax(ArgMax local, ArgMax* scratch) {
 }
 
 // Block-wide sum of unsigned 64-bit values (exact, so deterministic); every thread gets it.
-__device__ __forceinline__ unsigned long long block_sum(unsigned long long local, unsigned long long* scratch) {
+__device__ __forceinline__ unsigned long long block_sum(unsigned long long local,
+                                                        unsigned long long* scratch) {
   for (int offset = 16; offset > 0; offset /= 2) {
     local += __shfl_xor_sync(kFullMask, local, offset);
   }
@@ -93,8 +94,8 @@ __device__ __forceinline__ unsigned long long block_sum(unsigned long long local
 
 // Exclusive prefix sum over the block (thread order); every thread also gets the total.
 __device__ __forceinline__ unsigned long long block_exclusive_scan(unsigned long long local,
-                                                   unsigned long long* scratch,
-                                                   unsigned long long* total) {
+                                                                   unsigned long long* scratch,
+                                                                   unsigned long long* total) {
   const int warp = static_cast<int>(threadIdx.x / 32);
   const int lane = static_cast<int>(threadIdx.x % 32);
   unsigned long long inclusive = local;
@@ -116,8 +117,7 @@ __device__ __forceinline__ unsigned long long block_exclusive_scan(unsigned long
       warp_inclusive += other;
     }
   }
-  const unsigned long long warp_before =
-      __shfl_sync(kFullMask, warp_inclusive - warp_total, warp);
+  const unsigned long long warp_before = __shfl_sync(kFullMask, warp_inclusive - warp_total, warp);
   *total = __shfl_sync(kFullMask, warp_inclusive, 31);
   __syncthreads();
   return warp_before + inclusive - local;
@@ -127,8 +127,8 @@ struct RowContext {
   const float* logits;
   int vocab_size;
   float max_logit;
-  float scale_log2;  // log2(e) / temperature
-  float min_p;       // 0 = off
+  float scale_log2;    // log2(e) / temperature
+  float min_p;         // 0 = off
   uint32_t threshold;  // keep keys >= threshold (0 = all)
 };
 
@@ -153,8 +153,7 @@ struct Selection {
 // when kByMass) taken from the largest key down first reaches `target`; not found when the kept
 // elements total less than target.
 template <bool kByMass>
-__device__ __forceinline__ Selection radix_select(const RowContext& row,
-                                                  unsigned long long target,
+__device__ __forceinline__ Selection radix_select(const RowContext& row, unsigned long long target,
                                                   unsigned long long* histogram,
                                                   unsigned long long* scratch) {
   __shared__ uint32_t selected_bin;

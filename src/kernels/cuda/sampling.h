@@ -12,9 +12,9 @@ namespace swiftkv::cuda {
 // Per-row parameters are device arrays of [num_rows] so a batch can mix requests (and a CUDA
 // graph can replay with new values written into the same buffers).
 struct SamplingArgs {
-  int32_t* tokens = nullptr;       // [num_rows] out: the chosen token ids
-  const float* logits = nullptr;   // [num_rows, vocab_size] f32, row stride logits_stride
-  int64_t logits_stride = 0;       // 0 = vocab_size
+  int32_t* tokens = nullptr;      // [num_rows] out: the chosen token ids
+  const float* logits = nullptr;  // [num_rows, vocab_size] f32, row stride logits_stride
+  int64_t logits_stride = 0;      // 0 = vocab_size
   int64_t num_rows = 0;
   int64_t vocab_size = 0;
   const float* temperatures = nullptr;  // < kGreedyTemperature: greedy (argmax, first on ties)

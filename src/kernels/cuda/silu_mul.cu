@@ -39,18 +39,17 @@ void silu_mul_bf16(cudaStream_t stream, __nv_bfloat16* out, const __nv_bfloat16*
   if (num_tokens == 0 || intermediate_size == 0) {
     return;
   }
-  const bool vectorized =
-      intermediate_size % 8 == 0 && is_aligned16(out) && is_aligned16(gate_up);
+  const bool vectorized = intermediate_size % 8 == 0 && is_aligned16(out) && is_aligned16(gate_up);
   const int64_t total = num_tokens * intermediate_size / (vectorized ? 8 : 1);
   // Enough blocks to fill the GPU several times over; the grid-stride loop does the rest.
-  const auto blocks = static_cast<unsigned>(std::min<int64_t>((total + kThreads - 1) / kThreads,
-                                                              int64_t{132} * 16));
+  const auto blocks = static_cast<unsigned>(
+      std::min<int64_t>((total + kThreads - 1) / kThreads, int64_t{132} * 16));
   if (vectorized) {
-    silu_mul_kernel<8><<<blocks, kThreads, 0, stream>>>(out, gate_up, num_tokens,
-                                                        intermediate_size);
+    silu_mul_kernel<8>
+        <<<blocks, kThreads, 0, stream>>>(out, gate_up, num_tokens, intermediate_size);
   } else {
-    silu_mul_kernel<1><<<blocks, kThreads, 0, stream>>>(out, gate_up, num_tokens,
-                                                        intermediate_size);
+    silu_mul_kernel<1>
+        <<<blocks, kThreads, 0, stream>>>(out, gate_up, num_tokens, intermediate_size);
   }
   CUDA_CHECK_LAUNCH();
 }
