@@ -7,6 +7,7 @@ packages=(
   nlohmann-json3-dev libcpp-httplib-dev libpcre2-dev libcli11-dev libopenblas-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-format clang-tidy
+  libtorch-dev  # the distillation trainer (SWIFTKV_TRAIN); GPU machines use PyTorch's libtorch
 )
 
 missing=()

@@ -100,6 +100,8 @@ void register_bench(CLI::App& app) {
       ->capture_default_str();
   add_runtime_options(*cmd, o->runtime);
   cmd->callback([o] { run_latency(*o); });
+  register_bench_throughput(*bench);
+  register_bench_serve(*bench);
 }
 
 }  // namespace swiftkv::cli

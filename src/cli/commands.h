@@ -9,5 +9,8 @@ namespace swiftkv::cli {
 void register_generate(CLI::App& app);
 void register_convert(CLI::App& app);
 void register_bench(CLI::App& app);
+void register_bench_throughput(CLI::App& bench);
+void register_bench_serve(CLI::App& bench);
+void register_serve(CLI::App& app);
 
 }  // namespace swiftkv::cli

@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   swiftkv::cli::register_generate(app);
   swiftkv::cli::register_convert(app);
   swiftkv::cli::register_bench(app);
+  swiftkv::cli::register_serve(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -53,6 +53,12 @@ class QueueFullError : public Error {
   using Error::Error;
 };
 
+// Thrown by add_request after shutdown() began or once the engine is dead (HTTP 503).
+class EngineUnavailableError : public Error {
+ public:
+  using Error::Error;
+};
+
 class Engine {
  public:
   using OutputCallback = std::function<void(const RequestOutput&)>;
@@ -69,7 +75,9 @@ class Engine {
   void add_request(Request request, OutputCallback on_output);
   // Cancels a request (no-op if unknown or finished); its callback gets a final kAbort delta.
   void abort(const std::string& request_id);
-  // Stops taking requests; waits up to `timeout` for live ones, then aborts the rest.
+  // Stops taking requests; waits up to `timeout` for live ones, then aborts the rest, and stops
+  // the engine thread. Returns when it has stopped; later calls return at once. Not from a
+  // callback (it would wait for itself).
   void shutdown(std::chrono::milliseconds timeout);
 
   EngineStats stats() const;

@@ -10,7 +10,6 @@ namespace swiftkv {
 SingleSequenceCache::SingleSequenceCache(const LlamaModel& model, int64_t max_tokens,
                                          int64_t block_size)
     : capacity_(max_tokens),
-      block_size_(block_size),
       cache_(model.cache_shape((max_tokens + block_size - 1) / block_size, block_size)) {
   const int64_t num_blocks = cache_.shape().num_blocks;
   std::vector<int32_t> blocks(static_cast<size_t>(num_blocks));

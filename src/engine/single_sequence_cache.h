@@ -26,7 +26,6 @@ class SingleSequenceCache {
 
  private:
   int64_t capacity_;
-  int64_t block_size_;
   KvCache cache_;
   Tensor block_table_;  // [1, num_blocks] i32: 0, 1, 2, ...
 };

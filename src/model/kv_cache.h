@@ -1,6 +1,8 @@
 // The paged KV cache storage of a model (DESIGN.md §4): one K and one V tensor per cache
-// layer, each [num_blocks, block_size, num_kv_heads, head_dim] f32 on CPU. A token occupies
-// the same slot in every cache layer. Which blocks belong to which sequence is decided by the
+// layer, each [num_blocks, block_size, num_kv_heads, head_dim], f32 on CPU or bf16 on CUDA. A
+// token occupies the same slot in every cache layer. On CUDA all layers live in one allocation,
+// cache layer i's K (and V) at a fixed stride from layer 0's, so SwiftKV's bulk K/V write
+// reaches every later layer in one launch. Which blocks belong to which sequence is decided by the
 // engine's block manager, never here.
 #pragma once
 
@@ -8,6 +10,7 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "ops/context.h"
 
 namespace swiftkv {
 
@@ -17,14 +20,19 @@ struct KvCacheShape {
   int64_t block_size = 16;
   int64_t num_kv_heads = 0;
   int64_t head_dim = 0;
+  DType dtype = DType::kF32;  // f32 on CPU, bf16 on CUDA
 
-  // Bytes of K and V for one token across all cache layers (f32).
+  // Bytes of K and V for one token across all cache layers.
   int64_t bytes_per_token() const;
 };
 
 class KvCache {
  public:
+  // Zero-filled host cache (shape.dtype).
   explicit KvCache(const KvCacheShape& shape);
+  // Zero-filled cache where ctx runs: host memory for the CPU backends, one device allocation
+  // for kCuda (bf16; shape.dtype is ignored there).
+  KvCache(const ops::Context& ctx, const KvCacheShape& shape);
   KvCache(const KvCache&) = delete;
   KvCache& operator=(const KvCache&) = delete;
   KvCache(KvCache&&) = default;

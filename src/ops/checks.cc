@@ -5,7 +5,15 @@ namespace swiftkv::ops::detail {
 void check_device(const Context& ctx, std::string_view op,
                   std::initializer_list<const Tensor*> tensors) {
   if (ctx.backend == Backend::kCuda) {
-    throw Error(str_cat(op, ": CUDA backend not built"));
+    if (ctx.cuda == nullptr) {
+      throw Error(str_cat(op, ": the CUDA backend needs a CUDA context (ops::CudaDevice)"));
+    }
+    for (const Tensor* t : tensors) {
+      SWIFTKV_CHECK(t->device() == Device::kCuda, op, ": a ", shape_str(t->shape()),
+                    " tensor is on ", device_name(t->device()),
+                    ", the CUDA backend needs device tensors");
+    }
+    return;
   }
   for (const Tensor* t : tensors) {
     SWIFTKV_CHECK(t->device() == Device::kCpu, op, ": a ", shape_str(t->shape()), " tensor is on ",

@@ -10,9 +10,8 @@
 
 namespace swiftkv::ops::detail {
 
-// All tensors live where ctx.backend runs (host memory for kReference and kCpu). The CUDA
-// backend is not built yet: kCuda throws Error("CUDA backend not built") here, before any op
-// reads index tensors on the host.
+// All tensors live where ctx.backend runs (host memory for kReference and kCpu, device memory
+// for kCuda). kCuda without ctx.cuda throws Error here, before any op reads index tensors.
 void check_device(const Context& ctx, std::string_view op,
                   std::initializer_list<const Tensor*> tensors);
 

@@ -4,18 +4,28 @@
 #include "core/dtype.h"
 #include "core/thread_pool.h"
 
+namespace swiftkv::cuda {
+class CudaContext;  // opaque here: stream, cuBLASLt, workspace (kernels/cuda/context.h)
+}  // namespace swiftkv::cuda
+
 namespace swiftkv::ops {
 
 // Which implementation family runs the ops.
 enum class Backend {
   kReference,  // plain-loop fp32 oracle, single-threaded (CPU)
   kCpu,        // fast multi-threaded, vectorised CPU kernels (OpenBLAS for GEMM)
-  kCuda,       // CUDA kernels (issue: CUDA backend)
+  kCuda,       // CUDA kernels: device tensors, bf16 activations and weights (ops/device.h)
 };
 
 struct Context {
   Backend backend = Backend::kCpu;
-  ThreadPool* pool = nullptr;  // required by kCpu; ignored by kReference
+  ThreadPool* pool = nullptr;         // required by kCpu; ignored otherwise
+  cuda::CudaContext* cuda = nullptr;  // required by kCuda (ops::CudaDevice::context())
 };
+
+// The activation dtype of a backend: f32 on the CPU backends, bf16 on CUDA.
+inline DType activation_dtype(const Context& ctx) {
+  return ctx.backend == Backend::kCuda ? DType::kBF16 : DType::kF32;
+}
 
 }  // namespace swiftkv::ops

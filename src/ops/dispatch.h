@@ -3,16 +3,25 @@
 #pragma once
 
 #include <string_view>
+#include <type_traits>
 
 #include "core/error.h"
 #include "ops/context.h"
 
+namespace swiftkv::cuda {
+class CudaContext;
+}  // namespace swiftkv::cuda
+
 namespace swiftkv::ops::detail {
 
-// run_reference() for kReference; run_cpu(ThreadPool&) for kCpu (which requires ctx.pool).
-template <typename ReferenceFn, typename CpuFn>
+// Marks an op without a CUDA kernel (the CPU-only ops).
+struct NoCudaKernel {};
+
+// run_reference() for kReference; run_cpu(ThreadPool&) for kCpu (which requires ctx.pool);
+// run_cuda(cuda::CudaContext&) for kCuda (which requires ctx.cuda), or NoCudaKernel{}.
+template <typename ReferenceFn, typename CpuFn, typename CudaFn = NoCudaKernel>
 void dispatch(const Context& ctx, std::string_view op, ReferenceFn&& run_reference,
-              CpuFn&& run_cpu) {
+              CpuFn&& run_cpu, CudaFn&& run_cuda = {}) {
   switch (ctx.backend) {
     case Backend::kReference:
       run_reference();
@@ -22,7 +31,13 @@ void dispatch(const Context& ctx, std::string_view op, ReferenceFn&& run_referen
       run_cpu(*ctx.pool);
       return;
     case Backend::kCuda:
-      throw Error(str_cat(op, ": CUDA backend not built"));
+      if constexpr (std::is_same_v<std::decay_t<CudaFn>, NoCudaKernel>) {
+        throw Error(str_cat(op, ": no CUDA kernel"));
+      } else {
+        SWIFTKV_CHECK(ctx.cuda != nullptr, op, ": the kCuda backend needs ctx.cuda");
+        run_cuda(*ctx.cuda);
+      }
+      return;
   }
   SWIFTKV_CHECK(false, op, ": unknown backend ", static_cast<int>(ctx.backend));
 }

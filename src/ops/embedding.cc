@@ -2,6 +2,7 @@
 #include "ops/embedding.h"
 
 #include "kernels/cpu/embedding.h"
+#include "kernels/cuda/backend.h"
 #include "ops/checks.h"
 #include "ops/dispatch.h"
 
@@ -15,16 +16,21 @@ void embedding(const Context& ctx, const Tensor& out, const Tensor& table, const
   detail::check_rank(kOp, "ids", ids, 1);
   detail::check_dtype(kOp, "ids", ids, DType::kI32);
   detail::check_shape(kOp, "out", out, {ids.dim(0), table.dim(1)});
-  detail::check_dtype(kOp, "out", out, DType::kF32);
+  detail::check_dtype(kOp, "out", out, activation_dtype(ctx));
   const int64_t vocab_size = table.dim(0);
-  for (int64_t t = 0; t < ids.dim(0); ++t) {
+  if (ctx.backend == Backend::kCuda) {
+    // The ids live on the device: the caller checked them on the host before uploading.
+    detail::check_dtype(kOp, "table", table, DType::kBF16);
+  }
+  for (int64_t t = 0; ctx.backend != Backend::kCuda && t < ids.dim(0); ++t) {
     const int32_t id = ids.data<int32_t>()[t];
     SWIFTKV_CHECK(id >= 0 && id < vocab_size, "embedding: ids[", t, "] = ", id,
                   " is outside the table ", shape_str(table.shape()));
   }
   detail::dispatch(
       ctx, kOp, [&] { kernels::cpu::ref::embedding(out, table, ids); },
-      [&](ThreadPool& pool) { kernels::cpu::embedding(pool, out, table, ids); });
+      [&](ThreadPool& pool) { kernels::cpu::embedding(pool, out, table, ids); },
+      [&](cuda::CudaContext& cuda) { cuda::embedding(cuda, out, table, ids); });
 }
 
 }  // namespace swiftkv::ops

@@ -8,7 +8,9 @@ namespace swiftkv::ops {
 
 // out[t, :] = table[ids[t], :].
 // out: [num_tokens, hidden_size] f32; table: [vocab_size, hidden_size] f32|bf16|f16;
-// ids: [num_tokens] i32, each in [0, vocab_size) (checked).
+// ids: [num_tokens] i32, each in [0, vocab_size) (checked on the CPU backends).
+// kCuda: table and out bf16; ids on the device, not re-checked (the caller checks them on the
+// host before the upload).
 void embedding(const Context& ctx, const Tensor& out, const Tensor& table, const Tensor& ids);
 
 }  // namespace swiftkv::ops

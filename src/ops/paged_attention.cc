@@ -2,6 +2,8 @@
 #include "ops/paged_attention.h"
 
 #include "kernels/cpu/paged_attention.h"
+#include "kernels/cuda/backend.h"
+#include "ops/column_slices.h"
 #include "ops/checks.h"
 #include "ops/dispatch.h"
 
@@ -12,7 +14,8 @@ constexpr std::string_view kOp = "paged_attention";
 
 // Shapes and values of the metadata against num_tokens and the cache
 // [num_blocks, block_size, num_kv_heads, head_dim]. Linear in num_seqs + used blocks.
-void check_metadata(const AttentionMetadata& m, int64_t num_tokens, const Tensor& k_cache) {
+void check_metadata(const Context& ctx, const AttentionMetadata& m, int64_t num_tokens,
+                    const Tensor& k_cache) {
   detail::check_rank(kOp, "kv_lens", m.kv_lens, 1);
   detail::check_dtype(kOp, "kv_lens", m.kv_lens, DType::kI32);
   const int64_t num_seqs = m.kv_lens.dim(0);
@@ -22,6 +25,9 @@ void check_metadata(const AttentionMetadata& m, int64_t num_tokens, const Tensor
   detail::check_dtype(kOp, "block_tables", m.block_tables, DType::kI32);
   SWIFTKV_CHECK(m.block_tables.dim(0) == num_seqs, "paged_attention: block_tables ",
                 shape_str(m.block_tables.shape()), " vs kv_lens ", shape_str(m.kv_lens.shape()));
+  if (ctx.backend == Backend::kCuda) {
+    return;  // values on the device
+  }
 
   const int32_t* starts = m.query_start_loc.data<int32_t>();
   const int32_t* kv_lens = m.kv_lens.data<int32_t>();
@@ -56,36 +62,62 @@ void paged_attention(const Context& ctx, const Tensor& out, const Tensor& q, con
   detail::check_device(ctx, kOp,
                        {&out, &q, &k_cache, &v_cache, &metadata.query_start_loc, &metadata.kv_lens,
                         &metadata.block_tables});
-  detail::check_rank(kOp, "q", q, 3);
-  detail::check_dtype(kOp, "q", q, DType::kF32);
-  detail::check_shape(kOp, "out", out, q.shape());
-  detail::check_dtype(kOp, "out", out, DType::kF32);
+  const DType dtype = activation_dtype(ctx);
+  detail::check_rank(kOp, "out", out, 3);
+  detail::check_dtype(kOp, "out", out, dtype);
+  detail::check_dtype(kOp, "q", q, dtype);
+  const bool fused_q = q.rank() == 2;
+  if (fused_q) {
+    SWIFTKV_CHECK(q.dim(0) == out.dim(0) && q.dim(1) >= out.dim(1) * out.dim(2), kOp, ": q ",
+                  shape_str(q.shape()), " does not start with the columns of out ",
+                  shape_str(out.shape()));
+  } else {
+    detail::check_rank(kOp, "q", q, 3);
+    detail::check_shape(kOp, "out", out, q.shape());
+  }
   detail::check_rank(kOp, "k_cache", k_cache, 4);
-  detail::check_dtype(kOp, "k_cache", k_cache, DType::kF32);
+  detail::check_dtype(kOp, "k_cache", k_cache, dtype);
   detail::check_shape(kOp, "v_cache", v_cache, k_cache.shape());
-  detail::check_dtype(kOp, "v_cache", v_cache, DType::kF32);
-  const int64_t num_heads = q.dim(1);
+  detail::check_dtype(kOp, "v_cache", v_cache, dtype);
+  const int64_t num_heads = out.dim(1);
   const int64_t num_kv_heads = k_cache.dim(2);
-  SWIFTKV_CHECK(q.dim(2) == k_cache.dim(3) && num_kv_heads > 0 && num_heads % num_kv_heads == 0,
+  SWIFTKV_CHECK(out.dim(2) == k_cache.dim(3) && num_kv_heads > 0 && num_heads % num_kv_heads == 0,
                 "paged_attention: q ", shape_str(q.shape()), " does not fit the cache ",
                 shape_str(k_cache.shape()),
                 " (head_dim must match, num_heads must be a multiple "
                 "of num_kv_heads)");
   SWIFTKV_CHECK(k_cache.dim(1) > 0, "paged_attention: cache ", shape_str(k_cache.shape()),
                 " has block_size 0");
-  check_metadata(metadata, q.dim(0), k_cache);
+  check_metadata(ctx, metadata, out.dim(0), k_cache);
   const Tensor& starts = metadata.query_start_loc;
   const Tensor& kv_lens = metadata.kv_lens;
   const Tensor& tables = metadata.block_tables;
+  // The CPU kernels take q contiguous: copy the q columns of a fused projection first.
+  const auto host_q = [&] {
+    return fused_q ? detail::copy_columns(q, 0, out.dim(1) * out.dim(2)).reshape(out.shape()) : q;
+  };
   detail::dispatch(
       ctx, kOp,
       [&] {
-        kernels::cpu::ref::paged_attention(out, q, k_cache, v_cache, starts, kv_lens, tables,
-                                           scale);
+        kernels::cpu::ref::paged_attention(out, host_q(), k_cache, v_cache, starts, kv_lens,
+                                           tables, scale);
       },
       [&](ThreadPool& pool) {
-        kernels::cpu::paged_attention(pool, out, q, k_cache, v_cache, starts, kv_lens, tables,
-                                      scale);
+        kernels::cpu::paged_attention(pool, out, host_q(), k_cache, v_cache, starts, kv_lens,
+                                      tables, scale);
+      },
+      [&](cuda::CudaContext& cuda) {
+        cuda::paged_attention(
+            cuda, {.out = out,
+                   .q = q,
+                   .k_cache = k_cache,
+                   .v_cache = v_cache,
+                   .query_start_loc = starts,
+                   .kv_lens = kv_lens,
+                   .block_tables = tables,
+                   .scale = scale,
+                   .use_decode_kernel = metadata.max_query_len >= 1 &&
+                                        metadata.max_query_len <= kDecodeMaxQueryLen});
       });
 }
 

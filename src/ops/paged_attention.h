@@ -15,12 +15,21 @@ struct AttentionMetadata {
   Tensor query_start_loc;  // [num_seqs + 1] i32, non-decreasing, starts at 0
   Tensor kv_lens;          // [num_seqs] i32, kv_lens[s] >= q_len(s)
   Tensor block_tables;     // [num_seqs, max_blocks_per_seq] i32
+  // Optional host-side hint for device-resident metadata: the longest query of the batch (an
+  // upper bound is fine). kCuda runs its split-KV decode kernel when 1 <= max_query_len <=
+  // kDecodeMaxQueryLen, else (0 = unknown) the prefill kernel; both are exact for any lengths.
+  int64_t max_query_len = 0;
 };
+
+inline constexpr int64_t kDecodeMaxQueryLen = 4;
 
 // Causal GQA attention against the paged cache: out = softmax(q kᵀ · scale) v per query head,
 // query head h reading kv head h / (num_heads / num_kv_heads).
 // out, q: [num_tokens, num_heads, head_dim] f32;
 // k_cache, v_cache: [num_blocks, block_size, num_kv_heads, head_dim] f32.
+// q may also be a fused projection output [num_tokens, width] whose first num_heads * head_dim
+// columns are q (num_heads taken from out). kCuda: bf16 out, q and caches; the metadata on the
+// device, checked for shape only (its values were checked on the host by whoever built it).
 void paged_attention(const Context& ctx, const Tensor& out, const Tensor& q, const Tensor& k_cache,
                      const Tensor& v_cache, const AttentionMetadata& metadata, float scale);
 

@@ -2,6 +2,7 @@
 #include "ops/rms_norm.h"
 
 #include "kernels/cpu/rms_norm.h"
+#include "kernels/cuda/backend.h"
 #include "ops/checks.h"
 #include "ops/dispatch.h"
 
@@ -12,14 +13,18 @@ void rms_norm(const Context& ctx, const Tensor& out, const Tensor& x, const Tens
   constexpr std::string_view kOp = "rms_norm";
   detail::check_device(ctx, kOp, {&out, &x, &weight});
   detail::check_rank(kOp, "x", x, 2);
-  detail::check_dtype(kOp, "x", x, DType::kF32);
+  detail::check_dtype(kOp, "x", x, activation_dtype(ctx));
   detail::check_shape(kOp, "out", out, x.shape());
-  detail::check_dtype(kOp, "out", out, DType::kF32);
+  detail::check_dtype(kOp, "out", out, activation_dtype(ctx));
   detail::check_shape(kOp, "weight", weight, {x.dim(1)});
   detail::check_weight_dtype(kOp, "weight", weight);
+  if (ctx.backend == Backend::kCuda) {
+    detail::check_dtype(kOp, "weight", weight, DType::kBF16);
+  }
   detail::dispatch(
       ctx, kOp, [&] { kernels::cpu::ref::rms_norm(out, x, weight, eps); },
-      [&](ThreadPool& pool) { kernels::cpu::rms_norm(pool, out, x, weight, eps); });
+      [&](ThreadPool& pool) { kernels::cpu::rms_norm(pool, out, x, weight, eps); },
+      [&](cuda::CudaContext& cuda) { cuda::rms_norm(cuda, out, x, weight, eps); });
 }
 
 }  // namespace swiftkv::ops

@@ -44,9 +44,9 @@ inline std::string describe(const AttentionCase& c) {
 // exp2 approximations, f32 sums, the f32 split combine) is ~2^-20 relative. Over the whole
 // output the relative L2 error must also stay under 4e-3: roundings to nearest are unbiased,
 // about 2^-9/sqrt(3) ≈ 1.1e-3 RMS relative for the output rounding, less for the weights.
-inline void run_attention_case(const AttentionCase& c, uint32_t seed,
-                               const std::function<void(cudaStream_t,
-                                                        const cuda::PagedAttentionArgs&)>& kernel) {
+inline void run_attention_case(
+    const AttentionCase& c, uint32_t seed,
+    const std::function<void(cudaStream_t, const cuda::PagedAttentionArgs&)>& kernel) {
   SCOPED_TRACE(describe(c));
   std::mt19937 rng(seed);
   const int64_t num_seqs = static_cast<int64_t>(c.seqs.size());
@@ -70,8 +70,7 @@ inline void run_attention_case(const AttentionCase& c, uint32_t seed,
   std::vector<int32_t> physical(static_cast<size_t>(num_blocks));
   std::iota(physical.begin(), physical.end(), 0);
   std::shuffle(physical.begin(), physical.end(), rng);
-  std::vector<int32_t> block_tables(static_cast<size_t>(num_seqs * max_blocks),
-                                    physical.back());
+  std::vector<int32_t> block_tables(static_cast<size_t>(num_seqs * max_blocks), physical.back());
   size_t next = 0;
   for (int64_t s = 0; s < num_seqs; ++s) {
     const int64_t blocks = (kv_lens[static_cast<size_t>(s)] + c.block_size - 1) / c.block_size;
@@ -91,7 +90,8 @@ inline void run_attention_case(const AttentionCase& c, uint32_t seed,
   std::vector<float> q(static_cast<size_t>(real_tokens * q_width));
   for (int64_t t = 0; t < real_tokens; ++t) {
     for (int64_t i = 0; i < q_width; ++i) {
-      q[static_cast<size_t>(t * q_width + i)] = bf16_to_f32(q_rows[static_cast<size_t>(t * q_stride + i)]);
+      q[static_cast<size_t>(t * q_width + i)] =
+          bf16_to_f32(q_rows[static_cast<size_t>(t * q_stride + i)]);
     }
   }
   const float scale = 1.0F / std::sqrt(static_cast<float>(d));
@@ -142,9 +142,10 @@ inline void run_attention_case(const AttentionCase& c, uint32_t seed,
       const int64_t slot = block * c.block_size + j % c.block_size;
       for (int64_t h = 0; h < c.num_kv_heads; ++h) {
         for (int64_t i = 0; i < d; ++i) {
-          max_v[static_cast<size_t>(h)] =
-              std::max(max_v[static_cast<size_t>(h)],
-                       std::abs(bf16_to_f32(v_cache[static_cast<size_t>((slot * c.num_kv_heads + h) * d + i)])));
+          max_v[static_cast<size_t>(h)] = std::max(
+              max_v[static_cast<size_t>(h)],
+              std::abs(
+                  bf16_to_f32(v_cache[static_cast<size_t>((slot * c.num_kv_heads + h) * d + i)])));
         }
       }
     }
@@ -157,8 +158,8 @@ inline void run_attention_case(const AttentionCase& c, uint32_t seed,
           const float a = bf16_to_f32(out[index]);
           const float tolerance =
               0x1p-8F * (max_v[static_cast<size_t>(h / group)] + std::abs(e)) + 1e-6F;
-          ASSERT_NEAR(a, e, tolerance) << "seq " << s << " token " << t << " head " << h
-                                       << " dim " << i;
+          ASSERT_NEAR(a, e, tolerance)
+              << "seq " << s << " token " << t << " head " << h << " dim " << i;
           error_squares += static_cast<double>(a - e) * (a - e);
           reference_squares += static_cast<double>(e) * e;
         }
@@ -176,13 +177,16 @@ inline void run_attention_case(const AttentionCase& c, uint32_t seed,
 // queries (q_len 0), tiles that end mid-block, and graph padding rows.
 inline std::vector<AttentionCase> common_attention_cases() {
   return {
-      {32, 8, 128, 16, {{1, 1}, {5, 5}, {64, 64}, {100, 300}, {130, 130}, {1, 777}, {0, 50},
-                        {17, 2000}}},
+      {32,
+       8,
+       128,
+       16,
+       {{1, 1}, {5, 5}, {64, 64}, {100, 300}, {130, 130}, {1, 777}, {0, 50}, {17, 2000}}},
       {8, 8, 64, 16, {{200, 200}, {33, 97}, {1, 1}}, 3},
       {12, 2, 128, 32, {{70, 70}, {65, 129}, {2, 1030}}},
       {4, 1, 64, 8, {{129, 1000}, {3, 3}}},
       {64, 8, 128, 16, {{1, 4100}, {4, 4}, {3, 600}}},  // group 8 (70B-like)
-      {16, 1, 64, 16, {{9, 300}, {1, 65}}},              // group 16
+      {16, 1, 64, 16, {{9, 300}, {1, 65}}},             // group 16
   };
 }
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "cuda_test_util.h"
+#include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/decode_attention.h"
 #include "kernels/cuda/fused_add_rms_norm.h"
 #include "kernels/cuda/gemm.h"
@@ -67,6 +68,26 @@ double time_ms(cudaStream_t stream, const std::function<void()>& fn, int warmup 
   return times[times.size() / 2];
 }
 
+// Device time per launch in milliseconds: `launch(i)` for i < launches is captured into one CUDA
+// graph, and the median replay time is divided by `launches` (no host launch gaps, as in the
+// engine's graph-replayed decode steps).
+double time_graph_ms(cudaStream_t stream, int launches, const std::function<void(int)>& launch) {
+  launch(0);  // warm-up outside the capture (module load, cuBLASLt plans)
+  CUDA_CHECK(cudaStreamSynchronize(stream));
+  cudaGraph_t graph = nullptr;
+  CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+  for (int i = 0; i < launches; ++i) {
+    launch(i);
+  }
+  CUDA_CHECK(cudaStreamEndCapture(stream, &graph));
+  cudaGraphExec_t exec = nullptr;
+  CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
+  const double ms = time_ms(stream, [&] { CUDA_CHECK(cudaGraphLaunch(exec, stream)); });
+  CUDA_CHECK(cudaGraphExecDestroy(exec));
+  CUDA_CHECK(cudaGraphDestroy(graph));
+  return ms / launches;
+}
+
 TEST(CudaBench, DISABLED_CopyBandwidth) {
   cuda::Stream stream;
   const size_t bytes = size_t{2} << 30;
@@ -105,6 +126,84 @@ TEST(CudaBench, DISABLED_Gemm) {
     const double bytes = 2.0 * static_cast<double>(s.m * s.k + s.n * s.k + s.m * s.n);
     std::printf("BENCH gemm m=%ld n=%ld k=%ld: %.3f ms, %.1f TFLOP/s, %.0f GB/s\n", s.m, s.n, s.k,
                 ms, flops / ms * 1e-9, bytes / ms * 1e-6);
+  }
+  // Decode-shaped GEMMs as a graph replays them, each launch on a different slice of weights
+  // (so the weights come from HBM, not L2): the batch-1 decode bandwidth.
+  for (const Shape& s : shapes) {
+    if (s.m > 64) {
+      continue;
+    }
+    const int64_t slices = std::min<int64_t>(16, int64_t{128256} * 4096 / (s.n * s.k));
+    const double ms = time_graph_ms(stream.get(), 16, [&](int i) {
+      blas.linear(stream.get(), {.out = out.data(),
+                                 .x = bf16_ptr(x),
+                                 .w = bf16_ptr(w) + (i % slices) * s.n * s.k,
+                                 .num_tokens = s.m,
+                                 .out_features = s.n,
+                                 .in_features = s.k});
+    });
+    const double bytes = 2.0 * static_cast<double>(s.m * s.k + s.n * s.k + s.m * s.n);
+    std::printf("BENCH gemm (graph) m=%ld n=%ld k=%ld: %.4f ms, %.0f GB/s\n", s.m, s.n, s.k, ms,
+                bytes / ms * 1e-6);
+  }
+}
+
+// The first 8 heuristic candidates of cuBLASLt for one shape, each timed: shows whether the
+// wrapper's choice (the first) leaves speed on the table.
+TEST(CudaBench, DISABLED_GemmAlgorithms) {
+  cuda::Stream stream;
+  cuda::CublasLt blas;
+  const cuda::DeviceBuffer x = to_device(random_bits(size_t{8192} * 14336, 2), stream.get());
+  const cuda::DeviceBuffer w = to_device(random_bits(size_t{14336} * 4096, 3), stream.get());
+  const cuda::DeviceBuffer out(size_t{8192} * 14336 * 2);
+  const cuda::DeviceBuffer workspace(cuda::CublasLt::kDefaultWorkspaceBytes);
+  struct Shape {
+    int64_t m, n, k;
+  };
+  for (const Shape s :
+       {Shape{8192, 4096, 4096}, Shape{8192, 14336, 4096}, Shape{8192, 4096, 14336}}) {
+    cublasLtMatmulDesc_t desc = nullptr;
+    CUBLAS_CHECK(cublasLtMatmulDescCreate(&desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+    const cublasOperation_t transpose = CUBLAS_OP_T;
+    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSA, &transpose,
+                                                sizeof(transpose)));
+    cublasLtMatrixLayout_t w_layout = nullptr;
+    cublasLtMatrixLayout_t x_layout = nullptr;
+    cublasLtMatrixLayout_t out_layout = nullptr;
+    const auto m = static_cast<uint64_t>(s.m);
+    const auto n = static_cast<uint64_t>(s.n);
+    const auto k = static_cast<uint64_t>(s.k);
+    CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&w_layout, CUDA_R_16BF, k, n, s.k));
+    CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&x_layout, CUDA_R_16BF, k, m, s.k));
+    CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&out_layout, CUDA_R_16BF, n, m, s.n));
+    cublasLtMatmulPreference_t preference = nullptr;
+    CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&preference));
+    const uint64_t workspace_bytes = workspace.nbytes();
+    CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(preference,
+                                                      CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                                      &workspace_bytes, sizeof(workspace_bytes)));
+    std::vector<cublasLtMatmulHeuristicResult_t> results(8);
+    int num_results = 0;
+    CUBLAS_CHECK(cublasLtMatmulAlgoGetHeuristic(blas.handle(), desc, w_layout, x_layout, out_layout,
+                                                out_layout, preference, 8, results.data(),
+                                                &num_results));
+    for (int i = 0; i < num_results; ++i) {
+      const float alpha = 1.0F;
+      const float beta = 0.0F;
+      const double ms = time_ms(stream.get(), [&] {
+        CUBLAS_CHECK(cublasLtMatmul(blas.handle(), desc, &alpha, w.data(), w_layout, x.data(),
+                                    x_layout, &beta, out.data(), out_layout, out.data(), out_layout,
+                                    &results[static_cast<size_t>(i)].algo, workspace.data(),
+                                    workspace.nbytes(), stream.get()));
+      });
+      std::printf("BENCH gemm-algo m=%ld n=%ld k=%ld candidate %d: %.1f TFLOP/s\n", s.m, s.n, s.k,
+                  i, 2.0 * static_cast<double>(s.m * s.n * s.k) / ms * 1e-9);
+    }
+    cublasLtMatmulPreferenceDestroy(preference);
+    cublasLtMatrixLayoutDestroy(out_layout);
+    cublasLtMatrixLayoutDestroy(x_layout);
+    cublasLtMatrixLayoutDestroy(w_layout);
+    cublasLtMatmulDescDestroy(desc);
   }
 }
 
@@ -188,10 +287,14 @@ TEST(CudaBench, DISABLED_DecodeAttention) {
     const int64_t heads = 32;
     const int64_t kv_heads = 8;
     const int64_t head_dim = 128;
-    const PagedProblem p = make_paged(stream.get(), s.batch, 1, s.context, kv_heads, head_dim, 16);
-    const cuda::DeviceBuffer q =
-        to_device(random_bits(static_cast<size_t>(s.batch * heads * head_dim), 7), stream.get());
-    const cuda::DeviceBuffer out(static_cast<size_t>(s.batch * heads * head_dim) * 2);
+    // `copies` independent problems (copies · batch sequences) that the graph replay rotates
+    // through, so that small problems are not served from L2.
+    const int64_t copies = std::max<int64_t>(1, std::min<int64_t>(16, 2048 / s.batch));
+    const PagedProblem p =
+        make_paged(stream.get(), s.batch * copies, 1, s.context, kv_heads, head_dim, 16);
+    const cuda::DeviceBuffer q = to_device(
+        random_bits(static_cast<size_t>(copies * s.batch * heads * head_dim), 7), stream.get());
+    const cuda::DeviceBuffer out(static_cast<size_t>(copies * s.batch * heads * head_dim) * 2);
     const int splits = cuda::decode_attention_num_splits(s.batch, kv_heads);
     const size_t workspace_bytes =
         cuda::decode_attention_workspace_bytes(s.batch, heads, head_dim, splits);
@@ -219,6 +322,16 @@ TEST(CudaBench, DISABLED_DecodeAttention) {
         "BENCH decode attention batch %ld x %ld context (splits %d): %.4f ms, %.0f GB/s "
         "of KV\n",
         s.batch, s.context, splits, ms, bytes / ms * 1e-6);
+    const double graph_ms = time_graph_ms(stream.get(), static_cast<int>(copies), [&](int i) {
+      cuda::PagedAttentionArgs shifted = args;
+      shifted.q = args.q + i * s.batch * heads * head_dim;
+      shifted.out = args.out + i * s.batch * heads * head_dim;
+      shifted.kv_lens = args.kv_lens + i * s.batch;
+      shifted.block_tables = args.block_tables + i * s.batch * p.max_blocks;
+      cuda::decode_attention_bf16(stream.get(), shifted, splits, workspace.data(), workspace_bytes);
+    });
+    std::printf("BENCH decode attention (graph) batch %ld x %ld context: %.4f ms, %.0f GB/s\n",
+                s.batch, s.context, graph_ms, bytes / graph_ms * 1e-6);
   }
 }
 

@@ -74,13 +74,40 @@ __device__ __forceinline__ int tile_offset(int row, int chunk) {
   return row * kHeadDim + ((chunk ^ (row & 7)) * 8);
 }
 
+// Division by a run-time constant (the block size) without a hardware divide: the round-up
+// reciprocal method of CUTLASS's FastDivmod (exact for dividends < 2^31).
+struct FastDivmod {
+  int divisor = 1;
+  uint32_t multiplier = 0;
+  uint32_t shift = 0;
+
+  __host__ explicit FastDivmod(int d) : divisor(d) {
+    if (d > 1) {
+      int log2_ceil = 0;
+      while ((int64_t{1} << log2_ceil) < d) {
+        ++log2_ceil;
+      }
+      const int p = 31 + log2_ceil;
+      multiplier = static_cast<uint32_t>(((uint64_t{1} << p) + static_cast<uint64_t>(d) - 1) /
+                                         static_cast<uint64_t>(d));
+      shift = static_cast<uint32_t>(p - 32);
+    }
+  }
+
+  __device__ __forceinline__ int divide(int x) const {
+    return divisor == 1 ? x
+                        : static_cast<int>(__umulhi(static_cast<uint32_t>(x), multiplier) >> shift);
+  }
+};
+
 // Element offset of the cache row (position, kv_head) of a sequence whose block table row is
 // `block_table`.
 __device__ __forceinline__ int64_t cache_row_offset(const int32_t* block_table, int position,
-                                                    int block_size, int num_kv_heads,
+                                                    const FastDivmod& block_size, int num_kv_heads,
                                                     int kv_head, int head_dim) {
-  const int64_t block = block_table[position / block_size];
-  const int64_t slot = block * block_size + position % block_size;
+  const int block_index = block_size.divide(position);
+  const int64_t block = block_table[block_index];
+  const int64_t slot = block * block_size.divisor + (position - block_index * block_size.divisor);
   return (slot * num_kv_heads + kv_head) * head_dim;
 }
 

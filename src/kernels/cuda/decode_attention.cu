@@ -13,6 +13,7 @@ using attention::cache_row_offset;
 using attention::cp_async_16;
 using attention::cp_async_commit;
 using attention::cp_async_wait;
+using attention::FastDivmod;
 using attention::ldmatrix_x4;
 using attention::ldmatrix_x4_trans;
 using attention::mma_bf16;
@@ -33,12 +34,24 @@ constexpr int shared_bytes() {
   return (kMaxGroup + 2 * kStages * kTileKeys) * kHeadDim * static_cast<int>(sizeof(__nv_bfloat16));
 }
 
-// The sequence owning query row `token`, or -1 (a padding row past query_start_loc[num_seqs]).
-// Decode batches have token == sequence, tried first; otherwise a warp scans 32 at a time.
-__device__ int find_seq(const int32_t* query_start_loc, int num_seqs, int token) {
+struct SeqInfo {
+  int seq;  // -1: a padding row past query_start_loc[num_seqs]
+  int q_start;
+  int q_end;
+  int kv_len;
+};
+
+// The sequence owning query row `token` and its metadata. Decode batches have token ==
+// sequence: that guess is loaded together with its kv_len (one memory round trip); otherwise
+// a warp scans 32 sequences at a time.
+__device__ SeqInfo find_seq(const int32_t* query_start_loc, const int32_t* kv_lens, int num_seqs,
+                            int token) {
   const int guess = min(token, num_seqs - 1);
-  if (query_start_loc[guess] <= token && token < query_start_loc[guess + 1]) {
-    return guess;
+  const int guess_start = query_start_loc[guess];
+  const int guess_end = query_start_loc[guess + 1];
+  const int guess_kv_len = kv_lens[guess];
+  if (guess_start <= token && token < guess_end) {
+    return {guess, guess_start, guess_end, guess_kv_len};
   }
   const int lane = static_cast<int>(threadIdx.x % 32);
   for (int s0 = 0; s0 < num_seqs; s0 += 32) {
@@ -46,10 +59,11 @@ __device__ int find_seq(const int32_t* query_start_loc, int num_seqs, int token)
     const bool mine = s < num_seqs && query_start_loc[s] <= token && token < query_start_loc[s + 1];
     const unsigned owners = __ballot_sync(kFullMask, mine);
     if (owners != 0) {
-      return s0 + __ffs(static_cast<int>(owners)) - 1;
+      const int seq = s0 + __ffs(static_cast<int>(owners)) - 1;
+      return {seq, query_start_loc[seq], query_start_loc[seq + 1], kv_lens[seq]};
     }
   }
-  return -1;
+  return {-1, 0, 0, 0};
 }
 
 // Positions per split for a row that sees `visible` positions.
@@ -60,8 +74,8 @@ __device__ __forceinline__ int split_chunk(int visible, int num_splits) {
 
 template <int kHeadDim>
 __global__ void __launch_bounds__(kThreads, 2)
-    decode_attention_kernel(PagedAttentionArgs args, int64_t q_stride, int num_splits,
-                            float* partial_out, float* partial_lse) {
+    decode_attention_kernel(PagedAttentionArgs args, int64_t q_stride, FastDivmod block_divmod,
+                            int num_splits, float* partial_out, float* partial_lse) {
   constexpr int kChunks = kHeadDim / 8;
   constexpr int kKSteps = kHeadDim / 16;
   constexpr int kDimTiles = kHeadDim / 8;
@@ -73,16 +87,21 @@ __global__ void __launch_bounds__(kThreads, 2)
   const int token = static_cast<int>(blockIdx.x);
   const int kv_head = static_cast<int>(blockIdx.y);
   const int split = static_cast<int>(blockIdx.z);
-  const int seq = find_seq(args.query_start_loc, static_cast<int>(args.num_seqs), token);
+  // Let the combine kernel (launched with programmatic stream serialization) be scheduled as
+  // soon as every block of this grid has started; it waits for this grid's completion itself.
+  asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
+  const SeqInfo info =
+      find_seq(args.query_start_loc, args.kv_lens, static_cast<int>(args.num_seqs), token);
+  const int seq = info.seq;
   if (seq < 0) {
     return;
   }
   const int num_heads = static_cast<int>(args.num_heads);
   const int num_kv_heads = static_cast<int>(args.num_kv_heads);
   const int group = num_heads / num_kv_heads;
-  const int q_start = args.query_start_loc[seq];
-  const int q_len = args.query_start_loc[seq + 1] - q_start;
-  const int kv_len = args.kv_lens[seq];
+  const int q_start = info.q_start;
+  const int q_len = info.q_end - q_start;
+  const int kv_len = info.kv_len;
   const int visible = kv_len - q_len + (token - q_start) + 1;
   const int chunk = split_chunk(visible, num_splits);
   const int active_splits = (visible + chunk - 1) / chunk;
@@ -97,7 +116,6 @@ __global__ void __launch_bounds__(kThreads, 2)
   const int key_begin = split * chunk;
   const int key_end = min(visible, key_begin + chunk);
   const int num_tiles = (key_end - key_begin + kTileKeys - 1) / kTileKeys;
-  const int block_size = static_cast<int>(args.block_size);
   const int32_t* block_table = args.block_tables + seq * args.max_blocks_per_seq;
 
   for (int c = tid; c < kMaxGroup * kChunks; c += kThreads) {
@@ -114,7 +132,7 @@ __global__ void __launch_bounds__(kThreads, 2)
       const int row = c / kChunks;
       const int chunk_index = c % kChunks;
       const bool valid = n0 + row < key_end;
-      const int64_t offset = valid ? cache_row_offset(block_table, n0 + row, block_size,
+      const int64_t offset = valid ? cache_row_offset(block_table, n0 + row, block_divmod,
                                                       num_kv_heads, kv_head, kHeadDim) +
                                          chunk_index * 8
                                    : 0;
@@ -284,6 +302,9 @@ __global__ void __launch_bounds__(kThreads)
   if (head >= args.num_heads || token >= args.query_start_loc[args.num_seqs]) {
     return;
   }
+  // Programmatic dependent launch: wait until the split kernel has finished and its partial
+  // results are visible (a no-op when launched without the attribute).
+  asm volatile("griddepcontrol.wait;\n" ::: "memory");
   const int64_t base = (static_cast<int64_t>(token) * args.num_heads + head) * num_splits;
   float max_lse = -INFINITY;
   for (int s = lane; s < num_splits; s += 32) {
@@ -337,14 +358,27 @@ void launch(cudaStream_t stream, const PagedAttentionArgs& args, int64_t q_strid
   (void)configured;
   const dim3 grid(static_cast<unsigned>(args.num_tokens), static_cast<unsigned>(args.num_kv_heads),
                   static_cast<unsigned>(num_splits));
-  decode_attention_kernel<kHeadDim>
-      <<<grid, kThreads, kShared, stream>>>(args, q_stride, num_splits, partial_out, partial_lse);
+  decode_attention_kernel<kHeadDim><<<grid, kThreads, kShared, stream>>>(
+      args, q_stride, FastDivmod(static_cast<int>(args.block_size)), num_splits, partial_out,
+      partial_lse);
   CUDA_CHECK_LAUNCH();
   const dim3 combine_grid(static_cast<unsigned>(args.num_tokens),
                           static_cast<unsigned>((args.num_heads + kWarps - 1) / kWarps));
-  decode_combine_kernel<kHeadDim>
-      <<<combine_grid, kThreads, 0, stream>>>(args, num_splits, partial_out, partial_lse);
-  CUDA_CHECK_LAUNCH();
+  // Programmatic dependent launch hides the combine kernel's launch latency behind the tail of
+  // the split kernel (it matters at small batches, where the whole call takes microseconds).
+  cudaLaunchAttribute attribute{};
+  attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attribute.val.programmaticStreamSerializationAllowed = 1;
+  cudaLaunchConfig_t config{};
+  config.gridDim = combine_grid;
+  config.blockDim = dim3(kThreads);
+  config.dynamicSmemBytes = 0;
+  config.stream = stream;
+  config.attrs = &attribute;
+  config.numAttrs = 1;
+  CUDA_CHECK(cudaLaunchKernelEx(&config, decode_combine_kernel<kHeadDim>, args, num_splits,
+                                static_cast<const float*>(partial_out),
+                                static_cast<const float*>(partial_lse)));
 }
 
 }  // namespace

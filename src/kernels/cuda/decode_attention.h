@@ -28,7 +28,9 @@ size_t decode_attention_workspace_bytes(int64_t num_tokens, int64_t num_heads, i
 // streams its share of the row's visible positions (at least 64, a multiple of 64, spread over
 // the splits the row needs) through a 3-stage cp.async pipeline; each warp takes 16 positions
 // of every 64-position tile (mma.sync m16n8k16). The combine kernel weights the splits by
-// their log-sum-exp. Memory-bound: reads each visible K/V row once per query row.
+// their log-sum-exp (launched as a programmatic dependent launch, so its launch
+// latency hides behind the split kernel's tail). Memory-bound: reads each visible K/V row once per
+// query row.
 void decode_attention_bf16(cudaStream_t stream, const PagedAttentionArgs& args, int num_splits,
                            void* workspace, size_t workspace_bytes);
 

@@ -22,7 +22,8 @@ enum class GemmOutType { kBF16, kF32 };
 // out: [num_tokens, out_features] (row stride out_stride elements, 0 = out_features);
 // x: [num_tokens, in_features] bf16 (row stride x_stride, 0 = in_features);
 // w: [out_features, in_features] bf16, contiguous.
-// beta = 0: out = x · wᵀ; beta = 1: out += x · wᵀ (e.g. adding into the residual stream).
+// beta = 0: out = x · wᵀ; beta = 1: out += x · wᵀ (e.g. adding into the residual stream; with a
+// bf16 output cuBLASLt rounds x · wᵀ to bf16 before the add: two roundings, not one).
 struct GemmArgs {
   void* out = nullptr;
   GemmOutType out_type = GemmOutType::kBF16;

@@ -12,6 +12,7 @@ using attention::cache_row_offset;
 using attention::cp_async_16;
 using attention::cp_async_commit;
 using attention::cp_async_wait;
+using attention::FastDivmod;
 using attention::ldmatrix_x4;
 using attention::ldmatrix_x4_trans;
 using attention::mma_bf16;
@@ -67,7 +68,7 @@ __device__ TileLocation find_tile(const int32_t* query_start_loc, int num_seqs, 
 
 template <int kHeadDim>
 __global__ void __launch_bounds__(kThreads, 2)
-    prefill_attention_kernel(PagedAttentionArgs args, int64_t q_stride) {
+    prefill_attention_kernel(PagedAttentionArgs args, int64_t q_stride, FastDivmod block_divmod) {
   constexpr int kChunks = kHeadDim / 8;    // 16-byte chunks per row
   constexpr int kKSteps = kHeadDim / 16;   // k-steps of QKᵀ
   constexpr int kDimTiles = kHeadDim / 8;  // n-tiles of the output
@@ -88,7 +89,6 @@ __global__ void __launch_bounds__(kThreads, 2)
   const int num_heads = static_cast<int>(args.num_heads);
   const int num_kv_heads = static_cast<int>(args.num_kv_heads);
   const int kv_head = head / (num_heads / num_kv_heads);
-  const int block_size = static_cast<int>(args.block_size);
   const int q_start = args.query_start_loc[seq];
   const int q_len = args.query_start_loc[seq + 1] - q_start;
   const int kv_len = args.kv_lens[seq];
@@ -118,7 +118,7 @@ __global__ void __launch_bounds__(kThreads, 2)
       const int row = c / kChunks;
       const int chunk = c % kChunks;
       const bool valid = n0 + row < key_end;
-      const int64_t offset = valid ? cache_row_offset(block_table, n0 + row, block_size,
+      const int64_t offset = valid ? cache_row_offset(block_table, n0 + row, block_divmod,
                                                       num_kv_heads, kv_head, kHeadDim) +
                                          chunk * 8
                                    : 0;
@@ -275,7 +275,8 @@ void launch(cudaStream_t stream, const PagedAttentionArgs& args, int64_t q_strid
   const int64_t max_tiles = (args.num_tokens + kBlockM - 1) / kBlockM + args.num_seqs;
   SWIFTKV_CHECK(max_tiles <= 65535, "prefill_attention: too many query tiles: ", max_tiles);
   const dim3 grid(static_cast<unsigned>(args.num_heads), static_cast<unsigned>(max_tiles));
-  prefill_attention_kernel<kHeadDim><<<grid, kThreads, kShared, stream>>>(args, q_stride);
+  prefill_attention_kernel<kHeadDim><<<grid, kThreads, kShared, stream>>>(
+      args, q_stride, FastDivmod(static_cast<int>(args.block_size)));
   CUDA_CHECK_LAUNCH();
 }
 

@@ -38,6 +38,7 @@ __global__ void rope_kv_cache_kernel(RopeKvCacheArgs args) {
   float* cos_table = tables;
   float* sin_table = tables + half;
   const int64_t t = blockIdx.x;
+  const int64_t layer = blockIdx.y;
   const float position = static_cast<float>(args.positions[t]);
   for (int i = threadIdx.x; i < half; i += kThreads) {
     const float angle = position * args.inv_freq[i];
@@ -48,7 +49,13 @@ __global__ void rope_kv_cache_kernel(RopeKvCacheArgs args) {
 
   const int64_t slot = args.k_cache != nullptr ? args.slot_mapping[t] : -1;
   const int pairs_per_head = half / 2;
-  const int num_heads = static_cast<int>(args.num_heads);
+  const int num_heads = layer == 0 ? static_cast<int>(args.num_heads) : 0;
+  __nv_bfloat16* const k = args.k + layer * args.kv_layer_stride;
+  const __nv_bfloat16* const v = args.v + layer * args.kv_layer_stride;
+  __nv_bfloat16* const k_cache =
+      args.k_cache != nullptr ? args.k_cache + layer * args.cache_layer_stride : nullptr;
+  __nv_bfloat16* const v_cache =
+      args.v_cache != nullptr ? args.v_cache + layer * args.cache_layer_stride : nullptr;
   const int num_kv_heads = static_cast<int>(args.num_kv_heads);
   const int num_rotations = (num_heads + num_kv_heads) * pairs_per_head;
   for (int e = threadIdx.x; e < num_rotations; e += kThreads) {
@@ -60,16 +67,16 @@ __global__ void rope_kv_cache_kernel(RopeKvCacheArgs args) {
     } else {
       const int kv_head = head - num_heads;
       __nv_bfloat16* cache_head =
-          slot >= 0 ? args.k_cache + (slot * num_kv_heads + kv_head) * args.head_dim : nullptr;
-      rotate_pair(args.k + t * args.kv_stride + kv_head * args.head_dim, cache_head, i, half,
+          slot >= 0 ? k_cache + (slot * num_kv_heads + kv_head) * args.head_dim : nullptr;
+      rotate_pair(k + t * args.kv_stride + kv_head * args.head_dim, cache_head, i, half,
                   cos_table, sin_table);
     }
   }
   if (slot >= 0) {
     const int64_t num_v_pairs = num_kv_heads * args.head_dim / 2;
-    const auto* v_row = reinterpret_cast<const __nv_bfloat162*>(args.v + t * args.kv_stride);
+    const auto* v_row = reinterpret_cast<const __nv_bfloat162*>(v + t * args.kv_stride);
     auto* v_cache_row =
-        reinterpret_cast<__nv_bfloat162*>(args.v_cache + slot * num_kv_heads * args.head_dim);
+        reinterpret_cast<__nv_bfloat162*>(v_cache + slot * num_kv_heads * args.head_dim);
     for (int64_t e = threadIdx.x; e < num_v_pairs; e += kThreads) {
       v_cache_row[e] = v_row[e];
     }
@@ -97,12 +104,17 @@ void rope_write_kv_cache_bf16(cudaStream_t stream, const RopeKvCacheArgs& args) 
     SWIFTKV_CHECK(reinterpret_cast<uintptr_t>(pointer) % 4 == 0,
                   "rope: tensors must be 4-byte aligned (bf16 pairs), got ", pointer);
   }
+  SWIFTKV_CHECK(args.num_layers >= 1 && args.num_layers <= 65535 &&
+                    (args.num_layers == 1 ||
+                     (args.kv_layer_stride % 2 == 0 && args.cache_layer_stride % 2 == 0)),
+                "rope: num_layers ", args.num_layers, " with kv_layer_stride ",
+                args.kv_layer_stride, " and cache_layer_stride ", args.cache_layer_stride);
   if (args.num_tokens == 0) {
     return;
   }
   const size_t shared_bytes = sizeof(float) * static_cast<size_t>(args.head_dim);
-  rope_kv_cache_kernel<<<static_cast<unsigned>(args.num_tokens), kThreads, shared_bytes, stream>>>(
-      args);
+  const dim3 grid(static_cast<unsigned>(args.num_tokens), static_cast<unsigned>(args.num_layers));
+  rope_kv_cache_kernel<<<grid, kThreads, shared_bytes, stream>>>(args);
   CUDA_CHECK_LAUNCH();
 }
 

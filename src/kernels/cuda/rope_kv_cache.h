@@ -26,6 +26,12 @@ struct RopeKvCacheArgs {
   const int32_t* positions = nullptr;     // [num_tokens]
   const float* inv_freq = nullptr;        // [head_dim / 2] f32, llama3 scaling already applied
   int64_t num_tokens = 0;
+  // SwiftKV's bulk write of every group leader's K/V: num_layers (k, v) pairs follow each other
+  // in a token's row, layer i's k at k + i * kv_layer_stride (likewise v), written into cache
+  // layer i at k_cache + i * cache_layer_stride (likewise v_cache). q (if any) is rotated once.
+  int64_t num_layers = 1;
+  int64_t kv_layer_stride = 0;
+  int64_t cache_layer_stride = 0;
   int64_t num_heads = 0;
   int64_t num_kv_heads = 0;
   int64_t head_dim = 0;  // a multiple of 4, at most 1024
@@ -33,7 +39,7 @@ struct RopeKvCacheArgs {
 
 // Rotate-half RoPE with cos/sin of (f32 position × f32 inv_freq) in f32 (cosf/sinf, the same
 // function as the CPU reference's float overloads), the rotation in f32, rounded once to bf16.
-// One block per token; memory-bound (reads and writes q and k once, copies v into the cache).
+// One block per (token, layer); memory-bound (reads and writes q and k once, copies v into the cache).
 void rope_write_kv_cache_bf16(cudaStream_t stream, const RopeKvCacheArgs& args);
 
 }  // namespace swiftkv::cuda

@@ -21,23 +21,16 @@ __device__ __forceinline__ uint32_t order_key(float value) {
   return (bits & 0x80000000U) != 0 ? ~bits : bits | 0x80000000U;
 }
 
-// Philox-4x32-10 (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3", SC'11); the
-// first output word.
-__device__ __forceinline__ uint32_t philox(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3,
-                                           uint32_t k0, uint32_t k1) {
-  for (int round = 0; round < 10; ++round) {
-    const uint32_t hi0 = __umulhi(0xD2511F53U, c0);
-    const uint32_t lo0 = 0xD2511F53U * c0;
-    const uint32_t hi1 = __umulhi(0xCD9E8D57U, c2);
-    const uint32_t lo1 = 0xCD9E8D57U * c2;
-    c0 = hi1 ^ c1 ^ k0;
-    c1 = lo1;
-    c2 = hi0 ^ c3 ^ k1;
-    c3 = lo0;
-    k0 += 0x9E3779B9U;
-    k1 += 0xBB67AE85U;
-  }
-  return c0;
+// A uniform draw in (0, 1) for (seed, offset, index), counter-based: SplitMix64's finaliser
+// (Steele, Lea, Flood, "Fast splittable pseudorandom number generators", OOPSLA 2014) over a
+// Weyl-sequence mix of the three; the top 24 bits, centred in their interval.
+__device__ __forceinline__ float uniform(uint64_t seed, uint64_t offset, uint32_t index) {
+  uint64_t x = seed + offset * 0x9E3779B97F4A7C15ULL +
+               (static_cast<uint64_t>(index) + 1) * 0xD1B54A32D192ED03ULL;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+  x ^= x >> 31;
+  return (static_cast<float>(x >> 40) + 0.5F) * 0x1p-24F;
 }
 
 struct ArgMax {
@@ -216,35 +209,40 @@ __global__ void __launch_bounds__(kThreads, 2) sampling_kernel(SamplingArgs args
   row.logits = args.logits + r * stride;
   row.vocab_size = static_cast<int>(args.vocab_size);
 
-  ArgMax best = {-INFINITY, 0};
-  for (int i = static_cast<int>(threadIdx.x); i < row.vocab_size; i += kThreads) {
-    const float logit = row.logits[i];
-    if (logit > best.value) {
-      best = {logit, i};
-    }
-  }
-  best = block_argmax(best, argmax_scratch);
   const float temperature = args.temperatures[r];
-  if (temperature < kGreedyTemperature) {
-    if (threadIdx.x == 0) {
-      args.tokens[r] = best.index;
-    }
-    return;
-  }
-  row.max_logit = best.value;
-  row.scale_log2 = kLog2e / temperature;
-  row.min_p = args.min_p[r] > 0.0F ? args.min_p[r] : 0.0F;
-  row.threshold = 0;
-
   const int top_k = args.top_k[r];
-  if (top_k > 0 && top_k < row.vocab_size) {
+  const float top_p = args.top_p[r];
+  row.min_p = args.min_p[r] > 0.0F ? args.min_p[r] : 0.0F;
+  const bool use_top_k = top_k > 0 && top_k < row.vocab_size;
+  const bool greedy = temperature < kGreedyTemperature;
+  row.max_logit = 0.0F;  // only a shift of every score unless a filter needs the real maximum
+  row.scale_log2 = greedy ? 0.0F : kLog2e / temperature;
+  row.threshold = 0;
+  if (greedy || use_top_k || top_p < 1.0F || row.min_p > 0.0F) {
+    ArgMax best = {-INFINITY, 0};
+    for (int i = static_cast<int>(threadIdx.x); i < row.vocab_size; i += kThreads) {
+      const float logit = row.logits[i];
+      if (logit > best.value) {
+        best = {logit, i};
+      }
+    }
+    best = block_argmax(best, argmax_scratch);
+    if (greedy) {
+      if (threadIdx.x == 0) {
+        args.tokens[r] = best.index;
+      }
+      return;
+    }
+    row.max_logit = best.value;
+  }
+
+  if (use_top_k) {
     const Selection selection =
         radix_select<false>(row, static_cast<unsigned long long>(top_k), histogram, scratch);
     if (selection.found) {
       row.threshold = selection.key;
     }
   }
-  const float top_p = args.top_p[r];
   if (top_p < 1.0F) {
     unsigned long long local = 0;
     for (int i = static_cast<int>(threadIdx.x); i < row.vocab_size; i += kThreads) {
@@ -264,21 +262,18 @@ __global__ void __launch_bounds__(kThreads, 2) sampling_kernel(SamplingArgs args
     }
   }
 
+  // Gumbel-max in base 2: argmax of (logit - max) · log2(e) / T - log2(-log2 u) equals argmax of
+  // (logit - max) / T - ln(-ln u) (scaled by log2(e), shifted by log2(ln 2)). The inner log is
+  // the accurate log2f (u may be within 2^-25 of 1); the outer, of a value in (2^-25, 24],
+  // the approximate one (2^-22 absolute error).
   const uint64_t seed = args.seeds[r];
   const uint64_t offset = args.offsets[r];
-  const auto seed_lo = static_cast<uint32_t>(seed);
-  const auto seed_hi = static_cast<uint32_t>(seed >> 32);
-  const auto offset_lo = static_cast<uint32_t>(offset);
-  const auto offset_hi = static_cast<uint32_t>(offset >> 32);
-  const float inverse_temperature = 1.0F / temperature;
-  ArgMax draw = {-INFINITY, row.vocab_size};
+  ArgMax draw = {-INFINITY, 0x7fffffff};
   for (int i = static_cast<int>(threadIdx.x); i < row.vocab_size; i += kThreads) {
     const float logit = row.logits[i];
     if (kept(row, logit, order_key(logit))) {
-      const uint32_t bits =
-          philox(static_cast<uint32_t>(i), offset_lo, offset_hi, 0U, seed_lo, seed_hi);
-      const float u = (static_cast<float>(bits >> 8) + 0.5F) * 0x1p-24F;  // in (0, 1)
-      const float score = (logit - row.max_logit) * inverse_temperature - logf(-logf(u));
+      const float u = uniform(seed, offset, static_cast<uint32_t>(i));
+      const float score = (logit - row.max_logit) * row.scale_log2 - __log2f(-log2f(u));
       if (score > draw.value) {
         draw = {score, i};
       }
@@ -286,7 +281,7 @@ __global__ void __launch_bounds__(kThreads, 2) sampling_kernel(SamplingArgs args
   }
   draw = block_argmax(draw, argmax_scratch);
   if (threadIdx.x == 0) {
-    args.tokens[r] = draw.index < row.vocab_size ? draw.index : best.index;
+    args.tokens[r] = draw.index < row.vocab_size ? draw.index : 0;  // 0: every logit is -inf
   }
 }
 

@@ -32,11 +32,11 @@ inline constexpr float kGreedyTemperature = 1e-5F;  // engine/sampling_params.h'
 // prefix whose probability mass reaches top_p of the mass kept so far}; thresholds are found
 // exactly by radix selection over the order-preserving bits of the f32 logits (3 passes of
 // 11/11/10 bits; for top-p weighted by probability mass in 2^-40 fixed point, so results are
-// deterministic). Ties at a threshold are all kept. The draw is the Gumbel-max trick:
-// argmax over kept i of (logit_i - max) / T - log(-log u_i), u_i from Philox-4x32-10 keyed by
-// the row's seed with counter (i, offset): an exact sample from the renormalised distribution,
-// the same token for the same (logits, parameters, seed, offset). Cost: 1 pass (greedy) to 9
-// passes over the row.
+// deterministic). Ties at a threshold are all kept. The draw is the Gumbel-max trick: argmax
+// over kept i of (logit_i - max) / T - ln(-ln u_i), u_i a counter-based hash of (the row's
+// seed, offset, i): an exact sample from the renormalised distribution, the same token for the
+// same (logits, parameters, seed, offset). Cost: 1 pass over the row (greedy, or temperature
+// only) up to 9 passes (top-k, top-p and min-p together).
 void sample_tokens(cudaStream_t stream, const SamplingArgs& args);
 
 }  // namespace swiftkv::cuda

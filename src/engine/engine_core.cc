@@ -1,0 +1,236 @@
+#include "engine/engine_core.h"
+
+#include <chrono>
+#include <climits>
+#include <exception>
+#include <utility>
+#include <vector>
+
+#include "core/error.h"
+#include "core/logging.h"
+
+namespace swiftkv {
+
+EngineConfig resolve_engine_config(const LlamaModel& model, EngineConfig config) {
+  const int64_t model_max = model.config().max_position_embeddings;
+  if (config.block_size < 1 || config.num_blocks < 1) {
+    throw Error(str_cat("the KV cache needs block_size >= 1 and num_blocks >= 1, got ",
+                        config.block_size, " and ", config.num_blocks));
+  }
+  if (config.num_blocks * config.block_size > INT32_MAX) {
+    throw Error(str_cat("the KV cache of ", config.num_blocks, " blocks of ", config.block_size,
+                        " tokens has more slots than 32-bit slot indices address"));
+  }
+  if (config.max_model_len == 0) {
+    config.max_model_len = model_max;
+  }
+  if (config.max_model_len < 2 || config.max_model_len > model_max) {
+    throw Error(str_cat("max_model_len must be in [2, ", model_max,
+                        "] (the model's max_position_embeddings), got ", config.max_model_len));
+  }
+  if (config.num_blocks * config.block_size < config.max_model_len) {
+    throw Error(str_cat("the KV cache holds ", config.num_blocks * config.block_size, " tokens (",
+                        config.num_blocks, " blocks of ", config.block_size,
+                        "), less than one sequence of max_model_len ", config.max_model_len,
+                        " tokens: give it more memory or lower max_model_len"));
+  }
+  if (config.max_num_batched_tokens < 1 || config.max_num_seqs < 1 ||
+      config.max_queued_requests < 0) {
+    throw Error(
+        str_cat("max_num_batched_tokens and max_num_seqs must be >= 1 and "
+                "max_queued_requests >= 0, got ",
+                config.max_num_batched_tokens, ", ", config.max_num_seqs, ", ",
+                config.max_queued_requests));
+  }
+  return config;
+}
+
+namespace {
+
+std::vector<int32_t> eos_ids_of(const LlamaModel& model) {
+  std::vector<int32_t> ids;
+  for (const int64_t id : model.config().eos_token_ids) {
+    ids.push_back(static_cast<int32_t>(id));
+  }
+  return ids;
+}
+
+// Runs a callback; returns why it failed ("" when it did not).
+std::string call_safely(const RequestCallback& callback, const RequestOutput& output) {
+  try {
+    callback(output);
+    return {};
+  } catch (const std::exception& e) {
+    const std::string what = e.what();
+    return what.empty() ? "exception without a message" : what;
+  } catch (...) {
+    return "unknown exception";
+  }
+}
+
+}  // namespace
+
+EngineCore::EngineCore(const LlamaModel& model, const Tokenizer* tokenizer, ops::Context ctx,
+                       EngineConfig config)
+    : model_(model),
+      tokenizer_(tokenizer),
+      config_(resolve_engine_config(model, config)),
+      eos_ids_(eos_ids_of(model)),
+      block_manager_(config_.num_blocks, config_.block_size, config_.enable_prefix_caching),
+      scheduler_(SchedulerConfig{.max_num_batched_tokens = config_.max_num_batched_tokens,
+                                 .max_num_seqs = config_.max_num_seqs,
+                                 .max_model_len = config_.max_model_len,
+                                 .eos_ids = eos_ids_},
+                 block_manager_),
+      runner_(model, ctx, config_.num_blocks, config_.block_size) {}
+
+void EngineCore::validate(const Request& request) const {
+  const int64_t vocab_size = model_.config().vocab_size;
+  if (request.prompt_ids.empty()) {
+    throw Error("the prompt is empty (no tokens, not even BOS)");
+  }
+  const auto num_prompt = static_cast<int64_t>(request.prompt_ids.size());
+  if (num_prompt + 1 > config_.max_model_len) {
+    throw Error(str_cat("the prompt has ", num_prompt, " tokens; the context (max_model_len) is ",
+                        config_.max_model_len, " tokens, prompt plus at least one generated"));
+  }
+  for (const int32_t token : request.prompt_ids) {
+    if (token < 0 || token >= vocab_size) {
+      throw Error(
+          str_cat("prompt token ", token, " is outside the vocabulary (size ", vocab_size, ")"));
+    }
+  }
+  request.sampling.validate(vocab_size);
+  if (request.logprobs < -1 || request.logprobs > vocab_size) {
+    throw Error(
+        str_cat("logprobs must be -1 (none) or in [0, ", vocab_size, "], got ", request.logprobs));
+  }
+}
+
+void EngineCore::add(Request request, RequestCallback on_output) {
+  SWIFTKV_CHECK(!dead_, "adding a request to a dead engine");
+  std::string id = request.id;
+  auto state = std::make_unique<RequestState>(std::move(request), std::move(on_output), tokenizer_,
+                                              eos_ids_);
+  const auto [it, inserted] = requests_.emplace(id, std::move(state));
+  if (!inserted) {
+    throw Error(str_cat("request id '", id, "' is already in use"));
+  }
+  scheduler_.add(&it->second->seq());
+}
+
+bool EngineCore::abort(const std::string& request_id, FinishStatus status, std::string error) {
+  const auto it = requests_.find(request_id);
+  if (it == requests_.end()) {
+    return false;
+  }
+  scheduler_.finish(&it->second->seq());
+  deliver(request_id, it->second->make_final(status, std::move(error)));
+  return true;
+}
+
+void EngineCore::abort_all(FinishStatus status, const std::string& error) {
+  std::vector<std::string> ids;
+  for (const auto& [id, state] : requests_) {
+    ids.push_back(id);
+  }
+  for (const std::string& id : ids) {
+    abort(id, status, error);
+  }
+}
+
+void EngineCore::step() {
+  if (dead_) {
+    return;
+  }
+  try {
+    expire_deadlines();
+    const SchedulerOutput out = scheduler_.schedule();
+    const RunnerOutput result = out.scheduled.empty() ? RunnerOutput{} : runner_.execute(out);
+    for (const SequenceUpdate& update : scheduler_.update(out, result)) {
+      process(update);
+    }
+  } catch (const std::exception& e) {
+    die(str_cat("engine step failed: ", e.what()));
+  } catch (...) {
+    die("engine step failed: unknown exception");
+  }
+}
+
+void EngineCore::process(const SequenceUpdate& update) {
+  const std::string id = update.seq->id;
+  RequestState& state = *requests_.at(id);
+  RequestOutput output;
+  try {
+    output = state.make_output(update);
+  } catch (const std::exception& e) {
+    output =
+        state.make_final(FinishStatus::kError, str_cat("output processing failed: ", e.what()));
+  }
+  if (output.status != FinishStatus::kRunning && state.seq().state != SequenceState::kFinished) {
+    scheduler_.finish(&state.seq());  // a stop string or an output error
+  }
+  deliver(id, output);
+}
+
+void EngineCore::deliver(const std::string& request_id, const RequestOutput& output) {
+  const auto it = requests_.find(request_id);
+  SWIFTKV_CHECK(it != requests_.end(), "delivering to unknown request ", request_id);
+  RequestState& state = *it->second;
+  bool final = output.status != FinishStatus::kRunning;
+  const std::string failure = call_safely(state.callback(), output);
+  if (!failure.empty()) {
+    log_warning("request ", request_id, ": output callback failed: ", failure);
+    if (!final) {
+      scheduler_.finish(&state.seq());
+      call_safely(state.callback(),
+                  state.make_final(FinishStatus::kError, "output callback failed: " + failure));
+      final = true;
+    }
+  }
+  if (final) {
+    requests_.erase(it);
+  }
+}
+
+void EngineCore::expire_deadlines() {
+  const auto now = std::chrono::steady_clock::now();
+  std::vector<std::string> expired;
+  for (const auto& [id, state] : requests_) {
+    if (state->deadline().has_value() && *state->deadline() <= now) {
+      expired.push_back(id);
+    }
+  }
+  for (const std::string& id : expired) {
+    abort(id, FinishStatus::kAbort);
+  }
+}
+
+void EngineCore::die(const std::string& reason) {
+  log_warning("the engine stopped: ", reason);
+  dead_ = true;
+  while (!requests_.empty()) {
+    const auto it = requests_.begin();
+    const RequestOutput output = it->second->make_final(FinishStatus::kError, reason);
+    RequestCallback callback = it->second->callback();
+    requests_.erase(it);  // the scheduler's state is not trusted any more: no block frees
+    call_safely(callback, output);
+  }
+}
+
+EngineStats EngineCore::stats() const {
+  const SchedulerStats s = scheduler_.stats();
+  const BlockManagerStats b = block_manager_.stats();
+  return EngineStats{.num_running = s.num_running,
+                     .num_waiting = s.num_waiting,
+                     .num_blocks_total = b.num_blocks,
+                     .num_blocks_used = b.num_used_blocks,
+                     .num_preemptions = s.num_preemptions,
+                     .prefix_cache_queries = b.prefix_cache_queries,
+                     .prefix_cache_hits = b.prefix_cache_hits,
+                     .num_prompt_tokens = s.num_prompt_tokens,
+                     .num_generation_tokens = s.num_generation_tokens,
+                     .dead = dead_};
+}
+
+}  // namespace swiftkv

@@ -1,0 +1,80 @@
+// The serving engine's single-threaded core: live requests, the block manager, the scheduler
+// and the model runner, and the step loop (DESIGN.md §2):
+//
+//   SchedulerOutput out = scheduler.schedule();
+//   RunnerOutput result = runner.execute(out);
+//   for (SequenceUpdate u : scheduler.update(out, result)) deliver(request(u).make_output(u));
+//
+// The threaded Engine (engine.h) and the offline API (offline_engine.h) drive it. Failures stay
+// local: a failed forward pass fails the step's sequences, a failed sampling call or output
+// callback fails its request (kError), and only a broken invariant in the scheduler kills the
+// core (dead(): every request fails, nothing runs any more). No exception leaves step().
+//
+// Not thread-safe: one thread calls everything (validate() and config() are const and may be
+// called from any thread).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "engine/block_manager.h"
+#include "engine/engine.h"
+#include "engine/model_runner.h"
+#include "engine/request_state.h"
+#include "engine/scheduler.h"
+
+namespace swiftkv {
+
+class EngineCore {
+ public:
+  // `tokenizer` may be null (no text, no stop strings: benchmarks). Throws Error for a bad
+  // config (e.g. a cache that cannot hold one max_model_len sequence). `config.max_model_len`
+  // 0 is resolved to the model's max_position_embeddings.
+  EngineCore(const LlamaModel& model, const Tokenizer* tokenizer, ops::Context ctx,
+             EngineConfig config);
+  EngineCore(const EngineCore&) = delete;
+  EngineCore& operator=(const EngineCore&) = delete;
+
+  const EngineConfig& config() const { return config_; }
+
+  // Throws Error naming the problem: empty prompt, token outside the vocabulary, prompt + 1 >
+  // max_model_len, invalid sampling parameters or logprobs.
+  void validate(const Request& request) const;
+  // Queues a validated request. Throws Error when its id is already live.
+  void add(Request request, RequestCallback on_output);
+  // Ends a live request with a final delta (`status` kAbort or kError); false if unknown.
+  bool abort(const std::string& request_id, FinishStatus status = FinishStatus::kAbort,
+             std::string error = {});
+  void abort_all(FinishStatus status, const std::string& error);
+
+  // One schedule -> execute -> update step (expired deadlines are aborted first).
+  void step();
+
+  bool has_unfinished() const { return !requests_.empty(); }
+  bool dead() const { return dead_; }
+  EngineStats stats() const;
+
+ private:
+  void process(const SequenceUpdate& update);
+  // Calls the request's callback; a final delta (or a failing callback) ends the request.
+  void deliver(const std::string& request_id, const RequestOutput& output);
+  void expire_deadlines();
+  void die(const std::string& reason);
+
+  const LlamaModel& model_;
+  const Tokenizer* tokenizer_;
+  EngineConfig config_;
+  std::vector<int32_t> eos_ids_;
+  BlockManager block_manager_;
+  Scheduler scheduler_;
+  ModelRunner runner_;
+  std::unordered_map<std::string, std::unique_ptr<RequestState>> requests_;
+  bool dead_ = false;
+};
+
+// The EngineConfig with max_model_len resolved, checked against the model (throws Error).
+EngineConfig resolve_engine_config(const LlamaModel& model, EngineConfig config);
+
+}  // namespace swiftkv

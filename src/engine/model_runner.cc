@@ -1,0 +1,111 @@
+#include "engine/model_runner.h"
+
+#include <algorithm>
+#include <exception>
+#include <span>
+#include <vector>
+
+#include "core/error.h"
+#include "engine/logprobs.h"
+
+namespace swiftkv {
+
+ModelRunner::ModelRunner(const LlamaModel& model, ops::Context ctx, int64_t num_blocks,
+                         int64_t block_size)
+    : model_(model),
+      ctx_(ctx),
+      block_size_(block_size),
+      cache_(model.cache_shape(num_blocks, block_size)) {}
+
+BatchView ModelRunner::make_batch(const SchedulerOutput& out) const {
+  const auto num_seqs = static_cast<int64_t>(out.scheduled.size());
+  const int64_t num_tokens = out.num_batched_tokens;
+  size_t max_blocks = 1;
+  for (const ScheduledSequence& s : out.scheduled) {
+    max_blocks = std::max(max_blocks, s.seq->block_table.blocks.size());
+  }
+  std::vector<int32_t> token_ids;
+  std::vector<int32_t> positions;
+  std::vector<int32_t> slots;
+  token_ids.reserve(static_cast<size_t>(num_tokens));
+  positions.reserve(static_cast<size_t>(num_tokens));
+  slots.reserve(static_cast<size_t>(num_tokens));
+  std::vector<int32_t> query_start = {0};
+  std::vector<int32_t> kv_lens;
+  std::vector<int32_t> block_tables(static_cast<size_t>(num_seqs) * max_blocks, 0);
+  std::vector<int32_t> num_logits;
+  for (int64_t s = 0; s < num_seqs; ++s) {
+    const ScheduledSequence& scheduled = out.scheduled[static_cast<size_t>(s)];
+    const Sequence& seq = *scheduled.seq;
+    const std::vector<int32_t>& blocks = seq.block_table.blocks;
+    const int64_t begin = seq.num_computed_tokens;
+    const int64_t end = begin + scheduled.num_new_tokens;
+    SWIFTKV_CHECK(scheduled.num_new_tokens > 0 && end <= seq.num_tokens() &&
+                      block_size_ * static_cast<int64_t>(blocks.size()) >= end,
+                  "sequence ", seq.id, ": tokens [", begin, ", ", end, ") of ", seq.num_tokens(),
+                  " with ", blocks.size(), " blocks");
+    for (int64_t pos = begin; pos < end; ++pos) {
+      token_ids.push_back(seq.token_ids[static_cast<size_t>(pos)]);
+      positions.push_back(static_cast<int32_t>(pos));
+      slots.push_back(static_cast<int32_t>(
+          blocks[static_cast<size_t>(pos / block_size_)] * block_size_ + pos % block_size_));
+    }
+    query_start.push_back(static_cast<int32_t>(token_ids.size()));
+    kv_lens.push_back(static_cast<int32_t>(end));
+    std::copy(
+        blocks.begin(), blocks.end(),
+        block_tables.begin() + static_cast<std::ptrdiff_t>(static_cast<size_t>(s) * max_blocks));
+    num_logits.push_back(scheduled.sample ? 1 : 0);
+  }
+  SWIFTKV_CHECK(static_cast<int64_t>(token_ids.size()) == num_tokens, "scheduled ",
+                token_ids.size(), " tokens, counted ", num_tokens);
+  BatchView batch;
+  batch.token_ids = Tensor::from_i32({num_tokens}, token_ids);
+  batch.positions = Tensor::from_i32({num_tokens}, positions);
+  batch.slot_mapping = Tensor::from_i32({num_tokens}, slots);
+  batch.attention.query_start_loc = Tensor::from_i32({num_seqs + 1}, query_start);
+  batch.attention.kv_lens = Tensor::from_i32({num_seqs}, kv_lens);
+  batch.attention.block_tables =
+      Tensor::from_i32({num_seqs, static_cast<int64_t>(max_blocks)}, block_tables);
+  batch.num_logits = Tensor::from_i32({num_seqs}, num_logits);
+  return batch;
+}
+
+RunnerOutput ModelRunner::execute(const SchedulerOutput& out) {
+  RunnerOutput result;
+  Tensor logits;
+  try {
+    logits = model_.forward(ctx_, make_batch(out), cache_);
+    const auto num_sampling = std::count_if(out.scheduled.begin(), out.scheduled.end(),
+                                            [](const ScheduledSequence& s) { return s.sample; });
+    SWIFTKV_CHECK(logits.dim(0) == num_sampling, "forward returned ", logits.dim(0),
+                  " logits rows for ", num_sampling, " sampling sequences");
+  } catch (const std::exception& e) {
+    result.error = str_cat("model step failed: ", e.what());
+    return result;
+  }
+  result.sampled.resize(out.scheduled.size());
+  const int64_t vocab = logits.dim(1);
+  int64_t row = 0;
+  for (size_t i = 0; i < out.scheduled.size(); ++i) {
+    const ScheduledSequence& s = out.scheduled[i];
+    if (!s.sample) {
+      continue;
+    }
+    const std::span<float> row_logits(logits.data<float>() + row * vocab,
+                                      static_cast<size_t>(vocab));
+    ++row;
+    SampledToken& sampled = result.sampled[i];
+    try {
+      sampled.token = s.seq->sampler.sample(row_logits);
+      if (s.seq->num_logprobs >= 0) {
+        sampled.logprobs = compute_logprobs(row_logits, sampled.token, s.seq->num_logprobs);
+      }
+    } catch (const std::exception& e) {
+      sampled.error = str_cat("sampling failed: ", e.what());
+    }
+  }
+  return result;
+}
+
+}  // namespace swiftkv

@@ -1,0 +1,225 @@
+// backend.h on the CUDA kernels of this folder.
+#include "kernels/cuda/backend.h"
+
+#include <cuda_bf16.h>
+
+#include <algorithm>
+
+#include "core/error.h"
+#include "kernels/cuda/context.h"
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/decode_attention.h"
+#include "kernels/cuda/embedding.h"
+#include "kernels/cuda/fused_add_rms_norm.h"
+#include "kernels/cuda/gather_rows.h"
+#include "kernels/cuda/generic_attention.h"
+#include "kernels/cuda/prefill_attention.h"
+#include "kernels/cuda/random_fill.h"
+#include "kernels/cuda/rms_norm.h"
+#include "kernels/cuda/rope_kv_cache.h"
+#include "kernels/cuda/silu_mul.h"
+
+namespace swiftkv::cuda {
+
+class Graph {
+ public:
+  explicit Graph(cudaGraphExec_t exec) : exec_(exec) {}
+  ~Graph() { cudaGraphExecDestroy(exec_); }
+  Graph(const Graph&) = delete;
+  Graph& operator=(const Graph&) = delete;
+  cudaGraphExec_t exec() const { return exec_; }
+
+ private:
+  cudaGraphExec_t exec_;
+};
+
+void CudaContextDeleter::operator()(CudaContext* context) const { delete context; }
+void GraphDeleter::operator()(Graph* graph) const { delete graph; }
+
+namespace {
+
+__nv_bfloat16* bf16(const Tensor& t) { return static_cast<__nv_bfloat16*>(t.raw()); }
+const int32_t* i32(const Tensor& t) { return t.data<const int32_t>(); }
+
+}  // namespace
+
+bool device_available() {
+  int count = 0;
+  return cudaGetDeviceCount(&count) == cudaSuccess && count > 0;
+}
+
+CudaContextPtr create_context() {
+  if (!device_available()) {
+    throw Error("no CUDA device is visible");
+  }
+  return CudaContextPtr(new CudaContext());
+}
+
+std::string device_description() {
+  int device = 0;
+  CUDA_CHECK(cudaGetDevice(&device));
+  cudaDeviceProp prop{};
+  CUDA_CHECK(cudaGetDeviceProperties(&prop, device));
+  return str_cat(prop.name, ", ", prop.multiProcessorCount, " SMs, ",
+                 static_cast<double>(prop.totalGlobalMem) / (1024.0 * 1024.0 * 1024.0), " GiB");
+}
+
+Tensor device_empty(Shape shape, DType dtype) {
+  const auto nbytes = static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype);
+  auto buffer = std::make_shared<DeviceBuffer>(std::max<size_t>(nbytes, 1));
+  void* data = buffer->data();
+  return Tensor::wrap(data, std::move(shape), dtype, Device::kCuda, std::move(buffer));
+}
+
+void copy(CudaContext& context, const Tensor& dst, const Tensor& src) {
+  SWIFTKV_CHECK(dst.shape() == src.shape() && dst.dtype() == src.dtype(), "copy: dst ",
+                shape_str(dst.shape()), " ", dtype_name(dst.dtype()), " vs src ",
+                shape_str(src.shape()), " ", dtype_name(src.dtype()));
+  if (src.nbytes() == 0) {
+    return;
+  }
+  CUDA_CHECK(cudaMemcpyAsync(dst.raw(), src.raw(), src.nbytes(), cudaMemcpyDefault,
+                             context.stream()));
+  if (dst.device() == Device::kCpu) {
+    CUDA_CHECK(cudaStreamSynchronize(context.stream()));
+  }
+}
+
+void fill_zero(CudaContext& context, const Tensor& t) {
+  CUDA_CHECK(cudaMemsetAsync(t.raw(), 0, t.nbytes(), context.stream()));
+}
+
+void fill_random_uniform(CudaContext& context, const Tensor& t, uint64_t seed, float mean,
+                         float half_width) {
+  SWIFTKV_CHECK(t.dtype() == DType::kBF16, "fill_random_uniform: ", dtype_name(t.dtype()));
+  fill_random_uniform_bf16(context.stream(), bf16(t), t.numel(), seed, mean, half_width);
+}
+
+void synchronize(CudaContext& context) { CUDA_CHECK(cudaStreamSynchronize(context.stream())); }
+
+void reserve_attention_workspace(CudaContext& context, int64_t max_tokens, int64_t num_heads,
+                                 int64_t num_kv_heads, int64_t head_dim) {
+  size_t needed = 0;
+  for (int64_t n = 1; n <= max_tokens; ++n) {
+    needed = std::max(needed, decode_attention_workspace_bytes(
+                                  n, num_heads, head_dim,
+                                  decode_attention_num_splits(n, num_kv_heads)));
+  }
+  if (needed > context.attention_workspace().nbytes()) {
+    context.attention_workspace() = DeviceBuffer(needed);
+  }
+}
+
+void begin_capture(CudaContext& context) {
+  CUDA_CHECK(cudaStreamBeginCapture(context.stream(), cudaStreamCaptureModeThreadLocal));
+}
+
+GraphPtr end_capture(CudaContext& context) {
+  cudaGraph_t graph = nullptr;
+  CUDA_CHECK(cudaStreamEndCapture(context.stream(), &graph));
+  cudaGraphExec_t exec = nullptr;
+  const cudaError_t status = cudaGraphInstantiate(&exec, graph, 0);
+  cudaGraphDestroy(graph);
+  CUDA_CHECK(status);
+  return GraphPtr(new Graph(exec));
+}
+
+void replay(CudaContext& context, const Graph& graph) {
+  CUDA_CHECK(cudaGraphLaunch(graph.exec(), context.stream()));
+}
+
+void embedding(CudaContext& context, const Tensor& out, const Tensor& table, const Tensor& ids) {
+  embedding_bf16(context.stream(), bf16(out), bf16(table), i32(ids), ids.dim(0), table.dim(1));
+}
+
+void linear(CudaContext& context, const Tensor& out, const Tensor& x, const Tensor& w) {
+  context.blas().linear(
+      context.stream(),
+      {.out = out.raw(),
+       .out_type = out.dtype() == DType::kF32 ? GemmOutType::kF32 : GemmOutType::kBF16,
+       .x = bf16(x),
+       .w = bf16(w),
+       .num_tokens = x.dim(0),
+       .out_features = w.dim(0),
+       .in_features = w.dim(1)});
+}
+
+void rms_norm(CudaContext& context, const Tensor& out, const Tensor& x, const Tensor& weight,
+              float eps) {
+  rms_norm_bf16(context.stream(), bf16(out), bf16(x), bf16(weight), x.dim(0), x.dim(1), eps);
+}
+
+void fused_add_rms_norm(CudaContext& context, const Tensor& out, const Tensor& residual,
+                        const Tensor& x, const Tensor& weight, float eps) {
+  fused_add_rms_norm_bf16(context.stream(), bf16(out), bf16(residual), bf16(x), bf16(weight),
+                          x.dim(0), x.dim(1), eps);
+}
+
+void swiglu(CudaContext& context, const Tensor& out, const Tensor& gate_up) {
+  silu_mul_bf16(context.stream(), bf16(out), bf16(gate_up), out.dim(0), out.dim(1));
+}
+
+void gather_rows(CudaContext& context, const Tensor& out, const Tensor& x, const Tensor& indices) {
+  const int64_t row_bytes = x.dim(0) == 0 ? 0 : static_cast<int64_t>(x.nbytes()) / x.dim(0);
+  cuda::gather_rows(context.stream(), out.raw(), x.raw(), i32(indices), indices.dim(0), row_bytes);
+}
+
+void rope_write_kv_cache(CudaContext& context, const RopeWriteArgs& args) {
+  const int64_t q_width = args.num_heads * args.head_dim;
+  const int64_t kv_width = args.num_kv_heads * args.head_dim;
+  __nv_bfloat16* base = bf16(args.qkv);
+  const int64_t stride = args.qkv.dim(1);
+  rope_write_kv_cache_bf16(
+      context.stream(),
+      {.q = args.num_heads > 0 ? base : nullptr,
+       .q_stride = stride,
+       .k = args.num_kv_heads > 0 ? base + q_width : nullptr,
+       .v = args.num_kv_heads > 0 ? base + q_width + kv_width : nullptr,
+       .kv_stride = stride,
+       .k_cache = static_cast<__nv_bfloat16*>(args.k_cache),
+       .v_cache = static_cast<__nv_bfloat16*>(args.v_cache),
+       .slot_mapping = args.slot_mapping.defined() ? i32(args.slot_mapping) : nullptr,
+       .positions = i32(args.positions),
+       .inv_freq = args.inv_freq.data<const float>(),
+       .num_tokens = args.qkv.dim(0),
+       .num_layers = args.num_layers,
+       .kv_layer_stride = 2 * kv_width,
+       .cache_layer_stride = args.cache_layer_stride,
+       .num_heads = args.num_heads,
+       .num_kv_heads = args.num_kv_heads,
+       .head_dim = args.head_dim});
+}
+
+void paged_attention(CudaContext& context, const AttentionArgs& args) {
+  const Tensor& cache = args.k_cache;
+  PagedAttentionArgs a{.out = bf16(args.out),
+                       .q = bf16(args.q),
+                       .q_stride = args.q.rank() == 2 ? args.q.dim(1) : 0,
+                       .k_cache = bf16(args.k_cache),
+                       .v_cache = bf16(args.v_cache),
+                       .query_start_loc = i32(args.query_start_loc),
+                       .kv_lens = i32(args.kv_lens),
+                       .block_tables = i32(args.block_tables),
+                       .num_seqs = args.kv_lens.dim(0),
+                       .num_tokens = args.out.dim(0),
+                       .num_heads = args.out.dim(1),
+                       .num_kv_heads = cache.dim(2),
+                       .head_dim = cache.dim(3),
+                       .block_size = cache.dim(1),
+                       .max_blocks_per_seq = args.block_tables.dim(1),
+                       .scale = args.scale};
+  const bool tensor_core_shape = (a.head_dim == 64 || a.head_dim == 128) &&
+                                 a.num_heads / a.num_kv_heads <= 16 &&
+                                 (a.q_stride == 0 || a.q_stride % 8 == 0);
+  if (!tensor_core_shape) {
+    generic_attention_bf16(context.stream(), a);
+  } else if (args.use_decode_kernel) {
+    const int num_splits = decode_attention_num_splits(a.num_tokens, a.num_kv_heads);
+    DeviceBuffer& workspace = context.attention_workspace();
+    decode_attention_bf16(context.stream(), a, num_splits, workspace.data(), workspace.nbytes());
+  } else {
+    prefill_attention_bf16(context.stream(), a);
+  }
+}
+
+}  // namespace swiftkv::cuda

@@ -1,0 +1,110 @@
+// The CUDA backend as src/ops sees it: plain C++ with no CUDA types, so the op layer and the
+// model above it stay device-agnostic (DESIGN.md §2). Built from backend.cc and the kernels of
+// this folder when SWIFTKV_CUDA is on; otherwise backend_stub.cc, whose every function throws
+// Error("CUDA backend not built").
+//
+// Tensors passed here are device tensors already checked by the op (shapes, dtypes, devices);
+// these functions only translate them into kernel arguments and enqueue work on the context's
+// stream. Nothing here allocates device memory except device_empty() and
+// reserve_attention_workspace(), which the model calls at start-up, never in the step loop.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "core/tensor.h"
+
+namespace swiftkv::cuda {
+
+// A stream, a cuBLASLt handle with its plan cache, and the decode-attention workspace
+// (defined in context.h). One per thread of work; not thread-safe.
+class CudaContext;
+struct CudaContextDeleter {
+  void operator()(CudaContext* context) const;
+};
+using CudaContextPtr = std::unique_ptr<CudaContext, CudaContextDeleter>;
+
+// An instantiated CUDA graph (defined in backend.cc).
+class Graph;
+struct GraphDeleter {
+  void operator()(Graph* graph) const;
+};
+using GraphPtr = std::unique_ptr<Graph, GraphDeleter>;
+
+// True when the backend is built and a device is visible.
+bool device_available();
+// A context on the current device; throws Error when the backend is not built or no device.
+CudaContextPtr create_context();
+// A short description of the device ("NVIDIA H200, 132 SMs, 139.8 GiB").
+std::string device_description();
+
+// ---- memory --------------------------------------------------------------------------------
+// Uninitialised device memory (cudaMalloc, 256-byte aligned), freed with its last view.
+Tensor device_empty(Shape shape, DType dtype);
+// Copies src into dst (same shape and dtype; host or device on either side), ordered on the
+// context's stream; returns after the copy when dst is on the host.
+void copy(CudaContext& context, const Tensor& dst, const Tensor& src);
+void fill_zero(CudaContext& context, const Tensor& t);
+// Counter-based random fill of a bf16 tensor: element i = mean + half_width * u, u uniform in
+// [-1, 1) from a SplitMix64 hash of (seed, i). Reproducible, independent of launch shape.
+void fill_random_uniform(CudaContext& context, const Tensor& t, uint64_t seed, float mean,
+                         float half_width);
+void synchronize(CudaContext& context);
+// Sizes the decode-attention workspace for up to max_tokens query rows (all split counts
+// decode_attention_num_splits can choose). Allocates; call at start-up.
+void reserve_attention_workspace(CudaContext& context, int64_t max_tokens, int64_t num_heads,
+                                 int64_t num_kv_heads, int64_t head_dim);
+
+// ---- CUDA graphs ---------------------------------------------------------------------------
+// Work enqueued on the context's stream between begin_capture and end_capture is recorded, not
+// run; replay() runs it again with the same pointers (refresh the buffers it reads first).
+void begin_capture(CudaContext& context);
+GraphPtr end_capture(CudaContext& context);
+void replay(CudaContext& context, const Graph& graph);
+
+// ---- kernels (contracts: the op of the same name in src/ops) ---------------------------------
+void embedding(CudaContext& context, const Tensor& out, const Tensor& table, const Tensor& ids);
+void linear(CudaContext& context, const Tensor& out, const Tensor& x, const Tensor& w);
+void rms_norm(CudaContext& context, const Tensor& out, const Tensor& x, const Tensor& weight,
+              float eps);
+void fused_add_rms_norm(CudaContext& context, const Tensor& out, const Tensor& residual,
+                        const Tensor& x, const Tensor& weight, float eps);
+void swiglu(CudaContext& context, const Tensor& out, const Tensor& gate_up);
+void gather_rows(CudaContext& context, const Tensor& out, const Tensor& x, const Tensor& indices);
+
+// RoPE on the fused projection output qkv [num_tokens, num_heads * head_dim + num_layers * 2 *
+// num_kv_heads * head_dim] in place, and the write of each layer's (k, v) into cache layer i at
+// k_cache + i * cache_layer_stride elements (likewise v_cache). k_cache null: no write.
+struct RopeWriteArgs {
+  Tensor qkv;
+  int64_t num_heads = 0;
+  int64_t num_kv_heads = 0;
+  int64_t head_dim = 0;
+  int64_t num_layers = 1;
+  Tensor positions;
+  Tensor inv_freq;
+  void* k_cache = nullptr;
+  void* v_cache = nullptr;
+  int64_t cache_layer_stride = 0;
+  Tensor slot_mapping;
+};
+void rope_write_kv_cache(CudaContext& context, const RopeWriteArgs& args);
+
+// Paged attention; q is [num_tokens, num_heads, head_dim] or a fused [num_tokens, width]
+// projection output whose first num_heads * head_dim columns are q. use_decode_kernel picks the
+// split-KV decode kernel (few query rows per sequence) over the prefill kernel.
+struct AttentionArgs {
+  Tensor out;  // [num_tokens, num_heads, head_dim]
+  Tensor q;
+  Tensor k_cache;  // [num_blocks, block_size, num_kv_heads, head_dim]
+  Tensor v_cache;
+  Tensor query_start_loc;
+  Tensor kv_lens;
+  Tensor block_tables;
+  float scale = 0.0F;
+  bool use_decode_kernel = false;
+};
+void paged_attention(CudaContext& context, const AttentionArgs& args);
+
+}  // namespace swiftkv::cuda

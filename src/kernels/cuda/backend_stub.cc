@@ -1,0 +1,48 @@
+// backend.h when SWIFTKV_CUDA is off: the CUDA backend reports itself missing. Every function
+// throws Error("CUDA backend not built"), so `--backend cuda` fails with a clear message and the
+// device-agnostic code above links unchanged.
+#include "core/error.h"
+#include "kernels/cuda/backend.h"
+
+namespace swiftkv::cuda {
+namespace {
+
+[[noreturn]] void not_built() {
+  throw Error("CUDA backend not built (configure with -DSWIFTKV_CUDA=ON on a machine with nvcc)");
+}
+
+}  // namespace
+
+class CudaContext {};
+class Graph {};
+
+void CudaContextDeleter::operator()(CudaContext* context) const { delete context; }
+void GraphDeleter::operator()(Graph* graph) const { delete graph; }
+
+bool device_available() { return false; }
+CudaContextPtr create_context() { not_built(); }
+std::string device_description() { not_built(); }
+Tensor device_empty(Shape, DType) { not_built(); }
+void copy(CudaContext&, const Tensor&, const Tensor&) { not_built(); }
+void fill_zero(CudaContext&, const Tensor&) { not_built(); }
+void fill_random_uniform(CudaContext&, const Tensor&, uint64_t, float, float) { not_built(); }
+void synchronize(CudaContext&) { not_built(); }
+void reserve_attention_workspace(CudaContext&, int64_t, int64_t, int64_t, int64_t) {
+  not_built();
+}
+void begin_capture(CudaContext&) { not_built(); }
+GraphPtr end_capture(CudaContext&) { not_built(); }
+void replay(CudaContext&, const Graph&) { not_built(); }
+void embedding(CudaContext&, const Tensor&, const Tensor&, const Tensor&) { not_built(); }
+void linear(CudaContext&, const Tensor&, const Tensor&, const Tensor&) { not_built(); }
+void rms_norm(CudaContext&, const Tensor&, const Tensor&, const Tensor&, float) { not_built(); }
+void fused_add_rms_norm(CudaContext&, const Tensor&, const Tensor&, const Tensor&, const Tensor&,
+                        float) {
+  not_built();
+}
+void swiglu(CudaContext&, const Tensor&, const Tensor&) { not_built(); }
+void gather_rows(CudaContext&, const Tensor&, const Tensor&, const Tensor&) { not_built(); }
+void rope_write_kv_cache(CudaContext&, const RopeWriteArgs&) { not_built(); }
+void paged_attention(CudaContext&, const AttentionArgs&) { not_built(); }
+
+}  // namespace swiftkv::cuda

@@ -1,0 +1,99 @@
+#include "ops/device.h"
+
+#include <algorithm>
+
+#include "core/error.h"
+#include "kernels/cuda/backend.h"
+
+namespace swiftkv::ops {
+namespace {
+
+cuda::CudaContext& cuda_context(const Context& ctx, std::string_view what) {
+  if (ctx.backend != Backend::kCuda || ctx.cuda == nullptr) {
+    throw Error(str_cat(what, ": needs a kCuda context with ctx.cuda (ops::CudaDevice)"));
+  }
+  return *ctx.cuda;
+}
+
+}  // namespace
+
+bool cuda_available() { return cuda::device_available(); }
+
+CudaDevice::CudaDevice() : ctx_(cuda::create_context().release()) {}
+
+CudaDevice::~CudaDevice() { cuda::CudaContextDeleter{}(ctx_); }
+
+std::string CudaDevice::description() const { return cuda::device_description(); }
+
+Tensor device_empty(const Context& ctx, Shape shape, DType dtype) {
+  cuda_context(ctx, "device_empty");
+  return cuda::device_empty(std::move(shape), dtype);
+}
+
+void copy(const Context& ctx, const Tensor& dst, const Tensor& src) {
+  if (dst.device() == Device::kCpu && src.device() == Device::kCpu) {
+    SWIFTKV_CHECK(dst.shape() == src.shape() && dst.dtype() == src.dtype(), "copy: dst ",
+                  shape_str(dst.shape()), " vs src ", shape_str(src.shape()));
+    std::copy_n(static_cast<const char*>(src.raw()), src.nbytes(), static_cast<char*>(dst.raw()));
+    return;
+  }
+  cuda::copy(cuda_context(ctx, "copy"), dst, src);
+}
+
+Tensor to_device(const Context& ctx, const Tensor& host) {
+  Tensor out = device_empty(ctx, host.shape(), host.dtype());
+  copy(ctx, out, host);
+  return out;
+}
+
+Tensor to_host(const Context& ctx, const Tensor& device) {
+  Tensor out = Tensor::empty(device.shape(), device.dtype());
+  copy(ctx, out, device);
+  return out;
+}
+
+void fill_zero(const Context& ctx, const Tensor& t) {
+  cuda::fill_zero(cuda_context(ctx, "fill_zero"), t);
+}
+
+void fill_random_uniform(const Context& ctx, const Tensor& t, uint64_t seed, float mean,
+                         float half_width) {
+  cuda::fill_random_uniform(cuda_context(ctx, "fill_random_uniform"), t, seed, mean, half_width);
+}
+
+void synchronize(const Context& ctx) {
+  if (ctx.backend == Backend::kCuda) {
+    cuda::synchronize(cuda_context(ctx, "synchronize"));
+  }
+}
+
+void reserve_attention_workspace(const Context& ctx, int64_t max_tokens, int64_t num_heads,
+                                 int64_t num_kv_heads, int64_t head_dim) {
+  cuda::reserve_attention_workspace(cuda_context(ctx, "reserve_attention_workspace"), max_tokens,
+                                    num_heads, num_kv_heads, head_dim);
+}
+
+DeviceGraph DeviceGraph::capture(const Context& ctx, const std::function<void()>& body) {
+  cuda::CudaContext& context = cuda_context(ctx, "DeviceGraph::capture");
+  cuda::begin_capture(context);
+  try {
+    body();
+  } catch (...) {
+    try {
+      cuda::end_capture(context);  // leave the stream usable; the partial graph is dropped
+    } catch (...) {  // NOLINT(bugprone-empty-catch): the body's error is the one to report
+    }
+    throw;
+  }
+  DeviceGraph graph;
+  graph.graph_ = std::shared_ptr<cuda::Graph>(cuda::end_capture(context).release(),
+                                              cuda::GraphDeleter{});
+  return graph;
+}
+
+void DeviceGraph::replay(const Context& ctx) const {
+  SWIFTKV_CHECK(graph_ != nullptr, "replay of an empty DeviceGraph");
+  cuda::replay(cuda_context(ctx, "DeviceGraph::replay"), *graph_);
+}
+
+}  // namespace swiftkv::ops

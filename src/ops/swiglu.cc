@@ -1,0 +1,38 @@
+// Checks and dispatch for ops::swiglu (contract in swiglu.h). The CPU backends split the columns
+// and run their silu_mul kernel.
+#include "ops/swiglu.h"
+
+#include "kernels/cpu/silu_mul.h"
+#include "kernels/cuda/backend.h"
+#include "ops/checks.h"
+#include "ops/column_slices.h"
+#include "ops/dispatch.h"
+
+namespace swiftkv::ops {
+
+void swiglu(const Context& ctx, const Tensor& out, const Tensor& gate_up) {
+  constexpr std::string_view kOp = "swiglu";
+  detail::check_device(ctx, kOp, {&out, &gate_up});
+  detail::check_rank(kOp, "out", out, 2);
+  detail::check_dtype(kOp, "out", out, activation_dtype(ctx));
+  detail::check_shape(kOp, "gate_up", gate_up, {out.dim(0), 2 * out.dim(1)});
+  detail::check_dtype(kOp, "gate_up", gate_up, activation_dtype(ctx));
+  const int64_t intermediate_size = out.dim(1);
+  const auto split = [&] {
+    return std::pair{detail::copy_columns(gate_up, 0, intermediate_size),
+                     detail::copy_columns(gate_up, intermediate_size, intermediate_size)};
+  };
+  detail::dispatch(
+      ctx, kOp,
+      [&] {
+        const auto [gate, up] = split();
+        kernels::cpu::ref::silu_mul(out, gate, up);
+      },
+      [&](ThreadPool& pool) {
+        const auto [gate, up] = split();
+        kernels::cpu::silu_mul(pool, out, gate, up);
+      },
+      [&](cuda::CudaContext& cuda) { cuda::swiglu(cuda, out, gate_up); });
+}
+
+}  // namespace swiftkv::ops
