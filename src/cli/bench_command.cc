@@ -102,6 +102,7 @@ void register_bench(CLI::App& app) {
   cmd->callback([o] { run_latency(*o); });
   register_bench_throughput(*bench);
   register_bench_serve(*bench);
+  register_bench_gpu(*bench);
 }
 
 }  // namespace swiftkv::cli

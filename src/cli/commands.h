@@ -11,6 +11,8 @@ void register_convert(CLI::App& app);
 void register_bench(CLI::App& app);
 void register_bench_throughput(CLI::App& bench);
 void register_bench_serve(CLI::App& bench);
+void register_bench_gpu(CLI::App& bench);
 void register_serve(CLI::App& app);
+void register_train_commands(CLI::App& app);  // distill, eval: only with SWIFTKV_TRAIN
 
 }  // namespace swiftkv::cli

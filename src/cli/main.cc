@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   swiftkv::cli::register_convert(app);
   swiftkv::cli::register_bench(app);
   swiftkv::cli::register_serve(app);
+  swiftkv::cli::register_train_commands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

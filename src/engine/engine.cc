@@ -33,7 +33,7 @@ RequestOutput error_output(const std::string& id, const std::string& error) {
 struct Engine::Impl {
   Impl(const LlamaModel& model, const Tokenizer& tokenizer, ops::Context ctx,
        EngineConfig engine_config)
-      : core(model, &tokenizer, ctx, std::move(engine_config)), config(core.config()) {
+      : core(model, &tokenizer, ctx, engine_config), config(core.config()) {
     snapshot = core.stats();
   }
 
@@ -122,7 +122,7 @@ void Engine::Impl::loop() {
 
 Engine::Engine(const LlamaModel& model, const Tokenizer& tokenizer, ops::Context ctx,
                EngineConfig config)
-    : impl_(std::make_unique<Impl>(model, tokenizer, ctx, std::move(config))) {
+    : impl_(std::make_unique<Impl>(model, tokenizer, ctx, config)) {
   impl_->thread = std::thread([impl = impl_.get()] { impl->loop(); });
 }
 

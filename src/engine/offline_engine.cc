@@ -11,7 +11,7 @@ namespace swiftkv {
 
 OfflineEngine::OfflineEngine(const LlamaModel& model, const Tokenizer* tokenizer, ops::Context ctx,
                              EngineConfig config)
-    : core_(model, tokenizer, ctx, std::move(config)) {}
+    : core_(model, tokenizer, ctx, config) {}
 
 std::vector<CompletionResult> OfflineEngine::generate(std::vector<Request> requests) {
   std::unordered_set<std::string> ids;

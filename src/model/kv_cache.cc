@@ -31,8 +31,7 @@ KvCache::KvCache(const ops::Context& ctx, const KvCacheShape& shape) : shape_(sh
                              shape.head_dim};
   const int64_t layer_numel = shape_numel(layer_shape);
   // [num_cache_layers, 2 (K, V), layer_numel]: layer i's K at i * 2 * layer_numel.
-  const Tensor all =
-      ops::device_empty(ctx, {shape.num_cache_layers, 2, layer_numel}, DType::kBF16);
+  const Tensor all = ops::device_empty(ctx, {shape.num_cache_layers, 2, layer_numel}, DType::kBF16);
   ops::fill_zero(ctx, all);
   ops::synchronize(ctx);
   const Tensor flat = all.reshape({2 * shape.num_cache_layers, layer_numel});

@@ -58,4 +58,37 @@ std::unique_ptr<LlamaModel> load_model(const std::string& model, const LoadOptio
   return result;
 }
 
+std::unique_ptr<CudaLlamaModel> load_cuda_model(const std::string& model,
+                                                const LoadOptions& options, const ops::Context& ctx,
+                                                const CudaModelOptions& cuda_options) {
+  const auto start = std::chrono::steady_clock::now();
+  std::unique_ptr<CudaLlamaModel> result;
+  if (model.starts_with(kRandomPrefix)) {
+    RandomModelSpec spec{.shape = model.substr(kRandomPrefix.size()),
+                         .num_swiftkv_layers = options.random_swiftkv_layers,
+                         .group_size = options.random_group_size,
+                         .dtype = DType::kBF16,
+                         .seed = options.random_seed};
+    log_info("generating random weights for ", spec.shape, " on the GPU (bf16, seed ", spec.seed,
+             ")");
+    result = CudaLlamaModel::random(ctx, random_model_config(spec), spec.seed, options.mode,
+                                    cuda_options);
+  } else {
+    ModelConfig config = ModelConfig::load(model);
+    const ModelWeights weights = ModelWeights::from_store(config, WeightStore::open(model));
+    result = CudaLlamaModel::upload(ctx, std::move(config), weights, options.mode, cuda_options);
+  }
+  const ModelConfig& c = result->config();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  log_info("loaded ", model, " on the GPU: ", result->num_parameters() / 1e6, "M parameters, ",
+           c.num_hidden_layers, " layers, ",
+           c.is_swiftkv()
+               ? str_cat("SwiftKV l=", c.num_key_value_layers, " G=", c.key_value_group_size, " (",
+                         mode_name(options.mode), ")")
+               : std::string("plain Llama"),
+           ", ", result->num_cache_layers(), " cache layers, in ", seconds, " s");
+  return result;
+}
+
 }  // namespace swiftkv

@@ -6,6 +6,8 @@
 #include <string>
 
 #include "model/llama_model.h"
+#include "model/llama_model_cuda.h"
+#include "ops/context.h"
 
 namespace swiftkv {
 
@@ -21,5 +23,12 @@ struct LoadOptions {
 // `model` is a checkpoint directory (config.json + safetensors) or `random:<shape>`. Logs what
 // it loads; throws Error naming the problem (missing file, bad config, missing tensor, ...).
 std::unique_ptr<LlamaModel> load_model(const std::string& model, const LoadOptions& options);
+
+// The same on CUDA (ctx: kCuda): a checkpoint is read on the host and uploaded once (bf16);
+// `random:<shape>` weights are generated on the device (CudaLlamaModel::random), so benchmarks
+// of 8B-class shapes need no host copy.
+std::unique_ptr<CudaLlamaModel> load_cuda_model(const std::string& model,
+                                                const LoadOptions& options, const ops::Context& ctx,
+                                                const CudaModelOptions& cuda_options = {});
 
 }  // namespace swiftkv

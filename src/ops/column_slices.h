@@ -15,9 +15,10 @@ inline Tensor copy_columns(const Tensor& x, int64_t begin, int64_t width) {
   const size_t elem = dtype_size(x.dtype());
   Tensor out = Tensor::empty({rows, width}, x.dtype());
   for (int64_t r = 0; r < rows; ++r) {
-    std::memcpy(static_cast<char*>(out.raw()) + static_cast<size_t>(r * width) * elem,
-                static_cast<const char*>(x.raw()) + static_cast<size_t>(r * x.dim(1) + begin) * elem,
-                static_cast<size_t>(width) * elem);
+    std::memcpy(
+        static_cast<char*>(out.raw()) + static_cast<size_t>(r * width) * elem,
+        static_cast<const char*>(x.raw()) + static_cast<size_t>(r * x.dim(1) + begin) * elem,
+        static_cast<size_t>(width) * elem);
   }
   return out;
 }

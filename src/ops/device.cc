@@ -86,8 +86,8 @@ DeviceGraph DeviceGraph::capture(const Context& ctx, const std::function<void()>
     throw;
   }
   DeviceGraph graph;
-  graph.graph_ = std::shared_ptr<cuda::Graph>(cuda::end_capture(context).release(),
-                                              cuda::GraphDeleter{});
+  graph.graph_ =
+      std::shared_ptr<cuda::Graph>(cuda::end_capture(context).release(), cuda::GraphDeleter{});
   return graph;
 }
 

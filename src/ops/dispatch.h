@@ -20,8 +20,8 @@ struct NoCudaKernel {};
 // run_reference() for kReference; run_cpu(ThreadPool&) for kCpu (which requires ctx.pool);
 // run_cuda(cuda::CudaContext&) for kCuda (which requires ctx.cuda), or NoCudaKernel{}.
 template <typename ReferenceFn, typename CpuFn, typename CudaFn = NoCudaKernel>
-void dispatch(const Context& ctx, std::string_view op, ReferenceFn&& run_reference,
-              CpuFn&& run_cpu, CudaFn&& run_cuda = {}) {
+void dispatch(const Context& ctx, std::string_view op, ReferenceFn&& run_reference, CpuFn&& run_cpu,
+              CudaFn&& run_cuda = {}) {
   switch (ctx.backend) {
     case Backend::kReference:
       run_reference();

@@ -2,8 +2,9 @@
 // InternalError via SWIFTKV_CHECK with the offending shapes), then dispatches on
 // (backend, weight dtype) to one kernel in src/kernels/<device>/.
 //
-// Conventions: activations are f32 on CPU and bf16 on CUDA (device tensors); weights may be f32, bf16 or f16; index tensors are
-// i32. All tensors are contiguous row-major. `out` may not alias inputs unless stated.
+// Conventions: activations are f32 on CPU and bf16 on CUDA (device tensors); weights may be f32,
+// bf16 or f16; index tensors are i32. All tensors are contiguous row-major. `out` may not alias
+// inputs unless stated.
 //
 // One header per op (STYLE.md "one op, one place"); this header includes them all.
 #pragma once
@@ -22,4 +23,5 @@
 #include "ops/rope_write_kv_cache.h"
 #include "ops/silu_mul.h"
 #include "ops/swiglu.h"
+#include "ops/swiglu_linear.h"
 #include "ops/write_kv_cache.h"

@@ -3,8 +3,8 @@
 
 #include "kernels/cpu/paged_attention.h"
 #include "kernels/cuda/backend.h"
-#include "ops/column_slices.h"
 #include "ops/checks.h"
+#include "ops/column_slices.h"
 #include "ops/dispatch.h"
 
 namespace swiftkv::ops {
@@ -99,25 +99,25 @@ void paged_attention(const Context& ctx, const Tensor& out, const Tensor& q, con
   detail::dispatch(
       ctx, kOp,
       [&] {
-        kernels::cpu::ref::paged_attention(out, host_q(), k_cache, v_cache, starts, kv_lens,
-                                           tables, scale);
+        kernels::cpu::ref::paged_attention(out, host_q(), k_cache, v_cache, starts, kv_lens, tables,
+                                           scale);
       },
       [&](ThreadPool& pool) {
         kernels::cpu::paged_attention(pool, out, host_q(), k_cache, v_cache, starts, kv_lens,
                                       tables, scale);
       },
       [&](cuda::CudaContext& cuda) {
-        cuda::paged_attention(
-            cuda, {.out = out,
-                   .q = q,
-                   .k_cache = k_cache,
-                   .v_cache = v_cache,
-                   .query_start_loc = starts,
-                   .kv_lens = kv_lens,
-                   .block_tables = tables,
-                   .scale = scale,
-                   .use_decode_kernel = metadata.max_query_len >= 1 &&
-                                        metadata.max_query_len <= kDecodeMaxQueryLen});
+        cuda::paged_attention(cuda,
+                              {.out = out,
+                               .q = q,
+                               .k_cache = k_cache,
+                               .v_cache = v_cache,
+                               .query_start_loc = starts,
+                               .kv_lens = kv_lens,
+                               .block_tables = tables,
+                               .scale = scale,
+                               .use_decode_kernel = metadata.max_query_len >= 1 &&
+                                                    metadata.max_query_len <= kDecodeMaxQueryLen});
       });
 }
 

@@ -112,7 +112,8 @@ void rope_write_kv_cache(const Context& ctx, const Tensor& qkv, int64_t num_head
           const auto elem = static_cast<std::ptrdiff_t>(dtype_size(qkv.dtype()));
           const auto* k0 = static_cast<const char*>(k_caches[0].raw());
           const auto* v0 = static_cast<const char*>(v_caches[0].raw());
-          const std::ptrdiff_t stride = num_layers > 1 ? static_cast<const char*>(k_caches[1].raw()) - k0 : 0;
+          const std::ptrdiff_t stride =
+              num_layers > 1 ? static_cast<const char*>(k_caches[1].raw()) - k0 : 0;
           for (size_t i = 0; i < k_caches.size(); ++i) {
             const auto offset = static_cast<std::ptrdiff_t>(i) * stride;
             SWIFTKV_CHECK(static_cast<const char*>(k_caches[i].raw()) == k0 + offset &&

@@ -73,19 +73,14 @@ int find_socket(const std::string& local_addr, int local_port, const std::string
 
 }  // namespace
 
-ConnectionProbe::ConnectionProbe(const httplib::Request& request)
-    : local_addr_(request.local_addr),
-      local_port_(request.local_port),
-      remote_addr_(request.remote_addr),
-      remote_port_(request.remote_port) {}
-
-bool ConnectionProbe::client_gone() {
-  if (!looked_up_) {
-    looked_up_ = true;
-    if (local_port_ > 0 && remote_port_ > 0) {
-      fd_ = find_socket(local_addr_, local_port_, remote_addr_, remote_port_);
-    }
+ConnectionProbe::ConnectionProbe(const httplib::Request& request) {
+  if (request.local_port > 0 && request.remote_port > 0) {
+    fd_ = find_socket(request.local_addr, request.local_port, request.remote_addr,
+                      request.remote_port);
   }
+}
+
+bool ConnectionProbe::client_gone() const {
   if (fd_ < 0) {
     return false;
   }

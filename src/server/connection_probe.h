@@ -6,12 +6,14 @@
 // addresses are the request's) and peeks at it: a zero-length read means the peer closed.
 // Pipelined bytes are left in place. The socket stays open while the request's handler or
 // content provider runs (httplib closes it afterwards, on the same thread), so the descriptor
-// cannot be reused under the probe. Lookup costs one scan of /proc/self/fd and is done lazily,
-// on the first call to client_gone(). Not thread-safe; use on the request's own thread.
+// cannot be reused under the probe. The lookup happens at construction, while the connection
+// is most likely intact (a reset socket has no peer address any more; the probe then knows
+// nothing and write failures remain the only signal); it costs one scan of
+// /proc/self/fd (a few syscalls per open descriptor). client_gone() is one non-blocking recv.
+// Use on the request's own thread.
 #pragma once
 
 #include <httplib.h>
-#include <string>
 
 namespace swiftkv::server {
 
@@ -20,15 +22,10 @@ class ConnectionProbe {
   explicit ConnectionProbe(const httplib::Request& request);
 
   // True when the peer has closed the connection (or it failed). False when unknown.
-  bool client_gone();
+  bool client_gone() const;
 
  private:
-  std::string local_addr_;
-  int local_port_;
-  std::string remote_addr_;
-  int remote_port_;
-  int fd_ = -1;
-  bool looked_up_ = false;
+  int fd_ = -1;  // -1: not found
 };
 
 }  // namespace swiftkv::server

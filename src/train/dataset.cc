@@ -16,7 +16,8 @@ namespace swiftkv {
 namespace {
 
 bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 RawDocument parse_jsonl_line(const std::string& line, const std::string& where) {
@@ -124,8 +125,8 @@ TokenizedDocument tokenize_chat(const RawDocument& document, const Tokenizer& to
     }
     nlohmann::json upto = before;
     upto.push_back(messages[i]);
-    const auto begin = common_prefix(
-        out.tokens, tokenizer.encode(chat.render(before, true, context), false));
+    const auto begin =
+        common_prefix(out.tokens, tokenizer.encode(chat.render(before, true, context), false));
     const auto end =
         common_prefix(out.tokens, tokenizer.encode(chat.render(upto, false, context), false));
     for (size_t t = begin; t < end; ++t) {
@@ -241,7 +242,8 @@ std::vector<int64_t> shuffled_indices(int64_t n, uint64_t seed) {
 DatasetSplit split_documents(std::vector<TokenizedDocument> documents, double held_out_fraction,
                              uint64_t seed) {
   const auto n = static_cast<int64_t>(documents.size());
-  auto num_held_out = static_cast<int64_t>(std::llround(static_cast<double>(n) * held_out_fraction));
+  auto num_held_out =
+      static_cast<int64_t>(std::llround(static_cast<double>(n) * held_out_fraction));
   if (held_out_fraction > 0 && n > 1) {
     num_held_out = std::clamp<int64_t>(num_held_out, 1, n - 1);
   }

@@ -30,12 +30,12 @@ class Tokenizer;
 struct RawDocument {
   enum class Kind { kText, kCompletion, kChat };
   Kind kind = Kind::kText;
-  std::string text;                // kText
-  std::string prompt;              // kCompletion
-  std::string response;            // kCompletion; empty with has_response false = prompt only
-  bool has_response = false;       // kCompletion
-  std::string messages_json;       // kChat: the "messages" array, serialised
-  bool ends_with_user = false;     // kChat: last message is not the assistant's (prompt only)
+  std::string text;             // kText
+  std::string prompt;           // kCompletion
+  std::string response;         // kCompletion; empty with has_response false = prompt only
+  bool has_response = false;    // kCompletion
+  std::string messages_json;    // kChat: the "messages" array, serialised
+  bool ends_with_user = false;  // kChat: last message is not the assistant's (prompt only)
   bool needs_response() const;
 };
 
@@ -54,9 +54,9 @@ TokenizedDocument tokenize_document(const RawDocument& document, const Tokenizer
 
 // One packed row; all vectors have max_length entries.
 struct PackedRow {
-  std::vector<int32_t> tokens;    // padding: 0
+  std::vector<int32_t> tokens;     // padding: 0
   std::vector<int32_t> positions;  // position within its document
-  std::vector<int32_t> segments;  // document index within the row; padding: -1
+  std::vector<int32_t> segments;   // document index within the row; padding: -1
   // 1 where the logits at t predict a response token of the same document (t + 1 is one).
   std::vector<uint8_t> loss_mask;
   int64_t num_tokens = 0;  // non-padding tokens

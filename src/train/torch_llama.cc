@@ -34,8 +34,8 @@ struct CheckpointedLayer : torch::autograd::Function<CheckpointedLayer> {
 
   static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
     const variable_list saved = ctx->get_saved_variables();
-    const auto* model =
-        reinterpret_cast<const TorchLlama*>(static_cast<intptr_t>(ctx->saved_data["model"].toInt()));
+    const auto* model = reinterpret_cast<const TorchLlama*>(
+        static_cast<intptr_t>(ctx->saved_data["model"].toInt()));
     const int64_t layer = ctx->saved_data["layer"].toInt();
     variable_list inputs;
     for (int i = 0; i < 4; ++i) {
@@ -98,9 +98,8 @@ TorchLlama::TorchLlama(const ModelConfig& config, const ModelWeights& base,
     if (it == init.end()) {
       throw Error(str_cat("missing SwiftKV tensor '", name, "'"));
     }
-    torch::Tensor param = to_torch(it->second)
-                              .to(options_.device, options_.param_dtype)
-                              .set_requires_grad(true);
+    torch::Tensor param =
+        to_torch(it->second).to(options_.device, options_.param_dtype).set_requires_grad(true);
     trainable_.emplace_back(name, param);
     return param;
   };
@@ -152,9 +151,9 @@ std::vector<torch::Tensor> TorchLlama::frozen_parameters() const {
     out.push_back(lm_head_);
   }
   for (const Layer& l : layers_) {
-    for (const torch::Tensor& t : {l.input_layernorm, l.q_proj, l.k_proj, l.v_proj, l.o_proj,
-                                   l.post_attention_layernorm, l.gate_proj, l.up_proj,
-                                   l.down_proj}) {
+    for (const torch::Tensor& t :
+         {l.input_layernorm, l.q_proj, l.k_proj, l.v_proj, l.o_proj, l.post_attention_layernorm,
+          l.gate_proj, l.up_proj, l.down_proj}) {
       out.push_back(t);
     }
   }
@@ -179,8 +178,8 @@ torch::Tensor TorchLlama::rms_norm(const torch::Tensor& x, const torch::Tensor& 
 
 // y = x W^T with the matmul in compute_dtype (autocast) and the result in x's dtype.
 torch::Tensor TorchLlama::linear(const torch::Tensor& x, const torch::Tensor& weight) const {
-  const torch::Dtype compute = x.scalar_type() == torch::kFloat64 ? torch::kFloat64
-                                                                   : options_.compute_dtype;
+  const torch::Dtype compute =
+      x.scalar_type() == torch::kFloat64 ? torch::kFloat64 : options_.compute_dtype;
   return torch::matmul(x.to(compute), weight.to(compute).t()).to(x.scalar_type());
 }
 
@@ -232,8 +231,7 @@ torch::Tensor TorchLlama::split_heads(const torch::Tensor& x, int64_t num_heads)
 torch::Tensor TorchLlama::layer_forward(int64_t layer, const torch::Tensor& hidden,
                                         const torch::Tensor& q_weight, const torch::Tensor& k,
                                         const torch::Tensor& v, const torch::Tensor& mask,
-                                        const torch::Tensor& cos,
-                                        const torch::Tensor& sin) const {
+                                        const torch::Tensor& cos, const torch::Tensor& sin) const {
   const Layer& w = layers_[layer];
   const int64_t num_heads = config_.num_attention_heads;
   const int64_t num_kv_heads = config_.num_key_value_heads;
@@ -248,15 +246,14 @@ torch::Tensor TorchLlama::layer_forward(int64_t layer, const torch::Tensor& hidd
   const int64_t group = num_heads / num_kv_heads;  // repeat_kv: head h reads kv head h / group
   keys = keys.repeat_interleave(group, 1);
   values = values.repeat_interleave(group, 1);
-  const torch::Dtype compute = hidden.scalar_type() == torch::kFloat64 ? torch::kFloat64
-                                                                        : options_.compute_dtype;
+  const torch::Dtype compute =
+      hidden.scalar_type() == torch::kFloat64 ? torch::kFloat64 : options_.compute_dtype;
   const double scale = 1.0 / std::sqrt(static_cast<double>(config_.head_dim));
   // Eager attention as transformers: scores in compute dtype, softmax in f32 (f64 in checks).
   torch::Tensor scores = torch::matmul(q.to(compute), keys.to(compute).transpose(-2, -1)) * scale;
-  const torch::Dtype softmax_dtype =
-      compute == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32;
-  scores = scores.to(softmax_dtype).masked_fill(mask.logical_not(),
-                                                -std::numeric_limits<double>::infinity());
+  const torch::Dtype softmax_dtype = compute == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32;
+  scores = scores.to(softmax_dtype)
+               .masked_fill(mask.logical_not(), -std::numeric_limits<double>::infinity());
   const torch::Tensor probs = torch::softmax(scores, -1).to(compute);
   const torch::Tensor attn = torch::matmul(probs, values.to(compute))
                                  .transpose(1, 2)
@@ -324,8 +321,8 @@ TorchForward TorchLlama::student_forward(const TorchBatch& batch,
       out.last_layer_input = hidden;
     }
     if (options_.checkpoint_later_layers && torch::GradMode::is_enabled()) {
-      hidden = CheckpointedLayer::apply(hidden, w.q_proj_swiftkv, k, v, mask, r.cos, r.sin, this,
-                                        j);
+      hidden =
+          CheckpointedLayer::apply(hidden, w.q_proj_swiftkv, k, v, mask, r.cos, r.sin, this, j);
     } else {
       hidden = layer_forward(j, hidden, w.q_proj_swiftkv, k, v, mask, r.cos, r.sin);
     }

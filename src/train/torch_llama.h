@@ -31,8 +31,8 @@ namespace swiftkv {
 
 struct TorchLlamaOptions {
   torch::Device device = torch::kCPU;
-  torch::Dtype param_dtype = torch::kFloat32;   // trainable parameters (master copy)
-  torch::Dtype frozen_dtype = torch::kFloat32;  // the frozen base weights
+  torch::Dtype param_dtype = torch::kFloat32;    // trainable parameters (master copy)
+  torch::Dtype frozen_dtype = torch::kFloat32;   // the frozen base weights
   torch::Dtype compute_dtype = torch::kFloat32;  // matmul inputs (bf16 = autocast on GPU)
   bool checkpoint_later_layers = false;          // recompute layers >= l in backward
 };
@@ -45,9 +45,9 @@ struct TorchBatch {
 };
 
 struct TorchForward {
-  torch::Tensor logits;             // [num_rows, seq_len, vocab_size], param dtype or f32
-  torch::Tensor swiftkv_input;      // x_l: [num_rows, seq_len, hidden_size]
-  torch::Tensor last_layer_input;   // x_{L-1}: [num_rows, seq_len, hidden_size]
+  torch::Tensor logits;            // [num_rows, seq_len, vocab_size], param dtype or f32
+  torch::Tensor swiftkv_input;     // x_l: [num_rows, seq_len, hidden_size]
+  torch::Tensor last_layer_input;  // x_{L-1}: [num_rows, seq_len, hidden_size]
 };
 
 class TorchLlama {
@@ -69,9 +69,7 @@ class TorchLlama {
   TorchForward student_forward(const TorchBatch& batch, const torch::Tensor& swiftkv_input) const;
 
   // Trainable parameters with their Hugging Face names, in a fixed order.
-  const std::vector<std::pair<std::string, torch::Tensor>>& trainable() const {
-    return trainable_;
-  }
+  const std::vector<std::pair<std::string, torch::Tensor>>& trainable() const { return trainable_; }
   std::vector<torch::Tensor> trainable_parameters() const;
   // Every frozen base tensor (requires_grad false), for tests.
   std::vector<torch::Tensor> frozen_parameters() const;

@@ -1,4 +1,5 @@
-// Backend dispatch: kCuda is not built yet, kCpu needs a pool, tensors must be on the host.
+// Backend dispatch: kCuda needs a CUDA context (ops::CudaDevice), kCpu needs a pool, tensors
+// must be where the backend runs.
 #include <gtest/gtest.h>
 
 #include "core/error.h"
@@ -8,7 +9,7 @@
 namespace swiftkv::ops {
 namespace {
 
-TEST(Dispatch, CudaBackendIsNotBuilt) {
+TEST(Dispatch, CudaBackendNeedsAContext) {
   const Context cuda{Backend::kCuda, nullptr};
   const Tensor x = testing::random_normal({2, 3}, 1);
   EXPECT_THROW(add_inplace(cuda, x, x.clone()), Error);

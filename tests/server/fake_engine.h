@@ -33,6 +33,15 @@ struct FakeEngineOptions {
   int64_t block_size = 16;
 };
 
+inline FakeEngineOptions fake_options(int64_t max_running, int64_t max_queued,
+                                      std::chrono::milliseconds step) {
+  FakeEngineOptions options;
+  options.max_running = max_running;
+  options.max_queued = max_queued;
+  options.step = step;
+  return options;
+}
+
 class FakeEngine final : public server::EngineClient {
  public:
   FakeEngine(const Tokenizer& tokenizer, std::vector<int32_t> cycle, FakeEngineOptions options);

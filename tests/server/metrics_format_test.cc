@@ -106,12 +106,22 @@ TEST(BenchMetricsTest, PercentilesMatchNumpy) {
 }
 
 TEST(BenchMetricsTest, VllmDefinitions) {
-  std::vector<bench::RequestResult> results(3);
-  results[0] = {.success = true, .prompt_len = 10, .output_tokens = 5, .ttft = 0.1,
-                .latency = 0.5, .itl = {0.1, 0.1, 0.1, 0.1}, .start = 0.0};
-  results[1] = {.success = true, .prompt_len = 10, .output_tokens = 1, .ttft = 0.2,
-                .latency = 0.2, .itl = {}, .start = 0.3};
-  results[2] = {.success = false, .error = "boom", .prompt_len = 10};
+  auto ok = [](int64_t output_tokens, double ttft, double latency, std::vector<double> itl,
+               double start) {
+    bench::RequestResult r;
+    r.success = true;
+    r.prompt_len = 10;
+    r.output_tokens = output_tokens;
+    r.ttft = ttft;
+    r.latency = latency;
+    r.itl = std::move(itl);
+    r.start = start;
+    return r;
+  };
+  std::vector<bench::RequestResult> results = {ok(5, 0.1, 0.5, {0.1, 0.1, 0.1, 0.1}, 0.0),
+                                               ok(1, 0.2, 0.2, {}, 0.3), {}};
+  results[2].error = "boom";
+  results[2].prompt_len = 10;
   const bench::BenchSummary s = bench::compute_summary(results, 2.0);
   EXPECT_EQ(s.completed, 2);
   EXPECT_EQ(s.failed, 1);

@@ -45,7 +45,7 @@ void post_and_hang_up(int port, const std::string& path, const json& body) {
 }
 
 TEST(ServerLifecycleTest, ConcurrentStreamsEachGetTheirOwnOutput) {
-  FakeServer fake({.max_running = 8, .max_queued = 64});
+  FakeServer fake(fake_options(8, 64, 2ms));
   std::vector<std::future<StreamReply>> replies;
   for (int i = 0; i < 24; ++i) {
     replies.push_back(std::async(std::launch::async, [&, i] {
@@ -66,7 +66,7 @@ TEST(ServerLifecycleTest, ConcurrentStreamsEachGetTheirOwnOutput) {
 }
 
 TEST(ServerLifecycleTest, FullQueueAnswers429) {
-  FakeServer fake({.max_running = 1, .max_queued = 2});
+  FakeServer fake(fake_options(1, 2, 2ms));
   fake.engine().pause();  // nothing moves: both requests stay waiting
   auto first = std::async(std::launch::async, [&] {
     return http_post(fake.port(), "/v1/completions", json{{"prompt", "a"}, {"max_tokens", 3}});
@@ -90,7 +90,7 @@ TEST(ServerLifecycleTest, FullQueueAnswers429) {
 }
 
 TEST(ServerLifecycleTest, ClientThatHangsUpMidStreamIsAborted) {
-  FakeServer fake({.step = 5ms});
+  FakeServer fake(fake_options(4, 16, 5ms));
   int events = 0;
   const StreamReply reply = http_stream(
       fake.port(), "/v1/completions",
@@ -121,15 +121,16 @@ TEST(ServerLifecycleTest, ClientThatHangsUpWhileQueuedIsAborted) {
 }
 
 TEST(ServerLifecycleTest, RequestTimeout) {
-  FakeServer fake({.step = 20ms}, [](server::ServerOptions& o) { o.request_timeout = 150ms; });
+  FakeServer fake(fake_options(4, 16, 20ms),
+                  [](server::ServerOptions& o) { o.request_timeout = 150ms; });
   const HttpReply slow =
-      http_post(fake.port(), "/v1/completions", json{{"prompt", "a"}, {"max_tokens", 500}});
+      http_post(fake.port(), "/v1/completions", json{{"prompt", "a"}, {"max_tokens", 200}});
   EXPECT_EQ(slow.status, 408) << slow.body;
   EXPECT_EQ(slow.json["error"]["code"], "request_timeout");
   ASSERT_FALSE(fake.engine().received().empty());
   EXPECT_TRUE(fake.engine().received().back().deadline.has_value());
   const StreamReply stream = http_stream(
-      fake.port(), "/v1/completions", json{{"prompt", "a"}, {"max_tokens", 500}, {"stream", true}});
+      fake.port(), "/v1/completions", json{{"prompt", "a"}, {"max_tokens", 200}, {"stream", true}});
   EXPECT_TRUE(stream.done);
   ASSERT_FALSE(stream.error.is_null()) << stream.raw.substr(0, 300);
   EXPECT_EQ(stream.error["code"], "request_timeout");
@@ -140,7 +141,7 @@ TEST(ServerLifecycleTest, RequestTimeout) {
 }
 
 TEST(ServerLifecycleTest, ShutdownDrainsInFlightRequests) {
-  FakeServer fake({.step = 5ms});
+  FakeServer fake(fake_options(4, 16, 5ms));
   std::promise<void> started;
   auto stream = std::async(std::launch::async, [&] {
     bool first = true;
@@ -157,7 +158,7 @@ TEST(ServerLifecycleTest, ShutdownDrainsInFlightRequests) {
   auto plain = std::async(std::launch::async, [&] {
     return http_post(fake.port(), "/v1/completions", json{{"prompt", "b"}, {"max_tokens", 80}});
   });
-  started.get_future().wait();
+  ASSERT_EQ(started.get_future().wait_for(10s), std::future_status::ready);
   auto shutdown = std::async(std::launch::async, [&] { fake.server().shutdown(10s); });
   ASSERT_TRUE(eventually(
       [&] { return fake.server().context().state() != server::ServerState::kReady; }));
@@ -179,12 +180,12 @@ TEST(ServerLifecycleTest, ShutdownDrainsInFlightRequests) {
 }
 
 TEST(ServerLifecycleTest, ShutdownTimeoutEndsStreamsWithAnError) {
-  FakeServer fake({.step = 20ms});
+  FakeServer fake(fake_options(4, 16, 20ms));
   std::promise<void> started;
   auto stream = std::async(std::launch::async, [&] {
     bool first = true;
     return http_stream(fake.port(), "/v1/completions",
-                       json{{"prompt", "a"}, {"max_tokens", 1000}, {"stream", true}},
+                       json{{"prompt", "a"}, {"max_tokens", 200}, {"stream", true}},
                        [&](const json&) {
                          if (first) {
                            first = false;
@@ -193,7 +194,7 @@ TEST(ServerLifecycleTest, ShutdownTimeoutEndsStreamsWithAnError) {
                          return true;
                        });
   });
-  started.get_future().wait();
+  ASSERT_EQ(started.get_future().wait_for(10s), std::future_status::ready);
   const auto start = std::chrono::steady_clock::now();
   fake.server().shutdown(100ms);
   EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);

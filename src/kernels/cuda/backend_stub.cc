@@ -27,9 +27,7 @@ void copy(CudaContext&, const Tensor&, const Tensor&) { not_built(); }
 void fill_zero(CudaContext&, const Tensor&) { not_built(); }
 void fill_random_uniform(CudaContext&, const Tensor&, uint64_t, float, float) { not_built(); }
 void synchronize(CudaContext&) { not_built(); }
-void reserve_attention_workspace(CudaContext&, int64_t, int64_t, int64_t, int64_t) {
-  not_built();
-}
+void reserve_attention_workspace(CudaContext&, int64_t, int64_t, int64_t, int64_t) { not_built(); }
 void begin_capture(CudaContext&) { not_built(); }
 GraphPtr end_capture(CudaContext&) { not_built(); }
 void replay(CudaContext&, const Graph&) { not_built(); }
@@ -41,6 +39,9 @@ void fused_add_rms_norm(CudaContext&, const Tensor&, const Tensor&, const Tensor
   not_built();
 }
 void swiglu(CudaContext&, const Tensor&, const Tensor&) { not_built(); }
+void swiglu_linear(CudaContext&, const Tensor&, const Tensor&, const Tensor&, const Tensor&) {
+  not_built();
+}
 void gather_rows(CudaContext&, const Tensor&, const Tensor&, const Tensor&) { not_built(); }
 void rope_write_kv_cache(CudaContext&, const RopeWriteArgs&) { not_built(); }
 void paged_attention(CudaContext&, const AttentionArgs&) { not_built(); }

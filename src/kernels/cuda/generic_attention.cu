@@ -89,7 +89,8 @@ __global__ void generic_attention_kernel(PagedAttentionArgs args, int64_t q_stri
       }
       score = dot * args.scale;
     }
-    const float tile_max = block_reduce(score, scratch, [](float a, float b) { return fmaxf(a, b); });
+    const float tile_max =
+        block_reduce(score, scratch, [](float a, float b) { return fmaxf(a, b); });
     const float new_max = fmaxf(running_max, tile_max);
     const float p = position < visible ? __expf(score - new_max) : 0.0F;
     p_shared[tid] = p;

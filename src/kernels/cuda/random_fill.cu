@@ -36,7 +36,7 @@ void fill_random_uniform_bf16(cudaStream_t stream, __nv_bfloat16* out, int64_t n
   }
   const int64_t blocks = std::min<int64_t>((n + kThreads - 1) / kThreads, 132 * 32);
   fill_random_kernel<<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(out, n, seed, mean,
-                                                                            half_width);
+                                                                             half_width);
   CUDA_CHECK_LAUNCH();
 }
 

@@ -68,8 +68,8 @@ __global__ void rope_kv_cache_kernel(RopeKvCacheArgs args) {
       const int kv_head = head - num_heads;
       __nv_bfloat16* cache_head =
           slot >= 0 ? k_cache + (slot * num_kv_heads + kv_head) * args.head_dim : nullptr;
-      rotate_pair(k + t * args.kv_stride + kv_head * args.head_dim, cache_head, i, half,
-                  cos_table, sin_table);
+      rotate_pair(k + t * args.kv_stride + kv_head * args.head_dim, cache_head, i, half, cos_table,
+                  sin_table);
     }
   }
   if (slot >= 0) {

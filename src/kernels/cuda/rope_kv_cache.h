@@ -39,7 +39,8 @@ struct RopeKvCacheArgs {
 
 // Rotate-half RoPE with cos/sin of (f32 position × f32 inv_freq) in f32 (cosf/sinf, the same
 // function as the CPU reference's float overloads), the rotation in f32, rounded once to bf16.
-// One block per (token, layer); memory-bound (reads and writes q and k once, copies v into the cache).
+// One block per (token, layer); memory-bound (reads and writes q and k once, copies v into the
+// cache).
 void rope_write_kv_cache_bf16(cudaStream_t stream, const RopeKvCacheArgs& args);
 
 }  // namespace swiftkv::cuda

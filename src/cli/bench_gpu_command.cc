@@ -1,0 +1,318 @@
+// `swiftkv bench gpu`: prefill and decode throughput of the CUDA forward, with the hardware
+// ceilings measured in the same run (docs/benchmarks.md has the results and the commands).
+//
+// Prefill: --prefill-seqs prompts of --prompt-len random tokens in one step (the last token of
+// each needs logits). Decode: --decode-batches sequences of one token each against
+// --context tokens of cached K/V (random cache contents: decode speed does not depend on the
+// values), CUDA graphs as in serving. Each workload is warmed up (graph capture, cuBLASLt plans)
+// and timed over --iters steps with the device synchronised around them; logits stay on the
+// device (no sampling). Ceilings: a dense bf16 GEMM 8192³ through the same cuBLASLt wrapper,
+// and a device-to-device copy of 2 GiB (bytes read + written).
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "cli/commands.h"
+#include "core/error.h"
+#include "core/logging.h"
+#include "model/loader.h"
+#include "ops/ops.h"
+
+namespace swiftkv::cli {
+namespace {
+
+struct GpuBenchOptions {
+  std::string model = "random:llama-3.1-8b";
+  int64_t swiftkv_layers = 0;
+  int64_t group_size = 1;
+  std::vector<std::string> swiftkv = {"off", "on"};
+  int64_t prefill_seqs = 4;
+  int64_t prompt_len = 2048;
+  std::vector<int64_t> decode_batches = {1, 16, 64, 256};
+  int64_t context = 2048;
+  int iters = 10;
+  bool ceilings = true;
+  bool graphs = true;
+};
+
+using Clock = std::chrono::steady_clock;
+
+// Seconds per call of `step`, over `iters` calls after `warmup` calls, device synchronised.
+template <typename Step>
+double time_steps(const ops::Context& ctx, int warmup, int iters, Step&& step) {
+  for (int i = 0; i < warmup; ++i) {
+    step(i);
+  }
+  ops::synchronize(ctx);
+  const auto start = Clock::now();
+  for (int i = 0; i < iters; ++i) {
+    step(warmup + i);
+  }
+  ops::synchronize(ctx);
+  return std::chrono::duration<double>(Clock::now() - start).count() / iters;
+}
+
+struct Ceilings {
+  double gemm_tflops = 0;
+  double copy_gbps = 0;
+};
+
+Ceilings measure_ceilings(const ops::Context& ctx) {
+  Ceilings c;
+  constexpr int64_t kN = 8192;
+  const Tensor x = ops::device_empty(ctx, {kN, kN}, DType::kBF16);
+  const Tensor w = ops::device_empty(ctx, {kN, kN}, DType::kBF16);
+  const Tensor out = ops::device_empty(ctx, {kN, kN}, DType::kBF16);
+  ops::fill_random_uniform(ctx, x, 1, 0.0F, 1.0F);  // never zeros: they run faster
+  ops::fill_random_uniform(ctx, w, 2, 0.0F, 1.0F);
+  const double gemm = time_steps(ctx, 3, 20, [&](int) { ops::linear(ctx, out, x, w); });
+  c.gemm_tflops = 2.0 * kN * kN * kN / gemm / 1e12;
+  constexpr int64_t kBytes = int64_t{2} << 30;
+  const Tensor src = ops::device_empty(ctx, {kBytes / 2}, DType::kBF16);
+  const Tensor dst = ops::device_empty(ctx, {kBytes / 2}, DType::kBF16);
+  ops::fill_random_uniform(ctx, src, 3, 0.0F, 1.0F);
+  const double copy = time_steps(ctx, 2, 20, [&](int) { ops::copy(ctx, dst, src); });
+  c.copy_gbps = 2.0 * kBytes / copy / 1e9;
+  return c;
+}
+
+// Sequences [0, num_seqs) own consecutive runs of blocks_per_seq blocks (block size 16).
+struct Layout {
+  int64_t blocks_per_seq;
+  int64_t block_size = 16;
+};
+
+BatchView make_batch(const Layout& layout, const std::vector<std::vector<int32_t>>& tokens,
+                     const std::vector<int32_t>& starts, bool one_logit) {
+  const auto num_seqs = static_cast<int64_t>(tokens.size());
+  std::vector<int32_t> ids;
+  std::vector<int32_t> positions;
+  std::vector<int32_t> slots;
+  std::vector<int32_t> query_start = {0};
+  std::vector<int32_t> kv_lens;
+  std::vector<int32_t> tables;
+  std::vector<int32_t> num_logits;
+  for (int64_t s = 0; s < num_seqs; ++s) {
+    const auto& seq = tokens[static_cast<size_t>(s)];
+    const int32_t start = starts[static_cast<size_t>(s)];
+    for (size_t i = 0; i < seq.size(); ++i) {
+      const auto pos = static_cast<int32_t>(start + static_cast<int32_t>(i));
+      ids.push_back(seq[i]);
+      positions.push_back(pos);
+      const int64_t block = s * layout.blocks_per_seq + pos / layout.block_size;
+      slots.push_back(static_cast<int32_t>(block * layout.block_size + pos % layout.block_size));
+    }
+    query_start.push_back(static_cast<int32_t>(ids.size()));
+    kv_lens.push_back(start + static_cast<int32_t>(seq.size()));
+    for (int64_t b = 0; b < layout.blocks_per_seq; ++b) {
+      tables.push_back(static_cast<int32_t>(s * layout.blocks_per_seq + b));
+    }
+    num_logits.push_back(one_logit ? 1 : static_cast<int32_t>(seq.size()));
+  }
+  const auto n = static_cast<int64_t>(ids.size());
+  BatchView batch;
+  batch.token_ids = Tensor::from_i32({n}, ids);
+  batch.positions = Tensor::from_i32({n}, positions);
+  batch.slot_mapping = Tensor::from_i32({n}, slots);
+  batch.attention.query_start_loc = Tensor::from_i32({num_seqs + 1}, query_start);
+  batch.attention.kv_lens = Tensor::from_i32({num_seqs}, kv_lens);
+  batch.attention.block_tables = Tensor::from_i32({num_seqs, layout.blocks_per_seq}, tables);
+  batch.num_logits = Tensor::from_i32({num_seqs}, num_logits);
+  return batch;
+}
+
+struct ModelCounts {
+  double layer_matmul_params = 0;  // the weights a token's decoder layers read (baseline wiring)
+  double lm_head_params = 0;
+  double decode_weight_bytes = 0;  // weights one decode step streams in this mode
+  double kv_bytes_per_token = 0;   // all cache layers, K and V
+};
+
+ModelCounts count(const CudaLlamaModel& model) {
+  const ModelConfig& c = model.config();
+  const double hidden = static_cast<double>(c.hidden_size);
+  const double q = static_cast<double>(c.num_attention_heads * c.head_dim);
+  const double kv = static_cast<double>(c.num_key_value_heads * c.head_dim);
+  const double mlp = 3.0 * hidden * static_cast<double>(c.intermediate_size);
+  const auto layers = static_cast<double>(c.num_hidden_layers);
+  ModelCounts m;
+  m.layer_matmul_params = layers * (hidden * (q + 2 * kv) + q * hidden + mlp);
+  m.lm_head_params = hidden * static_cast<double>(c.vocab_size);
+  double decode_params = m.layer_matmul_params + m.lm_head_params;
+  if (model.swiftkv_active()) {
+    // Later layers read q_proj_swiftkv instead of q/k/v; the leaders' K/V GEMM reads theirs.
+    const double later = static_cast<double>(c.num_hidden_layers - c.num_key_value_layers);
+    const double leaders = later / static_cast<double>(c.key_value_group_size);
+    decode_params += later * (-2 * kv * hidden) + leaders * 2 * kv * hidden;
+  }
+  m.decode_weight_bytes = 2.0 * decode_params;
+  m.kv_bytes_per_token = static_cast<double>(model.num_cache_layers()) * 2.0 * kv * 2.0;
+  return m;
+}
+
+std::string fmt(const char* format, double value) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof(buffer), format, value);
+  return buffer;
+}
+
+void run_gpu_bench(const GpuBenchOptions& o) {
+  const ops::CudaDevice device;
+  const ops::Context ctx = device.context();
+  std::printf("device: %s\n", device.description().c_str());
+  Ceilings ceilings;
+  if (o.ceilings) {
+    ceilings = measure_ceilings(ctx);
+    std::printf("ceilings: bf16 GEMM 8192^3 %.1f TFLOP/s | device copy %.0f GB/s (read+write)\n",
+                ceilings.gemm_tflops, ceilings.copy_gbps);
+  }
+  const int64_t max_batch = o.decode_batches.empty() ? 1
+                                                     : *std::max_element(o.decode_batches.begin(),
+                                                                         o.decode_batches.end());
+  const int warmup = 3;
+  const int64_t decode_len = o.context + warmup + o.iters + 1;
+  CudaModelOptions cuda_options;
+  cuda_options.max_num_batched_tokens = std::max(o.prefill_seqs * o.prompt_len, max_batch);
+  cuda_options.max_num_seqs = std::max<int64_t>(max_batch, o.prefill_seqs);
+  cuda_options.max_num_logits = cuda_options.max_num_seqs;
+  cuda_options.max_model_len = std::max(o.prompt_len, decode_len);
+  cuda_options.cuda_graphs = o.graphs;
+  const Layout prefill_layout{.blocks_per_seq = (o.prompt_len + 15) / 16};
+  const Layout decode_layout{.blocks_per_seq = (decode_len + 15) / 16};
+  const int64_t num_blocks = std::max(o.prefill_seqs * prefill_layout.blocks_per_seq,
+                                      max_batch * decode_layout.blocks_per_seq);
+
+  std::ostringstream table;
+  table << "| model | swiftkv | workload | tokens/s | ms/step | utilisation |\n"
+        << "|---|---|---|---|---|---|\n";
+  std::mt19937 rng(7);
+  for (const std::string& mode_name : o.swiftkv) {
+    LoadOptions load;
+    load.mode = mode_name == "on"       ? SwiftKVMode::kOn
+                : mode_name == "noskip" ? SwiftKVMode::kNoSkip
+                                        : SwiftKVMode::kOff;
+    load.random_swiftkv_layers = o.swiftkv_layers;
+    load.random_group_size = o.group_size;
+    auto model = load_cuda_model(o.model, load, ctx, cuda_options);
+    const ModelConfig& c = model->config();
+    const ModelCounts counts = count(*model);
+    const KvCache cache(ctx, model->cache_shape(num_blocks, 16));
+    for (int64_t layer = 0; layer < cache.shape().num_cache_layers; ++layer) {
+      ops::fill_random_uniform(ctx, cache.keys(layer), 100 + 2 * static_cast<uint64_t>(layer), 0,
+                               1.0F);
+      ops::fill_random_uniform(ctx, cache.values(layer), 101 + 2 * static_cast<uint64_t>(layer), 0,
+                               1.0F);
+    }
+    std::uniform_int_distribution<int32_t> token(0, static_cast<int32_t>(c.vocab_size - 1));
+    const std::string label =
+        str_cat(o.model, o.swiftkv_layers > 0 ? str_cat(" (", o.swiftkv_layers, " SwiftKV layers)")
+                                              : std::string());
+
+    if (o.prefill_seqs > 0) {
+      std::vector<std::vector<int32_t>> prompts(static_cast<size_t>(o.prefill_seqs));
+      for (auto& p : prompts) {
+        p.resize(static_cast<size_t>(o.prompt_len));
+        for (int32_t& t : p) {
+          t = token(rng);
+        }
+      }
+      const BatchView batch = make_batch(
+          prefill_layout, prompts, std::vector<int32_t>(prompts.size(), 0), /*one_logit=*/true);
+      const double seconds = time_steps(ctx, 2, std::max(1, o.iters / 2),
+                                        [&](int) { model->forward_device(ctx, batch, cache); });
+      const double tokens = static_cast<double>(o.prefill_seqs * o.prompt_len);
+      const double n = static_cast<double>(o.prompt_len);
+      // Baseline-model FLOPs (the paper's normalisation for SwiftKV): decoder-layer GEMMs over
+      // every token, lm_head over the logit rows, causal attention QKᵀ and PV.
+      const double attention_flops = 4.0 * static_cast<double>(c.head_dim) *
+                                     static_cast<double>(c.num_attention_heads) *
+                                     static_cast<double>(c.num_hidden_layers) * n * (n + 1) / 2 *
+                                     static_cast<double>(o.prefill_seqs);
+      const double flops = 2.0 * counts.layer_matmul_params * tokens +
+                           2.0 * counts.lm_head_params * static_cast<double>(o.prefill_seqs) +
+                           attention_flops;
+      const double tflops = flops / seconds / 1e12;
+      table << "| " << label << " | " << mode_name << " | prefill " << o.prefill_seqs << " x "
+            << o.prompt_len << " | " << fmt("%.0f", tokens / seconds) << " | "
+            << fmt("%.1f", seconds * 1e3) << " | " << fmt("%.0f", tflops) << " TFLOP/s"
+            << (ceilings.gemm_tflops > 0
+                    ? str_cat(" = ", fmt("%.1f", 100 * tflops / ceilings.gemm_tflops), "% MFU")
+                    : std::string())
+            << (mode_name == "on" ? " (baseline FLOPs)" : "") << " |\n";
+    }
+    for (const int64_t batch_size : o.decode_batches) {
+      std::vector<std::vector<int32_t>> tokens(static_cast<size_t>(batch_size),
+                                               std::vector<int32_t>(1));
+      std::vector<BatchView> batches;
+      for (int step = 0; step < warmup + o.iters; ++step) {
+        for (auto& t : tokens) {
+          t[0] = token(rng);
+        }
+        batches.push_back(make_batch(
+            decode_layout, tokens,
+            std::vector<int32_t>(tokens.size(), static_cast<int32_t>(o.context + step)), true));
+      }
+      const double seconds = time_steps(ctx, warmup, o.iters, [&](int step) {
+        model->forward_device(ctx, batches[static_cast<size_t>(step)], cache);
+      });
+      const double kv_len = static_cast<double>(o.context) + warmup + o.iters / 2.0;
+      const double kv_bytes = static_cast<double>(batch_size) * kv_len * counts.kv_bytes_per_token;
+      const double weight_bw = counts.decode_weight_bytes / seconds / 1e9;
+      const double total_bw = (counts.decode_weight_bytes + kv_bytes) / seconds / 1e9;
+      std::string util = fmt("weights %.0f GB/s", weight_bw);
+      if (ceilings.copy_gbps > 0) {
+        util += str_cat(" = ", fmt("%.1f", 100 * weight_bw / ceilings.copy_gbps), "% of copy");
+      }
+      util += str_cat("; weights+KV ", fmt("%.0f GB/s", total_bw));
+      if (ceilings.copy_gbps > 0) {
+        util += str_cat(" = ", fmt("%.1f", 100 * total_bw / ceilings.copy_gbps), "%");
+      }
+      table << "| " << label << " | " << mode_name << " | decode batch " << batch_size << ", ctx "
+            << o.context << " | " << fmt("%.0f", static_cast<double>(batch_size) / seconds) << " | "
+            << fmt("%.2f", seconds * 1e3) << " | " << util << " |\n";
+    }
+    std::printf("%s: %lld graphs captured\n", mode_name.c_str(),
+                static_cast<long long>(model->num_graphs()));
+  }
+  std::printf("\n%s", table.str().c_str());
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+void register_bench_gpu(CLI::App& bench) {
+  auto o = std::make_shared<GpuBenchOptions>();
+  CLI::App* cmd = bench.add_subcommand("gpu", "Prefill and decode throughput on the GPU");
+  cmd->add_option("--model", o->model, "Model directory or random:<shape>")->capture_default_str();
+  cmd->add_option("--swiftkv-layers", o->swiftkv_layers,
+                  "random: models only: number of SwiftKV layers (0 = plain Llama)");
+  cmd->add_option("--group-size", o->group_size, "random: models only: AcrossKV group size");
+  cmd->add_option("--swiftkv", o->swiftkv, "SwiftKV modes to run, in order: off, on, noskip")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"on", "off", "noskip"}))
+      ->capture_default_str();
+  cmd->add_option("--prefill-seqs", o->prefill_seqs, "Prompts in the prefill step (0 = skip)")
+      ->capture_default_str();
+  cmd->add_option("--prompt-len", o->prompt_len, "Tokens per prompt")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--decode-batches", o->decode_batches, "Decode batch sizes")
+      ->delimiter(',')
+      ->capture_default_str();
+  cmd->add_option("--context", o->context, "Cached tokens per decoding sequence")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--iters", o->iters, "Timed steps per workload")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_flag("!--no-ceilings", o->ceilings, "Skip the GEMM and copy ceilings");
+  cmd->add_flag("!--no-graphs", o->graphs, "Run without CUDA graphs");
+  cmd->callback([o] { run_gpu_bench(*o); });
+}
+
+}  // namespace swiftkv::cli

@@ -1,0 +1,168 @@
+// The Llama / Llama-SwiftKV forward on CUDA (DESIGN.md §3 "On CUDA"): the same BatchView, the
+// same two-phase SwiftKV semantics as LlamaModel (llama_model.h), on device tensors through the
+// ops' kCuda backend, with the GPU's fusions and CUDA graphs.
+//
+// Why a sibling of LlamaModel rather than one forward for both devices: the CPU forward (f32,
+// unfused, allocating per call) is used by the engine and its tests as is; the GPU forward needs
+// weights pre-concatenated at load (QKV, gate-up, every SwiftKV leader's K/V), activation
+// buffers sized once at start-up, and graph capture of decode-shaped work, which reshape the
+// forward. Both are sequences of src/ops calls; the CPU forward is the oracle in tests/gpu.
+//
+// Per layer: [fused add +] RMSNorm → one QKV GEMM → RoPE + paged cache write (one kernel) →
+// paged attention (split-KV decode kernel for decode-shaped batches, flash-style prefill kernel
+// otherwise) → o_proj → fused add + RMSNorm → one gate-up GEMM → SwiGLU → down_proj.
+// SwiftKV (mode kOn): Phase A runs every token through layers [0, l), then norm_swiftkv, ONE
+// GEMM producing every group leader's K/V, and ONE RoPE + cache-write launch into all later
+// cache layers; Phase B runs the rows that need logits (BatchView.num_logits) through layers
+// [l, L), the final norm and lm_head. kNoSkip runs every row through Phase B; kOff is the
+// original wiring from the same weights.
+//
+// CUDA graphs (CudaModelOptions.cuda_graphs): decode-only steps (one token and one logit per
+// sequence) replay a graph of the whole step, and Phase B of other steps replays a graph when
+// every sequence that needs logits needs exactly one; both are captured per batch size padded to
+// a power of two, on first use. Every step first copies its metadata (token ids, positions,
+// slots, query starts, kv lengths, block tables, selected rows) into static device buffers the
+// graphs read, so a replay never sees stale metadata; graphs are dropped when the KV cache
+// changes. Padding rows have slot -1 (no cache write) and belong to no sequence.
+//
+// Not thread-safe: one step at a time (forward() mutates the activation buffers and graphs).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "core/tensor.h"
+#include "model/batch.h"
+#include "model/config.h"
+#include "model/kv_cache.h"
+#include "model/llama_model.h"
+#include "model/weights.h"
+#include "ops/context.h"
+#include "ops/device.h"
+
+namespace swiftkv {
+
+struct CudaModelOptions {
+  int64_t max_num_batched_tokens = 8192;  // rows of one step (activation buffers are this tall)
+  int64_t max_num_seqs = 256;             // sequences of one step
+  int64_t max_num_logits = 256;           // rows of one step that need logits
+  int64_t max_model_len = 4096;           // longest sequence (width of the block tables)
+  bool cuda_graphs = true;
+  int64_t max_graph_batch = 256;  // largest padded batch a graph is captured for
+};
+
+class CudaLlamaModel {
+ public:
+  // Uploads host weights (f32/f16 converted to bf16 on the way; bf16 copied as is).
+  static std::unique_ptr<CudaLlamaModel> upload(const ops::Context& ctx, ModelConfig config,
+                                                const ModelWeights& weights, SwiftKVMode mode,
+                                                const CudaModelOptions& options = {});
+  // Random weights generated on the device, reproducible from `seed`: every named tensor (Hugging
+  // Face name) is filled from its own counter-based stream, so a SwiftKV model and the plain
+  // model of the same shape share their base weights (`--swiftkv off` == the base model).
+  // Matrices uniform with standard deviation 0.02, norms 1 ± uniform with deviation 0.05.
+  static std::unique_ptr<CudaLlamaModel> random(const ops::Context& ctx, ModelConfig config,
+                                                uint64_t seed, SwiftKVMode mode,
+                                                const CudaModelOptions& options = {});
+  ~CudaLlamaModel();
+  CudaLlamaModel(const CudaLlamaModel&) = delete;
+  CudaLlamaModel& operator=(const CudaLlamaModel&) = delete;
+
+  const ModelConfig& config() const { return config_; }
+  SwiftKVMode mode() const { return mode_; }
+  bool swiftkv_active() const { return swiftkv_active_; }
+  const CudaModelOptions& options() const { return options_; }
+  int64_t num_cache_layers() const;
+  int64_t cache_layer_of(int64_t layer) const;
+  // A bf16 cache shape for `num_blocks` blocks of `block_size` tokens (allocate it with
+  // KvCache(ctx, shape)).
+  KvCacheShape cache_shape(int64_t num_blocks, int64_t block_size) const;
+
+  // LlamaModel::forward's contract: writes every token's K/V into `cache` (a device cache) and
+  // returns the logits of the rows selected by batch.num_logits, [sum(num_logits), vocab_size]
+  // f32 on the host, in row order. `batch` holds host tensors.
+  Tensor forward(const ops::Context& ctx, const BatchView& batch, const KvCache& cache);
+  // The same, leaving the logits on the device: a [sum(num_logits), vocab_size] f32 view of a
+  // static buffer, valid until the next call. Enqueued on ctx's stream, not waited for.
+  Tensor forward_device(const ops::Context& ctx, const BatchView& batch, const KvCache& cache);
+
+  // A host copy of the weights (bf16, LlamaModel's layout), to build the CPU oracle in tests.
+  ModelWeights download_weights(const ops::Context& ctx) const;
+  // Parameters counted once (tied head once), as LlamaModel::num_parameters.
+  int64_t num_parameters() const;
+  int64_t num_graphs() const { return static_cast<int64_t>(graphs_.size()); }
+
+ private:
+  struct DeviceLayer {
+    Tensor input_layernorm;           // [hidden_size]
+    Tensor post_attention_layernorm;  // [hidden_size]
+    Tensor qkv_proj;                  // [(num_heads + 2 num_kv_heads) head_dim, hidden_size]
+    Tensor q_proj_swiftkv;            // [num_heads head_dim, hidden_size] (SwiftKV layers)
+    Tensor o_proj;                    // [hidden_size, num_heads head_dim]
+    Tensor gate_up_proj;              // [2 intermediate_size, hidden_size]
+    Tensor down_proj;                 // [hidden_size, intermediate_size]
+  };
+  struct Rows;       // the rows one phase runs on
+  struct StepShape;  // the sizes of one step's metadata (graph key)
+  struct HostStep;   // one step's metadata, built on the host
+  enum class GraphKind { kWholeStep, kPhaseB };
+
+  CudaLlamaModel(const ops::Context& ctx, ModelConfig config, SwiftKVMode mode,
+                 const CudaModelOptions& options);
+  void allocate_weights(const ops::Context& ctx, const ModelWeights* host, uint64_t seed);
+  void allocate_buffers(const ops::Context& ctx);
+
+  HostStep plan_step(const BatchView& batch, const KvCache& cache) const;
+  void upload_metadata(const ops::Context& ctx, const HostStep& step);
+  Rows phase_a_rows(const HostStep& step) const;
+  Rows phase_b_rows(const HostStep& step) const;
+  // The work of a step, as recorded in graphs: Phase A; Phase B and the logits.
+  void run_phase_a(const ops::Context& ctx, const Rows& rows, const KvCache& cache, bool& pending);
+  void run_phase_b(const ops::Context& ctx, const HostStep& step, const Rows& a, const Rows& b,
+                   const KvCache& cache, bool pending);
+  void run_layer(const ops::Context& ctx, int64_t layer, const Rows& rows, const KvCache& cache,
+                 bool& pending);
+  void run_logits(const ops::Context& ctx, const Rows& rows, int64_t num_rows, bool pending);
+  void write_swiftkv_cache(const ops::Context& ctx, const Rows& rows, const KvCache& cache);
+  void run_graph(const ops::Context& ctx, GraphKind kind, int64_t padded,
+                 const std::function<void()>& body);
+
+  ModelConfig config_;
+  SwiftKVMode mode_;
+  bool swiftkv_active_;
+  CudaModelOptions options_;
+
+  // Weights (bf16 on the device).
+  Tensor embed_tokens_;  // [vocab_size, hidden_size]
+  Tensor norm_;
+  Tensor lm_head_;  // the embedding when tied
+  Tensor norm_swiftkv_;
+  Tensor kv_proj_swiftkv_;  // [num_leaders * 2 * kv_width, hidden_size]: k, v of each leader
+  std::vector<DeviceLayer> layers_;
+  Tensor inv_freq_;  // [head_dim / 2] f32, device
+  int64_t num_parameters_ = 0;
+
+  // Activation buffers, allocated once (rows = max_num_batched_tokens unless noted).
+  Tensor residual_;     // [rows, hidden_size] the residual stream of Phase A
+  Tensor block_out_;    // [rows, hidden_size] the last block's output, not yet added
+  Tensor normed_;       // [rows, hidden_size]
+  Tensor qkv_;          // [rows, qkv width]
+  Tensor attn_;         // [rows, num_heads head_dim]
+  Tensor gate_up_;      // [rows, 2 intermediate_size]
+  Tensor act_;          // [rows, intermediate_size]
+  Tensor kv_swiftkv_;   // [rows, num_leaders * 2 * kv_width] (SwiftKV only)
+  Tensor residual_b_;   // [max_num_logits, hidden_size] Phase B / selected rows
+  Tensor block_out_b_;  // [max_num_logits, hidden_size]
+  Tensor logits_;       // [max_num_logits, vocab_size] f32
+  Tensor metadata_a_;   // i32 device buffers the graphs read (layouts: StepShape)
+  Tensor metadata_b_;
+
+  // Graphs by (kind, padded batch); valid for graph_cache_key_.
+  std::map<std::pair<GraphKind, int64_t>, ops::DeviceGraph> graphs_;
+  std::vector<const void*> graph_cache_key_;
+};
+
+}  // namespace swiftkv

@@ -1,0 +1,468 @@
+// The distillation trainer: data, model, optimizer, loop, held-out evaluation, checkpoints.
+#include "train/distill.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <optional>
+
+#include "core/logging.h"
+#include "core/mapped_file.h"
+#include "model/convert.h"
+#include "model/loader.h"
+#include "model/weight_store.h"
+#include "model/weights.h"
+#include "tokenizer/tokenizer.h"
+#include "train/checkpoint.h"
+#include "train/dataset.h"
+#include "train/distill_loss.h"
+#include "train/response_generation.h"
+#include "train/torch_llama.h"
+#include "train/training_log.h"
+
+namespace swiftkv {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Hugging Face get_linear_schedule_with_warmup: lr(step) for the step about to be taken.
+double scheduled_lr(double peak, int64_t step, int64_t warmup_steps, int64_t total_steps) {
+  if (step < warmup_steps) {
+    return peak * static_cast<double>(step) /
+           static_cast<double>(std::max<int64_t>(warmup_steps, 1));
+  }
+  return peak *
+         std::max(0.0, static_cast<double>(total_steps - step) /
+                           static_cast<double>(std::max<int64_t>(total_steps - warmup_steps, 1)));
+}
+
+TorchBatch make_batch(const std::vector<PackedRow>& rows, const torch::Device& device,
+                      torch::Tensor* loss_mask, torch::Tensor* valid) {
+  const auto n = static_cast<int64_t>(rows.size());
+  const auto seq = static_cast<int64_t>(rows.front().tokens.size());
+  torch::Tensor tokens = torch::empty({n, seq}, torch::kInt64);
+  torch::Tensor positions = torch::empty({n, seq}, torch::kInt64);
+  torch::Tensor segments = torch::empty({n, seq}, torch::kInt64);
+  torch::Tensor mask = torch::empty({n, seq}, torch::kInt64);
+  auto t = tokens.accessor<int64_t, 2>();
+  auto p = positions.accessor<int64_t, 2>();
+  auto s = segments.accessor<int64_t, 2>();
+  auto m = mask.accessor<int64_t, 2>();
+  for (int64_t r = 0; r < n; ++r) {
+    for (int64_t i = 0; i < seq; ++i) {
+      t[r][i] = rows[r].tokens[i];
+      p[r][i] = rows[r].positions[i];
+      s[r][i] = rows[r].segments[i];
+      m[r][i] = rows[r].loss_mask[i];
+    }
+  }
+  TorchBatch batch{tokens.to(device), positions.to(device), segments.to(device)};
+  *loss_mask = mask.to(device);
+  *valid = batch.segments >= 0;
+  return batch;
+}
+
+struct HeldOutMetrics {
+  double kl = 0.0;    // KL(teacher || student) at T = 1, mean over response positions
+  double top1 = 0.0;  // argmax agreement over response positions
+  double loss = 0.0;  // the training objective
+};
+
+HeldOutMetrics evaluate_held_out(const TorchLlama& model, const std::vector<PackedRow>& rows,
+                                 int64_t batch_size, const DistillLossOptions& loss_options) {
+  const torch::NoGradGuard no_grad;
+  double kl_sum = 0.0, agree = 0.0, count = 0.0, loss_sum = 0.0;
+  int64_t num_batches = 0;
+  for (size_t begin = 0; begin < rows.size(); begin += static_cast<size_t>(batch_size)) {
+    const std::vector<PackedRow> chunk(
+        rows.begin() + static_cast<int64_t>(begin),
+        rows.begin() + static_cast<int64_t>(std::min(rows.size(), begin + batch_size)));
+    torch::Tensor mask, valid;
+    const TorchBatch batch = make_batch(chunk, model.options().device, &mask, &valid);
+    const TorchForward teacher = model.teacher_forward(batch);
+    const TorchForward student = model.student_forward(batch, teacher.swiftkv_input);
+    const torch::Tensor m = mask.to(torch::kFloat64);
+    kl_sum += (kl_per_position(student.logits, teacher.logits).to(torch::kFloat64) * m)
+                  .sum()
+                  .item<double>();
+    agree += ((student.logits.argmax(-1) == teacher.logits.argmax(-1)).to(torch::kFloat64) * m)
+                 .sum()
+                 .item<double>();
+    count += m.sum().item<double>();
+    loss_sum += distill_loss(student.logits, teacher.logits, student.last_layer_input,
+                             teacher.last_layer_input, mask, valid, loss_options)
+                    .total.item<double>();
+    ++num_batches;
+  }
+  HeldOutMetrics out;
+  out.kl = kl_sum / std::max(count, 1.0);
+  out.top1 = agree / std::max(count, 1.0);
+  out.loss = loss_sum / static_cast<double>(std::max<int64_t>(num_batches, 1));
+  return out;
+}
+
+struct TrainerState {
+  int64_t step = 0;   // optimizer steps taken
+  int64_t epoch = 0;  // current epoch
+  int64_t row = 0;    // rows of the current epoch already consumed
+};
+
+void save_trainer_state(const std::string& dir, const TrainerState& state, int64_t total_steps,
+                        const TorchLlama& model, torch::optim::Optimizer& optimizer) {
+  torch::serialize::OutputArchive archive;
+  for (const auto& [name, param] : model.trainable()) {
+    archive.write("param/" + name, param.detach().cpu());
+  }
+  torch::serialize::OutputArchive optimizer_archive;
+  optimizer.save(optimizer_archive);
+  archive.write("optimizer", optimizer_archive);
+  archive.save_to((fs::path(dir) / "trainer_state.pt").string());
+  const nlohmann::json json = {{"step", state.step},
+                               {"epoch", state.epoch},
+                               {"row", state.row},
+                               {"total_steps", total_steps}};
+  write_file((fs::path(dir) / "trainer_state.json").string(), json.dump(2) + "\n");
+}
+
+TrainerState load_trainer_state(const std::string& dir, const TorchLlama& model,
+                                torch::optim::Optimizer& optimizer) {
+  torch::serialize::InputArchive archive;
+  archive.load_from((fs::path(dir) / "trainer_state.pt").string());
+  {
+    const torch::NoGradGuard no_grad;
+    for (const auto& [name, param] : model.trainable()) {
+      torch::Tensor saved;
+      archive.read("param/" + name, saved);
+      param.copy_(saved);
+    }
+  }
+  torch::serialize::InputArchive optimizer_archive;
+  archive.read("optimizer", optimizer_archive);
+  optimizer.load(optimizer_archive);
+  const auto json =
+      nlohmann::json::parse(read_file((fs::path(dir) / "trainer_state.json").string()));
+  return TrainerState{json.at("step").get<int64_t>(), json.at("epoch").get<int64_t>(),
+                      json.at("row").get<int64_t>()};
+}
+
+// The newest `checkpoint-<step>` directory of `output` with a complete trainer state.
+std::optional<std::string> latest_checkpoint(const std::string& output) {
+  std::optional<std::string> best;
+  int64_t best_step = -1;
+  if (!fs::is_directory(output)) {
+    return best;
+  }
+  for (const auto& entry : fs::directory_iterator(output)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("checkpoint-", 0) != 0 || !fs::exists(entry.path() / "trainer_state.json") ||
+        !fs::exists(entry.path() / "config.json")) {
+      continue;
+    }
+    const int64_t step = std::stoll(name.substr(11));
+    if (step > best_step) {
+      best_step = step;
+      best = entry.path().string();
+    }
+  }
+  return best;
+}
+
+std::vector<TokenizedDocument> tokenize_all(const std::vector<RawDocument>& docs,
+                                            const Tokenizer& tokenizer) {
+  std::vector<TokenizedDocument> out;
+  out.reserve(docs.size());
+  for (const RawDocument& doc : docs) {
+    out.push_back(tokenize_document(doc, tokenizer));
+  }
+  return out;
+}
+
+// Reads the data files; prompt-only documents get teacher responses (or are an error).
+std::vector<RawDocument> load_training_documents(const DistillOptions& options,
+                                                 const Tokenizer& tokenizer) {
+  std::vector<RawDocument> docs;
+  bool needs_responses = false;
+  for (const std::string& path : options.data) {
+    std::vector<RawDocument> file_docs = read_documents(path);
+    for (RawDocument& doc : file_docs) {
+      needs_responses = needs_responses || doc.needs_response();
+      docs.push_back(std::move(doc));
+    }
+  }
+  if (needs_responses) {
+    if (!options.generate_responses) {
+      throw Error(
+          "the data has prompt-only documents: pass --generate-responses to have the "
+          "teacher write the responses");
+    }
+    LoadOptions load;
+    load.mode = SwiftKVMode::kOff;
+    const auto teacher = load_model(options.model, load);
+    ResponseGenerationOptions gen;
+    gen.max_tokens = options.response_max_tokens;
+    gen.temperature = options.response_temperature;
+    gen.top_p = options.response_top_p;
+    gen.seed = options.seed;
+    gen.threads = options.threads;
+    generate_responses(*teacher, tokenizer, docs, gen);
+    const std::string path = options.responses_output.empty()
+                                 ? (fs::path(options.output) / "responses.jsonl").string()
+                                 : options.responses_output;
+    std::vector<RawDocument> generated;
+    for (const RawDocument& doc : docs) {
+      if (doc.kind != RawDocument::Kind::kText) {
+        generated.push_back(doc);
+      }
+    }
+    write_documents_jsonl(path, generated);
+    log_info("wrote ", generated.size(), " teacher responses to ", path);
+  }
+  return docs;
+}
+
+}  // namespace
+
+DistillResult run_distill(const DistillOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  if (options.data.empty()) {
+    throw Error("--data: at least one training data file is required");
+  }
+  if (options.batch_size < 1 || options.max_length < 2) {
+    throw Error("--batch-size must be >= 1 and --max-length >= 2");
+  }
+  fs::create_directories(options.output);
+  if (options.threads > 0) {
+    torch::set_num_threads(options.threads);
+  }
+  torch::manual_seed(static_cast<uint64_t>(options.seed));
+
+  // --- model -------------------------------------------------------------------------------
+  const ModelConfig input_config = ModelConfig::load(options.model);
+  const WeightStore store = WeightStore::open(options.model);
+  const Tokenizer tokenizer = Tokenizer::load(options.model);
+  ModelConfig config = input_config;
+  const bool input_is_swiftkv = input_config.architecture == Architecture::kLlamaSwiftKV;
+  if (input_is_swiftkv) {
+    if ((options.num_kv_layers >= 0 && options.num_kv_layers != config.num_key_value_layers) ||
+        (options.group_size > 0 && options.group_size != config.key_value_group_size)) {
+      throw Error(str_cat("--num-kv-layers/--group-size: ", options.model,
+                          " is already a SwiftKV checkpoint with num_key_value_layers ",
+                          config.num_key_value_layers, ", key_value_group_size ",
+                          config.key_value_group_size));
+    }
+  } else {
+    config.architecture = Architecture::kLlamaSwiftKV;
+    config.num_key_value_layers =
+        options.num_kv_layers >= 0 ? options.num_kv_layers : config.num_hidden_layers / 2;
+    config.key_value_group_size = options.group_size > 0 ? options.group_size : 1;
+  }
+  config.swiftkv = true;
+  config.validate("--num-kv-layers/--group-size");
+  ModelConfig base_config = config;  // the teacher's tensors, read as a SwiftKV or plain model
+  if (!input_is_swiftkv) {
+    base_config = input_config;
+  }
+  const ModelWeights base = ModelWeights::from_store(base_config, store);
+  NamedTensors init;
+  if (input_is_swiftkv) {
+    for (const std::string& name : store.names()) {
+      if (is_swiftkv_tensor_name(name)) {
+        init.emplace_back(name, store.get(name));
+      }
+    }
+  } else {
+    init = init_swiftkv_tensors(config, base, DType::kF32);
+  }
+
+  TorchLlamaOptions model_options;
+  model_options.device = torch::Device(options.device);
+  const bool cuda = model_options.device.is_cuda();
+  if (cuda && !torch::cuda::is_available()) {
+    throw Error(str_cat("--device ", options.device, ": this libtorch has no usable CUDA device"));
+  }
+  const std::string precision =
+      options.precision == "auto" ? (cuda ? "bf16" : "f32") : options.precision;
+  if (precision == "bf16") {
+    model_options.frozen_dtype = torch::kBFloat16;
+    model_options.compute_dtype = torch::kBFloat16;
+  } else if (precision != "f32") {
+    throw Error(str_cat("--precision: expected auto, f32 or bf16, got '", options.precision, "'"));
+  }
+  model_options.checkpoint_later_layers =
+      options.checkpointing == "auto" ? cuda : options.checkpointing == "on";
+  TorchLlama model(config, base, init, model_options);
+  int64_t num_trainable = 0;
+  for (const torch::Tensor& p : model.trainable_parameters()) {
+    num_trainable += p.numel();
+  }
+  log_info("distill: l = ", config.num_key_value_layers, " of ", config.num_hidden_layers,
+           " layers, G = ", config.key_value_group_size, ", ", num_trainable,
+           " trainable parameters, device ", options.device, ", precision ", precision,
+           ", checkpointing ", model_options.checkpoint_later_layers ? "on" : "off");
+
+  // --- data --------------------------------------------------------------------------------
+  std::vector<TokenizedDocument> train_docs;
+  std::vector<TokenizedDocument> held_out_docs;
+  {
+    std::vector<TokenizedDocument> docs =
+        tokenize_all(load_training_documents(options, tokenizer), tokenizer);
+    if (options.eval_data.empty()) {
+      DatasetSplit split =
+          split_documents(std::move(docs), options.held_out_fraction, options.seed);
+      train_docs = std::move(split.train);
+      held_out_docs = std::move(split.held_out);
+    } else {
+      DatasetSplit split = split_documents(std::move(docs), 0.0, options.seed);
+      train_docs = std::move(split.train);
+      held_out_docs = tokenize_all(read_documents(options.eval_data), tokenizer);
+    }
+  }
+  const std::vector<PackedRow> all_rows = pack_documents(train_docs, options.max_length);
+  const std::vector<PackedRow> held_out_rows = pack_documents(held_out_docs, options.max_length);
+  if (all_rows.empty()) {
+    throw Error("--data: no training tokens");
+  }
+  const auto num_rows = static_cast<int64_t>(all_rows.size());
+  const int64_t steps_per_epoch = (num_rows + options.batch_size - 1) / options.batch_size;
+  const int64_t total_steps =
+      options.max_steps > 0 ? options.max_steps : steps_per_epoch * options.num_epochs;
+  const auto warmup_steps =
+      static_cast<int64_t>(std::ceil(options.warmup_ratio * static_cast<double>(total_steps)));
+  int64_t num_train_tokens = 0;
+  for (const PackedRow& row : all_rows) {
+    num_train_tokens += row.num_tokens;
+  }
+  log_info("data: ", train_docs.size(), " documents, ", num_train_tokens, " tokens in ", num_rows,
+           " rows of ", options.max_length, "; held out: ", held_out_docs.size(), " documents in ",
+           held_out_rows.size(), " rows; ", total_steps, " steps (", warmup_steps, " warm-up)");
+
+  // --- optimizer and resume -----------------------------------------------------------------
+  torch::optim::AdamW optimizer(model.trainable_parameters(),
+                                torch::optim::AdamWOptions(options.learning_rate)
+                                    .betas({0.9, 0.999})
+                                    .eps(1e-8)
+                                    .weight_decay(options.weight_decay));
+  TrainerState state;
+  bool resumed = false;
+  if (options.resume) {
+    if (const auto dir = latest_checkpoint(options.output)) {
+      state = load_trainer_state(*dir, model, optimizer);
+      resumed = true;
+      log_info("resumed from ", *dir, " at step ", state.step);
+    } else {
+      log_warning("--resume: no checkpoint-<step> in ", options.output, "; starting fresh");
+    }
+  }
+  const DistillLossOptions loss_options{options.temperature, options.kl_weight,
+                                        options.hidden_weight};
+  MetricsLog metrics((fs::path(options.output) / "metrics.jsonl").string(), resumed);
+  auto run_eval = [&](int64_t step) {
+    const HeldOutMetrics m =
+        evaluate_held_out(model, held_out_rows, options.batch_size, loss_options);
+    metrics.write(nlohmann::json{
+        {"step", step}, {"held_out_kl", m.kl}, {"held_out_top1", m.top1}, {"held_out_loss", m.loss}}
+                      .dump());
+    return m;
+  };
+  DistillResult result;
+  if (!held_out_rows.empty()) {
+    const HeldOutMetrics m = run_eval(state.step);
+    result.initial_held_out_kl = m.kl;
+    result.initial_top1 = m.top1;
+    log_info("held-out at step ", state.step, ": KL ", m.kl, ", top-1 agreement ", m.top1);
+  }
+  auto save = [&](const std::string& dir, bool with_state) {
+    save_swiftkv_checkpoint(dir, config, store, model.trainable_tensors(DType::kF32),
+                            options.model);
+    if (with_state) {
+      save_trainer_state(dir, state, total_steps, model, optimizer);
+    }
+  };
+
+  // --- loop --------------------------------------------------------------------------------
+  ProgressBar progress(total_steps, options.progress);
+  std::vector<int64_t> order = shuffled_indices(num_rows, options.seed + 1 + state.epoch);
+  const std::vector<torch::Tensor> params = model.trainable_parameters();
+  while (state.step < total_steps) {
+    if (state.row >= num_rows) {
+      ++state.epoch;
+      state.row = 0;
+      order = shuffled_indices(num_rows, options.seed + 1 + state.epoch);
+    }
+    const auto step_start = std::chrono::steady_clock::now();
+    std::vector<PackedRow> rows;
+    for (int64_t i = state.row; i < std::min(num_rows, state.row + options.batch_size); ++i) {
+      rows.push_back(all_rows[order[i]]);
+    }
+    state.row += static_cast<int64_t>(rows.size());
+    int64_t batch_tokens = 0;
+    for (const PackedRow& row : rows) {
+      batch_tokens += row.num_tokens;
+    }
+    const double lr = scheduled_lr(options.learning_rate, state.step, warmup_steps, total_steps);
+    for (auto& group : optimizer.param_groups()) {
+      static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+    }
+    torch::Tensor mask, valid;
+    const TorchBatch batch = make_batch(rows, model_options.device, &mask, &valid);
+    const TorchForward teacher = model.teacher_forward(batch);
+    const TorchForward student = model.student_forward(batch, teacher.swiftkv_input);
+    const DistillLoss loss = distill_loss(student.logits, teacher.logits, student.last_layer_input,
+                                          teacher.last_layer_input, mask, valid, loss_options);
+    optimizer.zero_grad();
+    loss.total.backward();
+    const double grad_norm = options.max_grad_norm > 0
+                                 ? torch::nn::utils::clip_grad_norm_(params, options.max_grad_norm)
+                                 : 0.0;
+    optimizer.step();
+    ++state.step;
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - step_start).count();
+    const double tokens_per_second = static_cast<double>(batch_tokens) / std::max(seconds, 1e-9);
+    const double loss_value = loss.total.item<double>();
+    metrics.write(nlohmann::json{{"step", state.step},
+                                 {"epoch", state.epoch},
+                                 {"loss", loss_value},
+                                 {"kl", loss.kl.item<double>()},
+                                 {"hidden_mse", loss.hidden.item<double>()},
+                                 {"lr", lr},
+                                 {"grad_norm", grad_norm},
+                                 {"tokens", batch_tokens},
+                                 {"tokens_per_s", tokens_per_second}}
+                      .dump());
+    progress.update(state.step, loss_value, lr, tokens_per_second);
+    if (options.eval_every > 0 && state.step % options.eval_every == 0 &&
+        state.step < total_steps && !held_out_rows.empty()) {
+      run_eval(state.step);
+    }
+    if (options.save_every > 0 && state.step % options.save_every == 0 &&
+        state.step < total_steps) {
+      save((fs::path(options.output) / ("checkpoint-" + std::to_string(state.step))).string(),
+           true);
+    }
+  }
+  progress.finish();
+
+  // --- final -------------------------------------------------------------------------------
+  if (!held_out_rows.empty()) {
+    const HeldOutMetrics m = run_eval(state.step);
+    result.final_held_out_kl = m.kl;
+    result.final_top1 = m.top1;
+    log_info("held-out at step ", state.step, ": KL ", m.kl, ", top-1 agreement ", m.top1);
+  }
+  save(options.output, false);
+  if (options.save_every > 0) {
+    save((fs::path(options.output) / ("checkpoint-" + std::to_string(state.step))).string(), true);
+  }
+  write_loss_curve((fs::path(options.output) / "metrics.jsonl").string(),
+                   (fs::path(options.output) / "loss_curve.svg").string());
+  result.steps = state.step;
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  log_info("distill: ", state.step, " steps in ", format_duration(result.seconds), "; wrote ",
+           options.output);
+  return result;
+}
+
+}  // namespace swiftkv

@@ -1,0 +1,408 @@
+// The CUDA forward (model/llama_model_cuda.h) against the CPU engine: stories260K's golden greedy
+// continuation, logits parity with the CPU forward on the same (bf16) weights, SwiftKV's
+// contracts (skip == no-skip, `--swiftkv off` == the base model), graph replay == eager, padded
+// multi-sequence batches == one sequence at a time, and a random 8B-shaped model (2 layers).
+//
+// Data: stories260K (converted directory or llama2.c .bin) and its golden json are read from
+// $SWIFTKV_GPU_DATA (default <source>/.gpu-data; scripts/gpu-check.sh fills it from ../shared
+// when it can), since ../shared does not travel to the GPU machine.
+//
+// Tolerances: bf16 activations are rounded to 8 significant bits after every op (relative
+// error 2^-9 each, ~10 roundings per layer) while the CPU oracle keeps f32 activations on the
+// same bf16 weights, so logits differ by ~1e-2 of their largest magnitude; we allow 3e-2
+// (max |a - b| / max |b|). Different row counts (skip vs no-skip) may pick different GEMM
+// kernels, hence the same bf16 tolerance there. The same kernels on the same shapes (graph
+// replay vs eager, `off` vs base) must agree exactly.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <numeric>
+#include <random>
+#include <vector>
+
+#include "core/mapped_file.h"
+#include "model/convert.h"
+#include "model/llama_model.h"
+#include "model/llama_model_cuda.h"
+#include "model/loader.h"
+#include "model/random_model.h"
+#include "ops/ops.h"
+
+namespace swiftkv {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr double kBf16Tolerance = 3e-2;
+
+std::string gpu_data_dir() {
+  const char* env = std::getenv("SWIFTKV_GPU_DATA");
+  return env != nullptr ? env : std::string(SWIFTKV_SOURCE_DIR) + "/.gpu-data";
+}
+
+// The Hugging Face directory of stories260K: $SWIFTKV_GPU_DATA/stories260K when present (made
+// with `swiftkv convert --llama2c`), else converted here from $SWIFTKV_GPU_DATA/stories260K.bin.
+const std::string& stories_dir() {
+  static const std::string dir = [] {
+    const std::string given = gpu_data_dir() + "/stories260K";
+    if (fs::exists(given + "/config.json")) {
+      return given;
+    }
+    const std::string out = (fs::temp_directory_path() /
+                             ("swiftkv-gpu-test-" + std::to_string(::getpid()) + "-stories260K"))
+                                .string();
+    convert_llama2c_model(gpu_data_dir() + "/stories260K.bin", out, DType::kF32, true);
+    return out;
+  }();
+  return dir;
+}
+
+std::vector<int32_t> expected_greedy() {
+  const auto json =
+      nlohmann::json::parse(read_file(gpu_data_dir() + "/expected_greedy_bos_256.json"));
+  return json.at("sampled_ids").get<std::vector<int32_t>>();
+}
+
+double max_relative_error(const Tensor& actual, const Tensor& expected) {
+  EXPECT_EQ(actual.shape(), expected.shape());
+  double max_diff = 0.0;
+  double max_ref = 0.0;
+  for (int64_t i = 0; i < std::min(actual.numel(), expected.numel()); ++i) {
+    const double a = actual.data<const float>()[i];
+    const double e = expected.data<const float>()[i];
+    max_diff = std::max(max_diff, std::isnan(a) ? INFINITY : std::abs(a - e));
+    max_ref = std::max(max_ref, std::abs(e));
+  }
+  return max_ref == 0.0 ? max_diff : max_diff / max_ref;
+}
+
+int32_t argmax_row(const Tensor& logits, int64_t row) {
+  const float* p = logits.data<const float>() + row * logits.dim(1);
+  return static_cast<int32_t>(std::max_element(p, p + logits.dim(1)) - p);
+}
+
+// Sequences with fixed blocks: sequence s owns blocks [s * blocks_per_seq, ...).
+struct Batcher {
+  int64_t blocks_per_seq;
+  int64_t block_size = 16;
+
+  struct Seq {
+    int64_t seq;                  // which sequence (its blocks)
+    std::vector<int32_t> tokens;  // new tokens
+    int32_t start;                // position of the first
+    int32_t num_logits;
+  };
+
+  BatchView make(const std::vector<Seq>& seqs) const {
+    std::vector<int32_t> ids, positions, slots, starts = {0}, kv_lens, tables, logits;
+    for (const Seq& s : seqs) {
+      for (size_t i = 0; i < s.tokens.size(); ++i) {
+        const int32_t pos = s.start + static_cast<int32_t>(i);
+        ids.push_back(s.tokens[i]);
+        positions.push_back(pos);
+        slots.push_back(static_cast<int32_t>(
+            (s.seq * blocks_per_seq + pos / block_size) * block_size + pos % block_size));
+      }
+      starts.push_back(static_cast<int32_t>(ids.size()));
+      kv_lens.push_back(s.start + static_cast<int32_t>(s.tokens.size()));
+      for (int64_t b = 0; b < blocks_per_seq; ++b) {
+        tables.push_back(static_cast<int32_t>(s.seq * blocks_per_seq + b));
+      }
+      logits.push_back(s.num_logits);
+    }
+    const auto n = static_cast<int64_t>(ids.size());
+    const auto num_seqs = static_cast<int64_t>(seqs.size());
+    BatchView batch;
+    batch.token_ids = Tensor::from_i32({n}, ids);
+    batch.positions = Tensor::from_i32({n}, positions);
+    batch.slot_mapping = Tensor::from_i32({n}, slots);
+    batch.attention.query_start_loc = Tensor::from_i32({num_seqs + 1}, starts);
+    batch.attention.kv_lens = Tensor::from_i32({num_seqs}, kv_lens);
+    batch.attention.block_tables = Tensor::from_i32({num_seqs, blocks_per_seq}, tables);
+    batch.num_logits = Tensor::from_i32({num_seqs}, logits);
+    return batch;
+  }
+  BatchView one(const std::vector<int32_t>& tokens, int32_t start, int32_t num_logits,
+                int64_t seq = 0) const {
+    return make({{seq, tokens, start, num_logits}});
+  }
+};
+
+std::vector<int32_t> random_tokens(int n, uint32_t seed, int32_t vocab) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int32_t> token(3, vocab - 1);
+  std::vector<int32_t> ids = {1};
+  while (static_cast<int>(ids.size()) < n) {
+    ids.push_back(token(rng));
+  }
+  return ids;
+}
+
+class CudaModel : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!ops::cuda_available()) {
+      GTEST_SKIP() << "no CUDA device";
+    }
+    device_ = std::make_unique<ops::CudaDevice>();
+    ctx_ = device_->context();
+  }
+
+  static CudaModelOptions small_options(bool graphs = true) {
+    CudaModelOptions o;
+    o.max_num_batched_tokens = 512;
+    o.max_num_seqs = 8;
+    o.max_num_logits = 512;
+    o.max_model_len = 512;
+    o.cuda_graphs = graphs;
+    return o;
+  }
+
+  std::unique_ptr<CudaLlamaModel> load_gpu(const std::string& dir, SwiftKVMode mode,
+                                           bool graphs = true) {
+    LoadOptions load;
+    load.mode = mode;
+    return load_cuda_model(dir, load, ctx_, small_options(graphs));
+  }
+
+  // The CPU forward on the GPU model's own (bf16) weights.
+  std::unique_ptr<LlamaModel> cpu_oracle(const CudaLlamaModel& gpu) {
+    return std::make_unique<LlamaModel>(gpu.config(), gpu.download_weights(ctx_), gpu.mode());
+  }
+
+  std::string swiftkv_dir(int64_t l, int64_t g) {
+    const fs::path dir =
+        fs::temp_directory_path() / ("swiftkv-gpu-test-" + std::to_string(::getpid()) + "-l" +
+                                     std::to_string(l) + "-g" + std::to_string(g));
+    if (!fs::exists(dir / "config.json")) {
+      convert_to_swiftkv(stories_dir(), dir.string(), l, g, std::nullopt, true);
+    }
+    return dir.string();
+  }
+
+  std::unique_ptr<ops::CudaDevice> device_;
+  ops::Context ctx_;
+  ThreadPool pool_{8};
+  ops::Context cpu_{.backend = ops::Backend::kCpu, .pool = &pool_};
+  Batcher batcher_{.blocks_per_seq = 32};  // 512 tokens per sequence
+};
+
+TEST_F(CudaModel, Stories260KGreedyFromBosMatchesGolden256) {
+  const auto model = load_gpu(stories_dir(), SwiftKVMode::kOn);
+  const KvCache cache(ctx_, model->cache_shape(32, 16));
+  const std::vector<int32_t> expected = expected_greedy();
+  ASSERT_EQ(expected.size(), 256U);
+  std::vector<int32_t> got;
+  int32_t token = 1;
+  for (int pos = 0; pos < 256; ++pos) {
+    const Tensor logits = model->forward(ctx_, batcher_.one({token}, pos, 1), cache);
+    token = argmax_row(logits, 0);
+    got.push_back(token);
+  }
+  EXPECT_GE(model->num_graphs(), 1);
+  EXPECT_EQ(got, expected);
+  int matching = 0;
+  while (matching < 256 &&
+         got[static_cast<size_t>(matching)] == expected[static_cast<size_t>(matching)]) {
+    ++matching;
+  }
+  std::printf("stories260K greedy on GPU: first %d of 256 tokens match the golden output\n",
+              matching);
+}
+
+// Prompt logits of every row and a decode step, against the CPU forward on the same weights.
+TEST_F(CudaModel, Stories260KLogitsMatchCpu) {
+  const auto gpu = load_gpu(stories_dir(), SwiftKVMode::kOn);
+  const auto cpu = cpu_oracle(*gpu);
+  const KvCache gpu_cache(ctx_, gpu->cache_shape(32, 16));
+  const KvCache cpu_cache(cpu->cache_shape(32, 16));
+  const std::vector<int32_t> prompt = random_tokens(70, 3, 512);
+  const BatchView batch = batcher_.one(prompt, 0, 70);
+  const double prompt_error = max_relative_error(gpu->forward(ctx_, batch, gpu_cache),
+                                                 cpu->forward(cpu_, batch, cpu_cache));
+  EXPECT_LT(prompt_error, kBf16Tolerance);
+  const BatchView next = batcher_.one({42}, 70, 1);
+  const double decode_error =
+      max_relative_error(gpu->forward(ctx_, next, gpu_cache), cpu->forward(cpu_, next, cpu_cache));
+  EXPECT_LT(decode_error, kBf16Tolerance);
+  std::printf("stories260K GPU vs CPU: prompt %.2e, decode %.2e\n", prompt_error, decode_error);
+}
+
+// A graph replays exactly what the eager path computes.
+TEST_F(CudaModel, GraphReplayEqualsEager) {
+  const auto graphs = load_gpu(stories_dir(), SwiftKVMode::kOn, true);
+  const auto eager = load_gpu(stories_dir(), SwiftKVMode::kOn, false);
+  const KvCache graphs_cache(ctx_, graphs->cache_shape(32, 16));
+  const KvCache eager_cache(ctx_, eager->cache_shape(32, 16));
+  const std::vector<int32_t> prompt = random_tokens(20, 4, 512);
+  graphs->forward(ctx_, batcher_.one(prompt, 0, 1), graphs_cache);
+  eager->forward(ctx_, batcher_.one(prompt, 0, 1), eager_cache);
+  for (int step = 0; step < 4; ++step) {  // capture, then replays
+    const BatchView next = batcher_.one({static_cast<int32_t>(10 + step)}, 20 + step, 1);
+    EXPECT_EQ(max_relative_error(graphs->forward(ctx_, next, graphs_cache),
+                                 eager->forward(ctx_, next, eager_cache)),
+              0.0)
+        << "step " << step;
+  }
+  EXPECT_EQ(eager->num_graphs(), 0);
+  EXPECT_GE(graphs->num_graphs(), 1);
+}
+
+struct SwiftKVCase {
+  int64_t num_kv_layers;
+  int64_t group_size;
+};
+
+class CudaModelSwiftKV : public CudaModel, public ::testing::WithParamInterface<SwiftKVCase> {};
+
+// Skip and no-skip compute the same SwiftKV model on the GPU: all rows, last row only (Phase B
+// graph), a decode step after a skipped prompt (whole-step graph); and the GPU agrees with the
+// CPU forward.
+TEST_P(CudaModelSwiftKV, SkipMatchesNoSkipAndCpu) {
+  const auto [l, g] = GetParam();
+  const std::string dir = swiftkv_dir(l, g);
+  const auto skip = load_gpu(dir, SwiftKVMode::kOn);
+  const auto no_skip = load_gpu(dir, SwiftKVMode::kNoSkip);
+  ASSERT_TRUE(skip->swiftkv_active());
+  const KvCache skip_cache(ctx_, skip->cache_shape(32, 16));
+  const KvCache no_skip_cache(ctx_, no_skip->cache_shape(32, 16));
+  const std::vector<int32_t> prompt = random_tokens(75, static_cast<uint32_t>(l * 10 + g), 512);
+  const Tensor expected = no_skip->forward(ctx_, batcher_.one(prompt, 0, 75), no_skip_cache);
+  EXPECT_LT(
+      max_relative_error(skip->forward(ctx_, batcher_.one(prompt, 0, 75), skip_cache), expected),
+      kBf16Tolerance);
+  const Tensor last = skip->forward(ctx_, batcher_.one(prompt, 0, 1), skip_cache);
+  EXPECT_LT(max_relative_error(last, expected.rows(74, 75).clone()), kBf16Tolerance);
+  const BatchView next = batcher_.one({42}, 75, 1);
+  EXPECT_LT(max_relative_error(skip->forward(ctx_, next, skip_cache),
+                               no_skip->forward(ctx_, next, no_skip_cache)),
+            kBf16Tolerance);
+
+  const auto cpu = cpu_oracle(*skip);
+  const KvCache cpu_cache(cpu->cache_shape(32, 16));
+  const KvCache gpu_cache(ctx_, skip->cache_shape(32, 16));
+  const BatchView prompt_batch = batcher_.one(prompt, 0, 75);
+  EXPECT_LT(max_relative_error(skip->forward(ctx_, prompt_batch, gpu_cache),
+                               cpu->forward(cpu_, prompt_batch, cpu_cache)),
+            kBf16Tolerance);
+}
+
+// `--swiftkv off` on a SwiftKV checkpoint is the base model, bit for bit.
+TEST_P(CudaModelSwiftKV, OffReproducesTheBaseModelExactly) {
+  const auto [l, g] = GetParam();
+  const auto off = load_gpu(swiftkv_dir(l, g), SwiftKVMode::kOff);
+  const auto base = load_gpu(stories_dir(), SwiftKVMode::kOn);
+  const KvCache off_cache(ctx_, off->cache_shape(32, 16));
+  const KvCache base_cache(ctx_, base->cache_shape(32, 16));
+  const std::vector<int32_t> prompt = random_tokens(40, 9, 512);
+  EXPECT_EQ(max_relative_error(off->forward(ctx_, batcher_.one(prompt, 0, 40), off_cache),
+                               base->forward(ctx_, batcher_.one(prompt, 0, 40), base_cache)),
+            0.0);
+  const BatchView next = batcher_.one({7}, 40, 1);
+  EXPECT_EQ(max_relative_error(off->forward(ctx_, next, off_cache),
+                               base->forward(ctx_, next, base_cache)),
+            0.0);
+}
+
+// Padded graph batches: three sequences decoded together (whole-step graph of 4 rows, one
+// padding row), and a mixed step (a prompt chunk and two decodes: eager Phase A, Phase B graph
+// of 4 rows) agree with each sequence run alone.
+TEST_P(CudaModelSwiftKV, BatchedSequencesMatchOneAtATime) {
+  const auto [l, g] = GetParam();
+  const std::string dir = swiftkv_dir(l, g);
+  const auto batched = load_gpu(dir, SwiftKVMode::kOn);
+  const auto single = load_gpu(dir, SwiftKVMode::kOn);
+  const KvCache batched_cache(ctx_, batched->cache_shape(4 * 32, 16));
+  const KvCache single_cache(ctx_, single->cache_shape(4 * 32, 16));
+  std::vector<std::vector<int32_t>> prompts;
+  for (int s = 0; s < 3; ++s) {
+    prompts.push_back(random_tokens(30 + 7 * s, static_cast<uint32_t>(100 + s), 512));
+    const BatchView b = batcher_.one(prompts.back(), 0, 1, s);
+    batched->forward(ctx_, b, batched_cache);
+    single->forward(ctx_, b, single_cache);
+  }
+  for (int step = 0; step < 3; ++step) {
+    std::vector<Batcher::Seq> seqs;
+    for (int s = 0; s < 3; ++s) {
+      seqs.push_back({s,
+                      {static_cast<int32_t>(50 + 10 * s + step)},
+                      static_cast<int32_t>(prompts[static_cast<size_t>(s)].size()) + step,
+                      1});
+    }
+    const Tensor together = batched->forward(ctx_, batcher_.make(seqs), batched_cache);
+    for (int s = 0; s < 3; ++s) {
+      const Tensor alone =
+          single->forward(ctx_, batcher_.make({seqs[static_cast<size_t>(s)]}), single_cache);
+      EXPECT_LT(max_relative_error(together.rows(s, s + 1).clone(), alone), kBf16Tolerance)
+          << "step " << step << " sequence " << s;
+    }
+  }
+  // Mixed: sequence 3 prefills 24 tokens (its last row needs logits) while 0 and 1 decode.
+  const std::vector<int32_t> fresh = random_tokens(24, 77, 512);
+  std::vector<Batcher::Seq> mixed = {{0, {5}, static_cast<int32_t>(prompts[0].size()) + 3, 1},
+                                     {3, fresh, 0, 1},
+                                     {1, {6}, static_cast<int32_t>(prompts[1].size()) + 3, 1}};
+  const Tensor together = batched->forward(ctx_, batcher_.make(mixed), batched_cache);
+  ASSERT_EQ(together.dim(0), 3);
+  for (int i = 0; i < 3; ++i) {
+    const Tensor alone =
+        single->forward(ctx_, batcher_.make({mixed[static_cast<size_t>(i)]}), single_cache);
+    EXPECT_LT(max_relative_error(together.rows(i, i + 1).clone(), alone), kBf16Tolerance)
+        << "mixed row " << i;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Layers, CudaModelSwiftKV,
+                         ::testing::Values(SwiftKVCase{2, 1}, SwiftKVCase{1, 2}),
+                         [](const auto& test_info) {
+                           return str_cat("l", test_info.param.num_kv_layers, "_g",
+                                          test_info.param.group_size);
+                         });
+
+// The Llama-3.1-8B shape (hidden 4096, 32/8 heads of 128, MLP 14336, vocab 128256) with 2
+// layers, the second a SwiftKV layer: the tensor-core attention kernels and the real GEMM
+// shapes, against the CPU forward on the same weights; `off` against the plain base model.
+TEST_F(CudaModel, Random8BShapeMatchesCpu) {
+  ModelConfig config = random_model_config({.shape = "llama-3.1-8b", .num_swiftkv_layers = 1});
+  config.num_hidden_layers = 2;
+  config.num_key_value_layers = 1;
+  config.validate();
+  CudaModelOptions options = small_options();
+  options.max_num_batched_tokens = 64;
+  options.max_num_logits = 64;
+  for (const SwiftKVMode mode : {SwiftKVMode::kOn, SwiftKVMode::kOff}) {
+    const auto gpu = CudaLlamaModel::random(ctx_, config, 5, mode, options);
+    const auto cpu = cpu_oracle(*gpu);
+    const KvCache gpu_cache(ctx_, gpu->cache_shape(32, 16));
+    const KvCache cpu_cache(cpu->cache_shape(32, 16));
+    const std::vector<int32_t> prompt = random_tokens(40, 11, 128000);
+    const BatchView batch = batcher_.one(prompt, 0, 3);
+    const double prompt_error = max_relative_error(gpu->forward(ctx_, batch, gpu_cache),
+                                                   cpu->forward(cpu_, batch, cpu_cache));
+    EXPECT_LT(prompt_error, kBf16Tolerance);
+    const BatchView next = batcher_.one({1234}, 40, 1);
+    const double decode_error = max_relative_error(gpu->forward(ctx_, next, gpu_cache),
+                                                   cpu->forward(cpu_, next, cpu_cache));
+    EXPECT_LT(decode_error, kBf16Tolerance);
+    std::printf("8B shape, 2 layers, swiftkv %s: GPU vs CPU prompt %.2e, decode %.2e\n",
+                mode == SwiftKVMode::kOn ? "on" : "off", prompt_error, decode_error);
+  }
+  // Base weights are drawn per tensor name: the plain model equals the SwiftKV model's `off`.
+  ModelConfig base_config = random_model_config({.shape = "llama-3.1-8b"});
+  base_config.num_hidden_layers = 2;
+  const auto base = CudaLlamaModel::random(ctx_, base_config, 5, SwiftKVMode::kOn, options);
+  const auto off = CudaLlamaModel::random(ctx_, config, 5, SwiftKVMode::kOff, options);
+  const KvCache base_cache(ctx_, base->cache_shape(32, 16));
+  const KvCache off_cache(ctx_, off->cache_shape(32, 16));
+  const BatchView batch = batcher_.one(random_tokens(33, 12, 128000), 0, 2);
+  EXPECT_EQ(max_relative_error(off->forward(ctx_, batch, off_cache),
+                               base->forward(ctx_, batch, base_cache)),
+            0.0);
+}
+
+}  // namespace
+}  // namespace swiftkv
