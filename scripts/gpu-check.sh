@@ -4,10 +4,17 @@
 # Face transformers comparison (tools/hf/bench_hf.py); well under 10 minutes. Logs go to $OUT
 # (the device tool's output folder) or build-gpu-check/logs; a summary to stdout.
 #
-# Data the GPU tests need (../shared does not travel): $SWIFTKV_GPU_DATA (default .gpu-data,
-# git-ignored) with stories260K.bin (or a converted stories260K/ directory) and
-# expected_greedy_bos_256.json, plus pcre2/pcre2.h when the machine lacks the PCRE2 headers.
-# This script fills it from ../shared when ../shared is there.
+# What the GPU machine lacks travels in $SWIFTKV_GPU_DATA (default .gpu-data, git-ignored; name it
+# in the device tool's `carry`): stories260K.bin (or a converted stories260K/ directory) and
+# expected_greedy_bos_256.json for the tests (this script copies them from ../shared when that is
+# there), and deps/ for the build: the PCRE2 and cpp-httplib headers the machine has no -dev
+# packages for (with the openssl, zlib and brotli headers httplib.h includes), libcpp-httplib and
+# a pkg-config file for it. Fill deps/ on a Debian/Ubuntu machine that has the -dev packages:
+#   d=.gpu-data/deps; mkdir -p $d/include $d/lib $d/pkgconfig
+#   cp /usr/include/{httplib,zlib,zconf,pcre2}.h $d/include; cp -r /usr/include/{brotli,openssl} \
+#     $d/include; cp /usr/include/x86_64-linux-gnu/openssl/*.h $d/include/openssl
+#   cp -L /usr/lib/x86_64-linux-gnu/libcpp-httplib.so.0.11 $d/lib; cp $d/lib/*.so.0.11 \
+#     $d/lib/libcpp-httplib.so   # and write $d/pkgconfig/cpp-httplib.pc (prefix=${pcfiledir}/..)
 #
 # Usage: scripts/gpu-check.sh [--skip-hf] [--skip-bench] [--build-only]
 set -uo pipefail
@@ -49,8 +56,12 @@ stamp "configure + build"
 # stop the GPU check, so they stay warnings (build.log keeps them).
 cmake_args=(-S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release
   -DCMAKE_CUDA_ARCHITECTURES=90a -DSWIFTKV_SHARED_DIR="$shared" -DSWIFTKV_WERROR=OFF)
-if [ -f "$data/pcre2/pcre2.h" ] && [ ! -f /usr/include/pcre2.h ]; then
-  cmake_args+=(-DPCRE2_INCLUDE_DIR="$data/pcre2")
+if ! pkg-config --exists libpcre2-8 2> /dev/null && [ -f "$data/deps/include/pcre2.h" ]; then
+  cmake_args+=(-DPCRE2_INCLUDE_DIR="$data/deps/include")
+fi
+if ! pkg-config --exists cpp-httplib 2> /dev/null && [ -d "$data/deps/pkgconfig" ]; then
+  export PKG_CONFIG_PATH=$data/deps/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}
+  export LD_LIBRARY_PATH=$LD_LIBRARY_PATH:$data/deps/lib
 fi
 if ! cmake "${cmake_args[@]}" > "$logs/configure.log" 2>&1; then
   tail -30 "$logs/configure.log"; exit 1
@@ -68,7 +79,7 @@ fi
 stamp "gpu tests (ctest -L gpu)"
 (cd "$build" && timeout 300 ctest -L gpu --output-on-failure) > "$logs/tests.log" 2>&1
 tests_rc=$?
-grep -E "tests passed|tests failed|Passed|Failed|\*\*\*|matching|GPU vs CPU|greedy on GPU" \
+grep -E "tests passed|tests failed|Passed|Failed|\*\*\*|stories260K on GPU|GPU vs CPU|GEMV" \
   "$logs/tests.log" | head -40
 
 bench_rc=0

@@ -10,8 +10,8 @@ scripts/setup.sh
 scripts/lint.sh
 
 jobs=$(nproc)
-echo "== build (Release)"
-SWIFTKV_BUILD_DIR=build scripts/build.sh
+echo "== build (Release, with the libtorch trainer)"
+SWIFTKV_BUILD_DIR=build scripts/build.sh -DSWIFTKV_TRAIN=ON  # distillation tests run in CI too
 echo "== tests (Release)"
 ctest --test-dir build --output-on-failure -j "$jobs" -LE gpu
 

@@ -80,7 +80,8 @@ void register_bench_serve(CLI::App& bench) {
   cmd->add_option("--request-rate", cli->request_rate,
                   "Requests per second, Poisson arrivals (inf: all at once)")
       ->capture_default_str();
-  cmd->add_option("--max-concurrency", o.max_concurrency, "Requests in flight at most (0: no limit)")
+  cmd->add_option("--max-concurrency", o.max_concurrency,
+                  "Requests in flight at most (0: no limit)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--seed", o.seed, "Random seed (prompts, arrivals)")->capture_default_str();
   cmd->add_option("--temperature", o.temperature, "Sampling temperature")->capture_default_str();

@@ -6,7 +6,8 @@
 // holds), start the engine, serve. SIGTERM / SIGINT: refuse new requests (503), let in-flight
 // ones finish for up to --shutdown-timeout seconds (then they are aborted), exit 0; a second
 // signal exits at once. A signal during loading exits at once.
-#include <pthread.h>
+#include <poll.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cctype>
@@ -88,8 +89,8 @@ int64_t parse_bytes(const std::string& text) {
     }
   }
   if (used == 0 || scale == 0.0 || value <= 0.0) {
-    throw Error(str_cat("--kv-cache-memory: expected a byte count like 4G or 536870912, got '",
-                        text, "'"));
+    throw Error(
+        str_cat("--kv-cache-memory: expected a byte count like 4G or 536870912, got '", text, "'"));
   }
   return static_cast<int64_t>(value * scale);
 }
@@ -108,15 +109,41 @@ std::string read_text_file(const std::string& path) {
   return text;
 }
 
-// Waits for SIGTERM / SIGINT (blocked in every thread, see run_serve) on its own thread.
+// The write end of the self-pipe the signal handler writes to (a signal handler can reach
+// nothing else; there is one per process).
+int g_signal_pipe_write = -1;
+
+extern "C" void on_stop_signal(int sig) {
+  const auto byte = static_cast<unsigned char>(sig);
+  [[maybe_unused]] const ssize_t n = write(g_signal_pipe_write, &byte, 1);
+}
+
+// SIGTERM / SIGINT, handled on a thread of its own. A handler plus a self-pipe rather than
+// sigwait(): libraries (OpenBLAS) start threads before main() that would otherwise receive the
+// signal with its default action.
 class SignalWatcher {
  public:
-  explicit SignalWatcher(const sigset_t& signals)
-      : signals_(signals), thread_([this] { loop(); }) {}
+  SignalWatcher() {
+    int fds[2];
+    if (pipe(fds) != 0) {
+      throw Error("cannot create the signal pipe");
+    }
+    read_fd_ = fds[0];
+    g_signal_pipe_write = fds[1];
+    struct sigaction action {};
+    action.sa_handler = on_stop_signal;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART;
+    sigaction(SIGTERM, &action, nullptr);
+    sigaction(SIGINT, &action, nullptr);
+    thread_ = std::thread([this] { loop(); });
+  }
   ~SignalWatcher() {
     stop_ = true;
     thread_.join();
   }
+  SignalWatcher(const SignalWatcher&) = delete;
+  SignalWatcher& operator=(const SignalWatcher&) = delete;
 
   void set_loaded() { loaded_ = true; }
   // Blocks until the first signal.
@@ -127,14 +154,14 @@ class SignalWatcher {
 
  private:
   void loop() {
-    const timespec poll = {0, 200 * 1000 * 1000};
     while (!stop_) {
-      const int sig = sigtimedwait(&signals_, nullptr, &poll);
-      if (sig <= 0) {
+      pollfd fd{.fd = read_fd_, .events = POLLIN, .revents = 0};
+      unsigned char sig = 0;
+      if (poll(&fd, 1, 200) <= 0 || read(read_fd_, &sig, 1) != 1) {
         continue;
       }
       if (!loaded_) {
-        log_info("signal ", sig, " while loading: exiting");
+        log_info("signal ", static_cast<int>(sig), " while loading: exiting");
         std::_Exit(0);
       }
       bool first = false;
@@ -147,25 +174,24 @@ class SignalWatcher {
         log_warning("second signal: exiting without draining");
         std::_Exit(1);
       }
-      log_info("signal ", sig, " received: shutting down");
+      log_info("signal ", static_cast<int>(sig), " received: shutting down");
       cv_.notify_all();
     }
   }
 
-  sigset_t signals_;
+  int read_fd_ = -1;
   std::atomic<bool> stop_{false};
   std::atomic<bool> loaded_{false};
   std::mutex mutex_;
   std::condition_variable cv_;
   bool signalled_ = false;
-  std::thread thread_;  // last: starts after the members above exist
+  std::thread thread_;
 };
 
 // Logs a line every 10 s until destroyed.
 class LoadingTicker {
  public:
-  explicit LoadingTicker(std::string what)
-      : what_(std::move(what)), thread_([this] { loop(); }) {}
+  explicit LoadingTicker(std::string what) : what_(std::move(what)), thread_([this] { loop(); }) {}
   ~LoadingTicker() {
     {
       const std::lock_guard lock(mutex_);
@@ -180,11 +206,11 @@ class LoadingTicker {
     const auto start = std::chrono::steady_clock::now();
     std::unique_lock lock(mutex_);
     while (!cv_.wait_for(lock, std::chrono::seconds(10), [&] { return done_; })) {
-      log_info("still loading ", what_, " (",
-               std::chrono::duration_cast<std::chrono::seconds>(
-                   std::chrono::steady_clock::now() - start)
-                   .count(),
-               " s)");
+      log_info(
+          "still loading ", what_, " (",
+          std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - start)
+              .count(),
+          " s)");
     }
   }
 
@@ -196,13 +222,7 @@ class LoadingTicker {
 };
 
 void run_serve(const ServeOptions& o) {
-  // Block the signals before any thread starts, so that only SignalWatcher receives them.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  SignalWatcher watcher(signals);
+  SignalWatcher watcher;
 
   server::ServerOptions server_options;
   server_options.host = o.host;
@@ -236,10 +256,10 @@ void run_serve(const ServeOptions& o) {
   const int64_t max_model_len =
       o.max_model_len > 0 ? o.max_model_len : model->config().max_position_embeddings;
   const int64_t bytes_per_token = model->cache_shape(1, kBlockSize).bytes_per_token();
-  int64_t kv_bytes = o.kv_cache_memory.empty()
-                         ? std::min(kDefaultKvCacheBytes,
-                                    o.max_num_seqs * max_model_len * bytes_per_token)
-                         : parse_bytes(o.kv_cache_memory);
+  int64_t kv_bytes =
+      o.kv_cache_memory.empty()
+          ? std::min(kDefaultKvCacheBytes, o.max_num_seqs * max_model_len * bytes_per_token)
+          : parse_bytes(o.kv_cache_memory);
   EngineConfig config;
   config.block_size = kBlockSize;
   config.num_blocks = plan_num_blocks(*model, kv_bytes, kBlockSize, max_model_len);
@@ -253,7 +273,8 @@ void run_serve(const ServeOptions& o) {
   log_info("model loaded in ",
            std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count(),
            " s; KV cache: ", config.num_blocks, " blocks x ", kBlockSize, " = ", kv_tokens,
-           " tokens (", static_cast<double>(config.num_blocks * kBlockSize * bytes_per_token) / 1048576.0,
+           " tokens (",
+           static_cast<double>(config.num_blocks * kBlockSize * bytes_per_token) / 1048576.0,
            " MiB), max concurrency at max_model_len ", engine.config().max_model_len, ": ",
            static_cast<double>(kv_tokens) / static_cast<double>(engine.config().max_model_len),
            "x; prefix caching ", config.enable_prefix_caching ? "on" : "off");
@@ -286,8 +307,7 @@ void register_serve(CLI::App& app) {
                   "Jinja chat template file (default: tokenizer_config.json's)");
   cmd->add_option("--max-model-len", o->max_model_len,
                   "Context length (default: max_position_embeddings)");
-  cmd->add_option("--max-num-batched-tokens", o->max_num_batched_tokens,
-                  "Tokens per engine step")
+  cmd->add_option("--max-num-batched-tokens", o->max_num_batched_tokens, "Tokens per engine step")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   cmd->add_option("--max-num-seqs", o->max_num_seqs, "Requests running at once")

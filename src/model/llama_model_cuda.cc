@@ -344,9 +344,9 @@ void CudaLlamaModel::allocate_buffers(const ops::Context& ctx) {
   // Block tables are at most max_model_len wide (block_size >= 1).
   metadata_a_ =
       flat(layout_a_size(rows, options_.max_num_seqs, options_.max_model_len), DType::kI32);
-  metadata_b_ = flat(
-      layout_b_size(options_.max_num_logits, options_.max_num_seqs, options_.max_model_len),
-      DType::kI32);
+  metadata_b_ =
+      flat(layout_b_size(options_.max_num_logits, options_.max_num_seqs, options_.max_model_len),
+           DType::kI32);
   ops::reserve_attention_workspace(ctx, rows, c.num_attention_heads, c.num_key_value_heads,
                                    c.head_dim);
   ops::synchronize(ctx);
@@ -602,7 +602,9 @@ void CudaLlamaModel::run_layer(const ops::Context& ctx, int64_t layer, const Row
                           eps);
   const Tensor gate_up = view(gate_up_, n, 2 * c.intermediate_size);
   ops::linear(ctx, gate_up, normed, w.gate_up_proj);
-  ops::swiglu_linear(ctx, rows.block_out, gate_up, w.down_proj, view(act_, n, c.intermediate_size));
+  const Tensor act = view(act_, n, c.intermediate_size);
+  ops::swiglu(ctx, act, gate_up);
+  ops::linear(ctx, rows.block_out, act, w.down_proj);
   pending = true;
 }
 

@@ -23,5 +23,4 @@
 #include "ops/rope_write_kv_cache.h"
 #include "ops/silu_mul.h"
 #include "ops/swiglu.h"
-#include "ops/swiglu_linear.h"
 #include "ops/write_kv_cache.h"

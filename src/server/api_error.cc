@@ -14,8 +14,8 @@ ApiError::ApiError(int status, std::string type, std::string message, std::strin
       code_(std::move(code)) {}
 
 nlohmann::json ApiError::to_json() const {
-  nlohmann::json error = {{"message", what()}, {"type", type_}, {"param", nullptr},
-                          {"code", nullptr}};
+  nlohmann::json error = {
+      {"message", what()}, {"type", type_}, {"param", nullptr}, {"code", nullptr}};
   if (!param_.empty()) {
     error["param"] = param_;
   }
@@ -30,8 +30,8 @@ ApiError invalid_request(const std::string& message, const std::string& param) {
 }
 
 ApiError model_not_found(const std::string& model) {
-  return {404, "invalid_request_error",
-          str_cat("The model `", model, "` does not exist."), "model", "model_not_found"};
+  return {404, "invalid_request_error", str_cat("The model `", model, "` does not exist."), "model",
+          "model_not_found"};
 }
 
 ApiError unavailable(const std::string& message, const std::string& code) {

@@ -1,6 +1,8 @@
 // The HTTP server and its lifecycle; see api_server.h.
 #include "server/api_server.h"
 
+#include <sys/socket.h>
+
 #include <csignal>
 #include <string>
 
@@ -13,8 +15,9 @@
 namespace swiftkv::server {
 namespace {
 
+constexpr int kListenBacklog = 4096;  // the kernel caps it at net.core.somaxconn
 constexpr size_t kMaxBodyBytes = size_t{64} << 20;
-constexpr time_t kSocketTimeoutSeconds = 30;  // read / write timeouts per socket operation
+constexpr time_t kSocketTimeoutSeconds = 30;           // read / write timeouts per socket operation
 constexpr auto kFlushGrace = std::chrono::seconds(5);  // after the engine finished everything
 
 // Routes that are reported by name in the http_requests metric; others are "other".
@@ -42,11 +45,25 @@ std::string route_label(const std::string& path) {
   return "other";
 }
 
+// The OpenAI-shaped error for a status httplib set itself.
+ApiError httplib_error(const httplib::Request& req, int status) {
+  std::string message = str_cat("HTTP ", status);
+  std::string code;
+  if (status == 404) {
+    message = str_cat("Not found: ", req.method, " ", req.path);
+    code = "not_found";
+  } else if (status == 413) {
+    message = str_cat("the request body is larger than ", kMaxBodyBytes, " bytes");
+  } else if (status == 400) {
+    message = "malformed HTTP request";
+  }
+  const char* type = status >= 500 ? "internal_error" : "invalid_request_error";
+  return {status, type, message, {}, code};
+}
+
 }  // namespace
 
-ApiServer::ApiServer(ServerOptions options) : context_(std::move(options)) {
-  install_handlers();
-}
+ApiServer::ApiServer(ServerOptions options) : context_(std::move(options)) { install_handlers(); }
 
 ApiServer::~ApiServer() { stop(); }
 
@@ -77,33 +94,27 @@ void ApiServer::install_handlers() {
   });
 
   // Errors httplib produces itself (unknown route, malformed request, body too large) get the
-  // OpenAI shape too; responses that already have a body are left alone.
-  http_.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req,
-                                                                  httplib::Response& res) {
-    if (!res.body.empty() || res.status == 499) {
-      return httplib::Server::HandlerResponse::Unhandled;
-    }
-    std::string message = str_cat("HTTP ", res.status);
-    std::string code;
-    if (res.status == 404) {
-      message = str_cat("Not found: ", req.method, " ", req.path);
-      code = "not_found";
-    } else if (res.status == 413) {
-      message = str_cat("the request body is larger than ", kMaxBodyBytes, " bytes");
-    } else if (res.status == 400) {
-      message = "malformed HTTP request";
-    }
-    const char* type = res.status >= 500 ? "internal_error" : "invalid_request_error";
-    send_json(res, res.status, ApiError(res.status, type, message, {}, code).to_json());
-    return httplib::Server::HandlerResponse::Handled;
-  }));
+  // OpenAI shape too; responses that already have a body are left alone. Runs outside
+  // httplib's exception guard, like the logger below, so neither may throw.
+  http_.set_error_handler(
+      httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
+        if (!res.body.empty() || res.status == 499) {
+          return httplib::Server::HandlerResponse::Unhandled;
+        }
+        run_guarded(res, [&] { throw httplib_error(req, res.status); });
+        return httplib::Server::HandlerResponse::Handled;
+      }));
   http_.set_exception_handler(
       [](const httplib::Request&, httplib::Response& res, std::exception_ptr error) {
         run_guarded(res, [&] { std::rethrow_exception(error); });
       });
   http_.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
-    context_.metrics().observe_http(route_label(req.path), res.status);
-    log_debug(req.method, " ", req.path, " -> ", res.status);
+    try {
+      context_.metrics().observe_http(route_label(req.path), res.status);
+      log_debug(req.method, " ", req.path, " -> ", res.status);
+    } catch (const std::exception& e) {
+      log_warning("http logger: ", e.what());
+    }
   });
 
   register_completion_routes(http_, context_);
@@ -125,6 +136,9 @@ void ApiServer::start() {
   if (port_ <= 0) {
     throw Error(str_cat("cannot listen on ", options.host, ":", options.port,
                         " (address in use or not available)"));
+  }
+  if (::listen(http_.listen_fd(), kListenBacklog) != 0) {  // a second listen() resizes it
+    log_warning("could not raise the listen backlog");
   }
   listener_ = std::thread([this] {
     if (!http_.listen_after_bind()) {
@@ -157,8 +171,7 @@ void ApiServer::shutdown(std::chrono::milliseconds timeout) {
   }
   stop();
   log_info("shutdown complete in ",
-           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
-           " s");
+           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), " s");
 }
 
 void ApiServer::stop() {

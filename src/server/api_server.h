@@ -10,8 +10,9 @@
 // stop() from another thread while the server runs.
 #pragma once
 
-#include <chrono>
 #include <httplib.h>
+
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -42,10 +43,18 @@ class ApiServer {
   void stop();
 
  private:
+  // httplib::Server with access to its listening socket, to raise the listen backlog that
+  // cpp-httplib 0.11 fixes at 5 (a burst of connections would otherwise overflow the accept
+  // queue, and the kernel retries the dropped handshakes only after 0.2-1 s).
+  class HttpServer : public httplib::Server {
+   public:
+    int listen_fd() const { return svr_sock_; }
+  };
+
   void install_handlers();
 
   ServerContext context_;
-  httplib::Server http_;
+  HttpServer http_;
   std::thread listener_;
   std::mutex lifecycle_mutex_;
   int port_ = -1;

@@ -15,8 +15,8 @@ namespace {
 // host and port of a socket address, formatted as httplib does (getnameinfo NI_NUMERICHOST).
 bool name_of(const sockaddr_storage& addr, socklen_t len, std::string& host, int& port) {
   char buffer[NI_MAXHOST];
-  if (getnameinfo(reinterpret_cast<const sockaddr*>(&addr), len, buffer, sizeof(buffer), nullptr,
-                  0, NI_NUMERICHOST) != 0) {
+  if (getnameinfo(reinterpret_cast<const sockaddr*>(&addr), len, buffer, sizeof(buffer), nullptr, 0,
+                  NI_NUMERICHOST) != 0) {
     return false;
   }
   host = buffer;

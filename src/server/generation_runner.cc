@@ -15,8 +15,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-constexpr milliseconds kPollInterval{50};    // wait for output at most this long per poll
-constexpr milliseconds kProbeInterval{200};  // look for a closed client this often when idle
+constexpr milliseconds kPollInterval{50};     // wait for output at most this long per poll
+constexpr milliseconds kProbeInterval{200};   // look for a closed client this often when idle
 constexpr milliseconds kDeadlineGrace{2000};  // the engine ends timed-out requests itself
 
 bool should_stream(const GenerationSession& session, const ChoiceDelta& delta) {
@@ -124,8 +124,8 @@ class StreamWriter {
   bool done_ = false;
 };
 
-void run_to_end(const httplib::Request& req, httplib::Response& res,
-                GenerationSession& session, const ResponseFormatter& formatter) {
+void run_to_end(const httplib::Request& req, httplib::Response& res, GenerationSession& session,
+                const ResponseFormatter& formatter) {
   ConnectionProbe probe(req);
   auto last_probe = Clock::now();
   while (!session.finished()) {

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <httplib.h>
+
 #include <memory>
 #include <nlohmann/json.hpp>
 

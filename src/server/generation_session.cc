@@ -44,7 +44,8 @@ struct GenerationSession::Channel {
             metrics->observe_first_token(std::chrono::duration<double>(now - arrival).count(),
                                          num_prompt_tokens);
           } else {
-            metrics->observe_inter_token(std::chrono::duration<double>(now - *t.last_token).count());
+            metrics->observe_inter_token(
+                std::chrono::duration<double>(now - *t.last_token).count());
           }
           t.last_token = now;
           metrics->observe_generation_tokens(static_cast<int64_t>(output.new_token_ids.size()));
@@ -131,14 +132,14 @@ void GenerationSession::submit() {
       });
     } catch (const QueueFullError& e) {
       abort_unfinished();
-      throw ApiError(429, "rate_limit_error",
-                     str_cat("The server is busy: the request queue is full (", e.what(),
-                             "). Retry later."),
-                     {}, "queue_full");
+      throw ApiError(
+          429, "rate_limit_error",
+          str_cat("The server is busy: the request queue is full (", e.what(), "). Retry later."),
+          {}, "queue_full");
     } catch (const EngineUnavailableError& e) {
       abort_unfinished();
-      throw unavailable(e.what(), context_.state() == ServerState::kReady ? "engine_dead"
-                                                                          : "server_draining");
+      throw unavailable(
+          e.what(), context_.state() == ServerState::kReady ? "engine_dead" : "server_draining");
     } catch (const Error& e) {
       abort_unfinished();
       if (context_.state() != ServerState::kReady) {

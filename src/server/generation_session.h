@@ -47,8 +47,7 @@ struct ChoiceDelta {
 class GenerationSession {
  public:
   GenerationSession(ServerContext& context, const ModelBinding& model, std::string id,
-                    std::vector<int32_t> prompt_ids, GenerationOptions options,
-                    SteadyTime arrival);
+                    std::vector<int32_t> prompt_ids, GenerationOptions options, SteadyTime arrival);
   ~GenerationSession();
   GenerationSession(const GenerationSession&) = delete;
   GenerationSession& operator=(const GenerationSession&) = delete;

@@ -7,11 +7,12 @@
 // queue (and its 429). Connections beyond `max_threads` wait in FIFO order. Thread-safe.
 #pragma once
 
+#include <httplib.h>
+
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
 #include <functional>
-#include <httplib.h>
 #include <mutex>
 #include <thread>
 #include <vector>

@@ -41,13 +41,15 @@ std::string label_block(const std::vector<std::string>& names,
   return out;
 }
 
-void render_series(std::string& out, const std::string& name, const std::vector<std::string>& labels,
-                   const std::vector<std::string>& values, const MetricValue& metric) {
+void render_series(std::string& out, const std::string& name,
+                   const std::vector<std::string>& labels, const std::vector<std::string>& values,
+                   const MetricValue& metric) {
   out += name + label_block(labels, values) + " " + format_metric_number(metric.value()) + "\n";
 }
 
-void render_series(std::string& out, const std::string& name, const std::vector<std::string>& labels,
-                   const std::vector<std::string>& values, const Histogram& histogram) {
+void render_series(std::string& out, const std::string& name,
+                   const std::vector<std::string>& labels, const std::vector<std::string>& values,
+                   const Histogram& histogram) {
   const std::vector<uint64_t> counts = histogram.cumulative_counts();
   const std::vector<double>& bounds = histogram.upper_bounds();
   for (size_t i = 0; i < counts.size(); ++i) {
@@ -55,10 +57,10 @@ void render_series(std::string& out, const std::string& name, const std::vector<
     out += name + "_bucket" + label_block(labels, values, "le", le) + " " +
            std::to_string(counts[i]) + "\n";
   }
-  out += name + "_sum" + label_block(labels, values) + " " +
-         format_metric_number(histogram.sum()) + "\n";
-  out += name + "_count" + label_block(labels, values) + " " +
-         std::to_string(histogram.count()) + "\n";
+  out += name + "_sum" + label_block(labels, values) + " " + format_metric_number(histogram.sum()) +
+         "\n";
+  out += name + "_count" + label_block(labels, values) + " " + std::to_string(histogram.count()) +
+         "\n";
 }
 
 }  // namespace
@@ -135,8 +137,7 @@ ValueFamily& Registry::counter(std::string name, std::string help,
   return *families_.back().value;
 }
 
-ValueFamily& Registry::gauge(std::string name, std::string help,
-                             std::vector<std::string> labels) {
+ValueFamily& Registry::gauge(std::string name, std::string help, std::vector<std::string> labels) {
   families_.push_back({std::make_unique<ValueFamily>(std::move(name), std::move(help),
                                                      MetricType::kGauge, std::move(labels)),
                        nullptr});

@@ -44,8 +44,8 @@ std::optional<int64_t> as_int(const json& value) {
 
 void expect_object(const json& body) {
   if (!body.is_object()) {
-    throw invalid_request(str_cat("the request body must be a JSON object, got ",
-                                  body.type_name()));
+    throw invalid_request(
+        str_cat("the request body must be a JSON object, got ", body.type_name()));
   }
 }
 
@@ -98,8 +98,7 @@ std::optional<std::string> get_string(const json& body, std::string_view key) {
   return value->get<std::string>();
 }
 
-std::optional<std::vector<std::string>> get_string_or_list(const json& body,
-                                                           std::string_view key) {
+std::optional<std::vector<std::string>> get_string_or_list(const json& body, std::string_view key) {
   const json* value = find(body, key);
   if (value == nullptr) {
     return std::nullopt;
@@ -166,8 +165,8 @@ void check_min(std::string_view key, double value, double min) {
 
 void check_range(std::string_view key, double value, double min, double max) {
   if (value < min || value > max) {
-    throw invalid_request(
-        str_cat("'", key, "' must be in [", min, ", ", max, "], got ", value), std::string(key));
+    throw invalid_request(str_cat("'", key, "' must be in [", min, ", ", max, "], got ", value),
+                          std::string(key));
   }
 }
 

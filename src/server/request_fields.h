@@ -26,8 +26,7 @@ std::optional<double> get_number(const json& body, std::string_view key);
 std::optional<bool> get_bool(const json& body, std::string_view key);
 std::optional<std::string> get_string(const json& body, std::string_view key);
 // A string or a list of strings (like `stop`).
-std::optional<std::vector<std::string>> get_string_or_list(const json& body,
-                                                           std::string_view key);
+std::optional<std::vector<std::string>> get_string_or_list(const json& body, std::string_view key);
 // A list of integers in int32 range.
 std::optional<std::vector<int32_t>> get_int_list(const json& body, std::string_view key);
 // An object (or nullptr when absent / null).

@@ -46,8 +46,7 @@ void run_guarded(httplib::Response& res, const std::function<void()>& handler) {
       send_json(res, e.status(), e.to_json());
     } catch (const QueueFullError& e) {
       res.set_header("Retry-After", "1");
-      send_json(res, 429,
-                ApiError(429, "rate_limit_error", e.what(), {}, "queue_full").to_json());
+      send_json(res, 429, ApiError(429, "rate_limit_error", e.what(), {}, "queue_full").to_json());
     } catch (const EngineUnavailableError& e) {
       send_json(res, 503, unavailable(e.what(), "engine_unavailable").to_json());
     } catch (const Error& e) {

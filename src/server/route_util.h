@@ -1,9 +1,10 @@
 // Helpers every route uses: the JSON body, JSON responses, and the error boundary.
 #pragma once
 
+#include <httplib.h>
+
 #include <cstdint>
 #include <functional>
-#include <httplib.h>
 #include <nlohmann/json.hpp>
 #include <vector>
 

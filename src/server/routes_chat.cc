@@ -64,8 +64,7 @@ class ChatFormatter final : public ResponseFormatter {
   }
 
  private:
-  static json logprobs(const GenerationSession& session,
-                       const std::vector<TokenLogprobs>& tokens) {
+  static json logprobs(const GenerationSession& session, const std::vector<TokenLogprobs>& tokens) {
     if (session.options().logprobs < 0) {
       return nullptr;
     }
@@ -76,30 +75,27 @@ class ChatFormatter final : public ResponseFormatter {
 }  // namespace
 
 void register_chat_routes(httplib::Server& http, ServerContext& context) {
-  http.Post("/v1/chat/completions",
-            [&context](const httplib::Request& req, httplib::Response& res) {
-              run_guarded(res, [&] {
-                const SteadyTime arrival = std::chrono::steady_clock::now();
-                const ModelBinding& model = context.require_ready();
-                const json body = parse_json_body(req);
-                context.check_model(fields::get_string(body, "model"));
-                GenerationOptions options =
-                    parse_generation_options(body, Endpoint::kChat, model.vocab_size);
-                std::vector<int32_t> ids = chat_prompt_ids(context, *model.tokenizer, body);
-                if (ids.empty()) {
-                  throw invalid_request("the chat template produced an empty prompt",
-                                        "messages");
-                }
-                resolve_max_tokens(options, static_cast<int64_t>(ids.size()),
-                                   model.max_model_len, Endpoint::kChat);
-                auto session = std::make_shared<GenerationSession>(
-                    context, model, context.make_id("chatcmpl-"), std::move(ids),
-                    std::move(options), arrival);
-                session->submit();
-                respond_with_generation(req, res, std::move(session),
-                                        std::make_shared<ChatFormatter>());
-              });
-            });
+  http.Post("/v1/chat/completions", [&context](const httplib::Request& req,
+                                               httplib::Response& res) {
+    run_guarded(res, [&] {
+      const SteadyTime arrival = std::chrono::steady_clock::now();
+      const ModelBinding& model = context.require_ready();
+      const json body = parse_json_body(req);
+      context.check_model(fields::get_string(body, "model"));
+      GenerationOptions options = parse_generation_options(body, Endpoint::kChat, model.vocab_size);
+      std::vector<int32_t> ids = chat_prompt_ids(context, *model.tokenizer, body);
+      if (ids.empty()) {
+        throw invalid_request("the chat template produced an empty prompt", "messages");
+      }
+      resolve_max_tokens(options, static_cast<int64_t>(ids.size()), model.max_model_len,
+                         Endpoint::kChat);
+      auto session =
+          std::make_shared<GenerationSession>(context, model, context.make_id("chatcmpl-"),
+                                              std::move(ids), std::move(options), arrival);
+      session->submit();
+      respond_with_generation(req, res, std::move(session), std::make_shared<ChatFormatter>());
+    });
+  });
 }
 
 }  // namespace swiftkv::server

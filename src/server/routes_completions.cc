@@ -51,9 +51,9 @@ CompletionPrompt parse_prompt(const json& body, const Tokenizer& tokenizer, int6
     check_token_ids(out.ids, vocab_size, "prompt");
     out.text = tokenizer.decode(out.ids, /*skip_special_tokens=*/true);
   } else {
-    throw invalid_request(str_cat("'prompt' must be a string or a list of token ids, got ",
-                                  prompt->type_name()),
-                          "prompt");
+    throw invalid_request(
+        str_cat("'prompt' must be a string or a list of token ids, got ", prompt->type_name()),
+        "prompt");
   }
   if (out.ids.empty()) {
     throw invalid_request("the prompt is empty (no tokens)", "prompt");

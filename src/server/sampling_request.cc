@@ -15,10 +15,9 @@ using nlohmann::json;
 
 void check_token_id(std::string_view key, int64_t id, int64_t vocab_size) {
   if (id < 0 || id >= vocab_size) {
-    throw invalid_request(
-        str_cat("'", key, "' contains token id ", id, ", outside the vocabulary [0, ",
-                vocab_size, ")"),
-        std::string(key));
+    throw invalid_request(str_cat("'", key, "' contains token id ", id,
+                                  ", outside the vocabulary [0, ", vocab_size, ")"),
+                          std::string(key));
   }
 }
 
@@ -239,10 +238,10 @@ void resolve_max_tokens(GenerationOptions& options, int64_t num_prompt_tokens,
   }
   options.sampling.max_tokens = static_cast<int32_t>(std::min<int64_t>(max_tokens, INT32_MAX));
   if (options.sampling.min_tokens > options.sampling.max_tokens) {
-    throw invalid_request(str_cat("'min_tokens' (", options.sampling.min_tokens,
-                                  ") must not exceed max_tokens (", options.sampling.max_tokens,
-                                  ")"),
-                          "min_tokens");
+    throw invalid_request(
+        str_cat("'min_tokens' (", options.sampling.min_tokens, ") must not exceed max_tokens (",
+                options.sampling.max_tokens, ")"),
+        "min_tokens");
   }
 }
 

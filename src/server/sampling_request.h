@@ -26,7 +26,7 @@ struct GenerationOptions {
 };
 
 inline constexpr int64_t kMaxN = 128;
-inline constexpr int64_t kMaxLogprobs = 20;  // vLLM's default max_logprobs
+inline constexpr int64_t kMaxLogprobs = 20;                 // vLLM's default max_logprobs
 inline constexpr int64_t kDefaultCompletionMaxTokens = 16;  // OpenAI / vLLM completions
 
 // Parses the generation fields of `body` (an object). `vocab_size` bounds token ids in

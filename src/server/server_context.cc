@@ -25,20 +25,19 @@ ServerContext::ServerContext(ServerOptions options)
       id_rng_(std::random_device{}()) {}
 
 void ServerContext::attach(const ModelBinding& binding) {
-  SWIFTKV_CHECK(binding.engine != nullptr && binding.tokenizer != nullptr &&
-                    binding.max_model_len > 0,
-                "incomplete model binding");
+  SWIFTKV_CHECK(
+      binding.engine != nullptr && binding.tokenizer != nullptr && binding.max_model_len > 0,
+      "incomplete model binding");
   SWIFTKV_CHECK(state() == ServerState::kLoading, "attach() after start-up");
-  const std::optional<std::string>& source = options_.chat_template
-                                                 ? options_.chat_template
-                                                 : binding.tokenizer->chat_template();
+  const std::optional<std::string>& source =
+      options_.chat_template ? options_.chat_template : binding.tokenizer->chat_template();
   if (source && !source->empty()) {
     chat_template_ = std::make_unique<ChatTemplate>(*source);
   }
   binding_ = binding;
   const int64_t tokenizer_vocab = binding.tokenizer->vocab_size();
-  binding_.vocab_size = binding.vocab_size > 0 ? std::min(binding.vocab_size, tokenizer_vocab)
-                                               : tokenizer_vocab;
+  binding_.vocab_size =
+      binding.vocab_size > 0 ? std::min(binding.vocab_size, tokenizer_vocab) : tokenizer_vocab;
   attached_.store(true, std::memory_order_release);
   set_state(ServerState::kReady);
 }

@@ -7,11 +7,12 @@
 // must outlive the server. Every method is thread-safe.
 #pragma once
 
+#include <httplib.h>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <httplib.h>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -28,13 +29,13 @@ namespace swiftkv::server {
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
-  int port = 8000;  // 0: an ephemeral port (see ApiServer::port())
-  std::vector<std::string> served_model_names;  // the first is the id responses carry
-  std::string model_root;                       // `root` in /v1/models (the model path)
-  std::string api_key;                          // empty: no authentication
-  std::optional<std::string> chat_template;     // overrides tokenizer_config.json's
+  int port = 8000;                               // 0: an ephemeral port (see ApiServer::port())
+  std::vector<std::string> served_model_names;   // the first is the id responses carry
+  std::string model_root;                        // `root` in /v1/models (the model path)
+  std::string api_key;                           // empty: no authentication
+  std::optional<std::string> chat_template;      // overrides tokenizer_config.json's
   std::chrono::milliseconds request_timeout{0};  // 0: none
-  size_t max_http_threads = 1024;               // concurrent connections served
+  size_t max_http_threads = 1024;                // concurrent connections served
 };
 
 enum class ServerState { kLoading, kReady, kDraining, kStopped };

@@ -7,18 +7,16 @@
 namespace swiftkv::server {
 namespace {
 
-const std::vector<double> kTokenCountBuckets = {1,    2,    5,     10,    20,    50,   100,
-                                                200,  500,  1000,  2000,  5000,  10000, 20000,
-                                                50000, 100000, 200000};
-const std::vector<double> kTtftBuckets = {0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1,
-                                          0.25,  0.5,   0.75, 1.0,  2.5,  5.0,  7.5,  10.0,
+const std::vector<double> kTokenCountBuckets = {
+    1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000, 200000};
+const std::vector<double> kTtftBuckets = {0.001, 0.005, 0.01, 0.02,  0.04,  0.06,  0.08, 0.1,
+                                          0.25,  0.5,   0.75, 1.0,   2.5,   5.0,   7.5,  10.0,
                                           20.0,  40.0,  80.0, 160.0, 640.0, 2560.0};
-const std::vector<double> kItlBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                         0.075,  0.1,   0.15,   0.2,   0.3,  0.4,   0.5,
-                                         0.75,   1.0,   2.5,    5.0,   7.5,  10.0,  20.0,
-                                         40.0,   80.0};
-const std::vector<double> kE2eBuckets = {0.01, 0.05, 0.1,  0.3,  0.5,   0.8,   1.0,    1.5,
-                                         2.0,  2.5,  5.0,  10.0, 15.0,  20.0,  30.0,   40.0,
+const std::vector<double> kItlBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075,
+                                         0.1,    0.15,  0.2,    0.3,   0.4,  0.5,   0.75, 1.0,
+                                         2.5,    5.0,   7.5,    10.0,  20.0, 40.0,  80.0};
+const std::vector<double> kE2eBuckets = {0.01, 0.05, 0.1,   0.3,   0.5,   0.8,   1.0,    1.5,
+                                         2.0,  2.5,  5.0,   10.0,  15.0,  20.0,  30.0,   40.0,
                                          50.0, 60.0, 120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0};
 
 }  // namespace
@@ -26,8 +24,7 @@ const std::vector<double> kE2eBuckets = {0.01, 0.05, 0.1,  0.3,  0.5,   0.8,   1
 ServerMetrics::ServerMetrics(std::string model_name)
     : model_name_(std::move(model_name)),
       running_(registry_.gauge("swiftkv:num_requests_running",
-                               "Number of requests in model execution batches.",
-                               {"model_name"})),
+                               "Number of requests in model execution batches.", {"model_name"})),
       waiting_(registry_.gauge("swiftkv:num_requests_waiting",
                                "Number of requests waiting to be processed.", {"model_name"})),
       kv_usage_(registry_.gauge("swiftkv:kv_cache_usage_perc",
@@ -61,8 +58,8 @@ ServerMetrics::ServerMetrics(std::string model_name)
                                 "Time to first token in seconds (from HTTP arrival).",
                                 {"model_name"}, kTtftBuckets)),
       itl_(registry_.histogram("swiftkv:inter_token_latency_seconds",
-                               "Time between consecutive output deltas in seconds.",
-                               {"model_name"}, kItlBuckets)),
+                               "Time between consecutive output deltas in seconds.", {"model_name"},
+                               kItlBuckets)),
       e2e_(registry_.histogram("swiftkv:e2e_request_latency_seconds",
                                "End-to-end request latency in seconds (from HTTP arrival).",
                                {"model_name"}, kE2eBuckets)),
@@ -70,9 +67,9 @@ ServerMetrics::ServerMetrics(std::string model_name)
                                        "HTTP responses by handler and status.",
                                        {"handler", "status"})) {
   // Create the label-less series up front so that a scrape shows every metric from the start.
-  for (ValueFamily* family : {&running_, &waiting_, &kv_usage_, &kv_blocks_total_, &preemptions_,
-                              &prefix_queries_, &prefix_hits_, &prompt_tokens_,
-                              &generation_tokens_}) {
+  for (ValueFamily* family :
+       {&running_, &waiting_, &kv_usage_, &kv_blocks_total_, &preemptions_, &prefix_queries_,
+        &prefix_hits_, &prompt_tokens_, &generation_tokens_}) {
     family->with({model_name_});
   }
   for (const char* reason : {"stop", "length", "abort", "error"}) {

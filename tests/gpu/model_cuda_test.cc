@@ -16,9 +16,11 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <random>
@@ -191,27 +193,78 @@ class CudaModel : public ::testing::Test {
   Batcher batcher_{.blocks_per_seq = 32};  // 512 tokens per sequence
 };
 
-TEST_F(CudaModel, Stories260KGreedyFromBosMatchesGolden256) {
+// The golden greedy continuation (256 tokens from BOS) was produced in f32 with f32 weights; a
+// bf16 engine cannot reproduce it where f32's top-2 logit margin is below bf16's resolution
+// (position 235 has a margin of 0.025; the CPU forward with bf16 weights and f32 activations
+// already leaves the golden path at token 185). So: the f32 CPU forward, teacher-forced along the
+// golden path, marks the positions bf16 can decide (margin > kBf16Tolerance * max |logit| of the
+// row); at every one of them the GPU (decode graphs, teacher-forced) must pick the golden token,
+// and free-running GPU greedy must follow the golden output at least to the first position that
+// bf16 cannot decide.
+TEST_F(CudaModel, Stories260KGreedyMatchesGoldenWhereBf16Decides) {
+  const std::vector<int32_t> golden = expected_greedy();
+  ASSERT_EQ(golden.size(), 256U);
+  std::vector<int32_t> inputs = {1};
+  inputs.insert(inputs.end(), golden.begin(), golden.end() - 1);
+
+  LoadOptions f32_load;
+  const auto cpu = load_model(stories_dir(), f32_load);
+  const KvCache cpu_cache(cpu->cache_shape(32, 16));
+  const Tensor reference =
+      cpu->forward(cpu_, batcher_.one(inputs, 0, 256), cpu_cache);  // [256, vocab]
+  std::vector<bool> decided(256);
+  int first_undecided = 256;
+  int num_decided = 0;
+  for (int p = 0; p < 256; ++p) {
+    const float* row = reference.data<const float>() + p * reference.dim(1);
+    std::vector<float> sorted(row, row + reference.dim(1));
+    std::partial_sort(sorted.begin(), sorted.begin() + 2, sorted.end(), std::greater<>());
+    float max_abs = 0.0F;
+    for (int64_t v = 0; v < reference.dim(1); ++v) {
+      max_abs = std::max(max_abs, std::abs(row[v]));
+    }
+    ASSERT_EQ(argmax_row(reference, p), golden[static_cast<size_t>(p)]) << "f32 at " << p;
+    decided[static_cast<size_t>(p)] = sorted[0] - sorted[1] > kBf16Tolerance * max_abs;
+    num_decided += decided[static_cast<size_t>(p)] ? 1 : 0;
+    if (!decided[static_cast<size_t>(p)] && first_undecided == 256) {
+      first_undecided = p;
+    }
+  }
+
   const auto model = load_gpu(stories_dir(), SwiftKVMode::kOn);
-  const KvCache cache(ctx_, model->cache_shape(32, 16));
-  const std::vector<int32_t> expected = expected_greedy();
-  ASSERT_EQ(expected.size(), 256U);
+  const KvCache forced_cache(ctx_, model->cache_shape(32, 16));
+  int agree = 0;
+  for (int p = 0; p < 256; ++p) {
+    const Tensor logits =
+        model->forward(ctx_, batcher_.one({inputs[static_cast<size_t>(p)]}, p, 1), forced_cache);
+    const bool same = argmax_row(logits, 0) == golden[static_cast<size_t>(p)];
+    agree += same ? 1 : 0;
+    if (decided[static_cast<size_t>(p)]) {
+      EXPECT_TRUE(same) << "position " << p << " is decided in f32 but the GPU picks "
+                        << argmax_row(logits, 0);
+    }
+  }
+  EXPECT_GE(model->num_graphs(), 1);
+
+  const KvCache free_cache(ctx_, model->cache_shape(32, 16));
   std::vector<int32_t> got;
   int32_t token = 1;
   for (int pos = 0; pos < 256; ++pos) {
-    const Tensor logits = model->forward(ctx_, batcher_.one({token}, pos, 1), cache);
+    const Tensor logits = model->forward(ctx_, batcher_.one({token}, pos, 1), free_cache);
     token = argmax_row(logits, 0);
     got.push_back(token);
   }
-  EXPECT_GE(model->num_graphs(), 1);
-  EXPECT_EQ(got, expected);
   int matching = 0;
   while (matching < 256 &&
-         got[static_cast<size_t>(matching)] == expected[static_cast<size_t>(matching)]) {
+         got[static_cast<size_t>(matching)] == golden[static_cast<size_t>(matching)]) {
     ++matching;
   }
-  std::printf("stories260K greedy on GPU: first %d of 256 tokens match the golden output\n",
-              matching);
+  EXPECT_GE(matching, first_undecided);
+  std::printf(
+      "stories260K on GPU: free-running greedy matches the golden output for %d of 256 tokens; "
+      "teacher-forced argmax agrees at %d of 256 positions; %d positions decidable in bf16, the "
+      "first undecidable at %d\n",
+      matching, agree, num_decided, first_undecided);
 }
 
 // Prompt logits of every row and a decode step, against the CPU forward on the same weights.

@@ -23,8 +23,8 @@ void FakeEngine::add_request(Request request, OutputCallback on_output) {
   if (!accepting_) {
     throw EngineUnavailableError("the engine is shutting down");
   }
-  const auto waiting = std::count_if(live_.begin(), live_.end(),
-                                     [](const auto& live) { return !live->running; });
+  const auto waiting =
+      std::count_if(live_.begin(), live_.end(), [](const auto& live) { return !live->running; });
   if (waiting >= options_.max_queued) {
     throw QueueFullError(str_cat(waiting, " requests waiting"));
   }
@@ -85,8 +85,8 @@ EngineStats FakeEngine::stats() const {
   for (const auto& live : live_) {
     if (live->running) {
       ++stats.num_running;
-      const auto tokens = static_cast<int64_t>(live->request.prompt_ids.size()) +
-                          live->num_generated;
+      const auto tokens =
+          static_cast<int64_t>(live->request.prompt_ids.size()) + live->num_generated;
       stats.num_blocks_used += (tokens + options_.block_size - 1) / options_.block_size;
     } else {
       ++stats.num_waiting;

@@ -6,11 +6,11 @@
 namespace swiftkv::testing {
 
 const Tokenizer& stories_tokenizer() {
-  static const Tokenizer tokenizer = Tokenizer::from_json(
-      llama2c_tokenizer_to_hf_json(std::string(SWIFTKV_SHARED_DIR) +
-                                   "/models/stories260K/tok512.bin")
-          .dump(),
-      llama2c_tokenizer_config_json().dump());
+  static const Tokenizer tokenizer =
+      Tokenizer::from_json(llama2c_tokenizer_to_hf_json(std::string(SWIFTKV_SHARED_DIR) +
+                                                        "/models/stories260K/tok512.bin")
+                               .dump(),
+                           llama2c_tokenizer_config_json().dump());
   return tokenizer;
 }
 

@@ -18,8 +18,8 @@ TEST(PrometheusTest, RendersCountersGaugesAndHistograms) {
   Registry registry;
   ValueFamily& requests = registry.counter("x:requests_total", "Requests.", {"model", "reason"});
   ValueFamily& running = registry.gauge("x:running", "Running.", {});
-  HistogramFamily& latency = registry.histogram("x:latency_seconds", "Latency.", {"model"},
-                                                {0.1, 1.0});
+  HistogramFamily& latency =
+      registry.histogram("x:latency_seconds", "Latency.", {"model"}, {0.1, 1.0});
   requests.with({"m", "stop"}).inc();
   requests.with({"m", "stop"}).inc(2);
   running.with({}).set(3);
@@ -118,8 +118,8 @@ TEST(BenchMetricsTest, VllmDefinitions) {
     r.start = start;
     return r;
   };
-  std::vector<bench::RequestResult> results = {ok(5, 0.1, 0.5, {0.1, 0.1, 0.1, 0.1}, 0.0),
-                                               ok(1, 0.2, 0.2, {}, 0.3), {}};
+  std::vector<bench::RequestResult> results = {
+      ok(5, 0.1, 0.5, {0.1, 0.1, 0.1, 0.1}, 0.0), ok(1, 0.2, 0.2, {}, 0.3), {}};
   results[2].error = "boom";
   results[2].prompt_len = 10;
   const bench::BenchSummary s = bench::compute_summary(results, 2.0);

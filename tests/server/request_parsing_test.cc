@@ -59,8 +59,7 @@ TEST(RequestFieldsTest, TypedGettersAcceptRightTypesAndNull) {
 TEST(RequestFieldsTest, WrongTypesAreRejectedNamingTheField) {
   const json body = json::parse(
       R"({"x": 0.5, "s": "5", "b": 1, "t": true, "l": ["a", 1], "o": [], "big": 1e300})");
-  for (const auto& [key, fn] :
-       std::vector<std::pair<std::string, std::function<void()>>>{
+  for (const auto& [key, fn] : std::vector<std::pair<std::string, std::function<void()>>>{
            {"x", [&] { fields::get_int(body, "x"); }},
            {"s", [&] { fields::get_int(body, "s"); }},
            {"s", [&] { fields::get_number(body, "s"); }},
@@ -175,13 +174,13 @@ TEST(GenerationOptionsTest, OutOfRangeValuesNameTheirField) {
     EXPECT_EQ(e.param(), field) << body << ": " << e.what();
     EXPECT_EQ(e.type(), "invalid_request_error");
   }
-  EXPECT_EQ(parse_error(json::parse(R"({"response_format": {"type": "json_schema"}})"),
-                        Endpoint::kChat)
-                .param(),
-            "response_format");
-  EXPECT_EQ(parse_error(json::parse(R"({"tools": [{"type": "function"}]})"), Endpoint::kChat)
-                .param(),
-            "tools");
+  EXPECT_EQ(
+      parse_error(json::parse(R"({"response_format": {"type": "json_schema"}})"), Endpoint::kChat)
+          .param(),
+      "response_format");
+  EXPECT_EQ(
+      parse_error(json::parse(R"({"tools": [{"type": "function"}]})"), Endpoint::kChat).param(),
+      "tools");
 }
 
 TEST(ResolveMaxTokensTest, DefaultsAndContextLimit) {

@@ -109,8 +109,12 @@ TEST(ServeProcessTest, SigtermDrainsTheStreamAndExitsZero) {
   auto stream = std::async(std::launch::async, [&] {
     bool first = true;
     return http_stream(port, "/v1/completions",
-                       json{{"model", "s"}, {"prompt", "Once upon a time"}, {"max_tokens", 400},
-                            {"ignore_eos", true}, {"temperature", 0}, {"stream", true},
+                       json{{"model", "s"},
+                            {"prompt", "Once upon a time"},
+                            {"max_tokens", 400},
+                            {"ignore_eos", true},
+                            {"temperature", 0},
+                            {"stream", true},
                             {"stream_options", {{"include_usage", true}}}},
                        [&](const json&) {
                          if (first) {

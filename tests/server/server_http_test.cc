@@ -43,8 +43,8 @@ TEST(ServerHttpTest, ModelsTokenizeDetokenizeHealth) {
             tokenizer.encode("Hello world", true));
   EXPECT_EQ(tokens.json["count"], tokens.json["tokens"].size());
   EXPECT_EQ(tokens.json["max_model_len"], 256);
-  const HttpReply no_bos = http_post(fake.port(), "/tokenize",
-                                     json{{"prompt", "Hello world"}, {"add_special_tokens", false}});
+  const HttpReply no_bos = http_post(
+      fake.port(), "/tokenize", json{{"prompt", "Hello world"}, {"add_special_tokens", false}});
   EXPECT_EQ(no_bos.json["count"].get<size_t>() + 1, tokens.json["count"].get<size_t>());
 
   const HttpReply chat_tokens = http_post(
@@ -82,9 +82,9 @@ TEST(ServerHttpTest, HealthIs503WhileLoadingAndWhenTheEngineDies) {
 
 TEST(ServerHttpTest, CompletionNonStreaming) {
   FakeServer fake;
-  const HttpReply reply = http_post(
-      fake.port(), "/v1/completions",
-      json{{"model", "fake-model"}, {"prompt", "Once upon a time"}, {"max_tokens", 7}});
+  const HttpReply reply =
+      http_post(fake.port(), "/v1/completions",
+                json{{"model", "fake-model"}, {"prompt", "Once upon a time"}, {"max_tokens", 7}});
   ASSERT_EQ(reply.status, 200) << reply.body;
   const json& r = reply.json;
   EXPECT_EQ(r["object"], "text_completion");
@@ -108,10 +108,11 @@ TEST(ServerHttpTest, CompletionNonStreaming) {
 
 TEST(ServerHttpTest, CompletionStreamWireFormat) {
   FakeServer fake;
-  const StreamReply reply = http_stream(
-      fake.port(), "/v1/completions",
-      json{{"prompt", "Once"}, {"max_tokens", 12}, {"stream", true},
-           {"stream_options", {{"include_usage", true}}}});
+  const StreamReply reply = http_stream(fake.port(), "/v1/completions",
+                                        json{{"prompt", "Once"},
+                                             {"max_tokens", 12},
+                                             {"stream", true},
+                                             {"stream_options", {{"include_usage", true}}}});
   ASSERT_EQ(reply.status, 200);
   EXPECT_TRUE(reply.done);
   ASSERT_GE(reply.events.size(), 3U);
@@ -134,17 +135,18 @@ TEST(ServerHttpTest, CompletionStreamWireFormat) {
   EXPECT_EQ(reply.raw.rfind("data: {", 0), 0U);
   EXPECT_EQ(reply.raw.substr(reply.raw.size() - 14), "data: [DONE]\n\n");
   // Without include_usage there is no usage chunk.
-  const StreamReply plain = http_stream(
-      fake.port(), "/v1/completions", json{{"prompt", "Once"}, {"max_tokens", 3}, {"stream", true}});
+  const StreamReply plain =
+      http_stream(fake.port(), "/v1/completions",
+                  json{{"prompt", "Once"}, {"max_tokens", 3}, {"stream", true}});
   EXPECT_TRUE(plain.usage.is_null());
   EXPECT_TRUE(plain.done);
 }
 
 TEST(ServerHttpTest, ChatFirstChunkCarriesRoleAndContent) {
   FakeServer fake;
-  const json body = {{"messages", {{{"role", "system"}, {"content", "Be brief."}},
-                                   {{"role", "user"}, {"content", {{{"type", "text"},
-                                                                    {"text", "Hi"}}}}}}},
+  const json body = {{"messages",
+                      {{{"role", "system"}, {"content", "Be brief."}},
+                       {{"role", "user"}, {"content", {{{"type", "text"}, {"text", "Hi"}}}}}}},
                      {"max_completion_tokens", 9}};
   const HttpReply reply = http_post(fake.port(), "/v1/chat/completions", body);
   ASSERT_EQ(reply.status, 200) << reply.body;
@@ -213,9 +215,9 @@ TEST(ServerHttpTest, ParametersReachTheEngine) {
 
 TEST(ServerHttpTest, LogprobsAndEcho) {
   FakeServer fake;
-  const HttpReply completion = http_post(
-      fake.port(), "/v1/completions",
-      json{{"prompt", "Hello"}, {"max_tokens", 3}, {"logprobs", 2}, {"echo", true}});
+  const HttpReply completion =
+      http_post(fake.port(), "/v1/completions",
+                json{{"prompt", "Hello"}, {"max_tokens", 3}, {"logprobs", 2}, {"echo", true}});
   ASSERT_EQ(completion.status, 200) << completion.body;
   const json& choice = completion.json["choices"][0];
   EXPECT_EQ(choice["text"], "Hello" + fake.engine().expected_text(3));
@@ -229,10 +231,11 @@ TEST(ServerHttpTest, LogprobsAndEcho) {
   EXPECT_EQ(lp["top_logprobs"][prompt_len].size(), 2U);
   EXPECT_EQ(lp["text_offset"].size(), prompt_len + 3);
 
-  const HttpReply chat = http_post(
-      fake.port(), "/v1/chat/completions",
-      json{{"messages", {{{"role", "user"}, {"content", "Hi"}}}}, {"max_tokens", 2},
-           {"logprobs", true}, {"top_logprobs", 2}});
+  const HttpReply chat = http_post(fake.port(), "/v1/chat/completions",
+                                   json{{"messages", {{{"role", "user"}, {"content", "Hi"}}}},
+                                        {"max_tokens", 2},
+                                        {"logprobs", true},
+                                        {"top_logprobs", 2}});
   ASSERT_EQ(chat.status, 200) << chat.body;
   const json& content = chat.json["choices"][0]["logprobs"]["content"];
   ASSERT_EQ(content.size(), 2U);
@@ -242,9 +245,9 @@ TEST(ServerHttpTest, LogprobsAndEcho) {
   EXPECT_EQ(content[0]["top_logprobs"].size(), 2U);
   EXPECT_EQ(fake.engine().received().back().logprobs, 2);
 
-  const StreamReply stream = http_stream(
-      fake.port(), "/v1/completions",
-      json{{"prompt", "Hello"}, {"max_tokens", 2}, {"echo", true}, {"stream", true}});
+  const StreamReply stream =
+      http_stream(fake.port(), "/v1/completions",
+                  json{{"prompt", "Hello"}, {"max_tokens", 2}, {"echo", true}, {"stream", true}});
   EXPECT_EQ(stream.text[0], "Hello" + fake.engine().expected_text(2));
 }
 
@@ -259,19 +262,17 @@ TEST(ServerHttpTest, BadRequestsGetOpenAiErrorsAndTheServerKeepsServing) {
       "temperature");
   expect_openai_error(http_post(port, "/v1/completions", json{{"prompt", "x"}, {"n", "2"}}), 400,
                       "n");
-  expect_openai_error(
-      http_post(port, "/v1/completions", json{{"prompt", "x"}, {"max_tokens", -1}}), 400,
-      "max_tokens");
+  expect_openai_error(http_post(port, "/v1/completions", json{{"prompt", "x"}, {"max_tokens", -1}}),
+                      400, "max_tokens");
   expect_openai_error(http_post(port, "/v1/completions", json{{"prompt", {1, 2, 4096}}}), 400,
                       "prompt");
   expect_openai_error(http_post(port, "/v1/completions", json{{"prompt", {"a", "b"}}}), 400,
                       "prompt");
   expect_openai_error(http_post(port, "/v1/chat/completions", json{{"messages", "hi"}}), 400,
                       "messages");
-  expect_openai_error(
-      http_post(port, "/v1/chat/completions",
-                json{{"messages", {{{"role", "user"}, {"content", 5}}}}}),
-      400, "messages");
+  expect_openai_error(http_post(port, "/v1/chat/completions",
+                                json{{"messages", {{{"role", "user"}, {"content", 5}}}}}),
+                      400, "messages");
   // A prompt past the context: the message gives the numbers.
   std::string long_prompt;
   for (int i = 0; i < 100; ++i) {
@@ -286,7 +287,8 @@ TEST(ServerHttpTest, BadRequestsGetOpenAiErrorsAndTheServerKeepsServing) {
       http_post(port, "/v1/completions", json{{"prompt", "Hi"}, {"max_tokens", 100}});
   expect_openai_error(over_budget, 400, "prompt");
   // Unknown model and route: 404.
-  const HttpReply model = http_post(port, "/v1/completions", json{{"model", "gpt-4"}, {"prompt", "x"}});
+  const HttpReply model =
+      http_post(port, "/v1/completions", json{{"model", "gpt-4"}, {"prompt", "x"}});
   expect_openai_error(model, 404, "model");
   EXPECT_EQ(model.json["error"]["code"], "model_not_found");
   expect_openai_error(http_get(port, "/v1/nothing"), 404);
@@ -304,8 +306,8 @@ TEST(ServerHttpTest, ApiKey) {
   const HttpReply missing = http_post(port, "/v1/completions", body);
   expect_openai_error(missing, 401);
   EXPECT_EQ(missing.json["error"]["code"], "invalid_api_key");
-  expect_openai_error(
-      http_post(port, "/v1/completions", body, {{"Authorization", "Bearer wrong"}}), 401);
+  expect_openai_error(http_post(port, "/v1/completions", body, {{"Authorization", "Bearer wrong"}}),
+                      401);
   expect_openai_error(http_get(port, "/v1/models", {{"Authorization", "sekret"}}), 401);
   EXPECT_EQ(http_post(port, "/v1/completions", body, {{"Authorization", "Bearer sekret"}}).status,
             200);

@@ -36,9 +36,10 @@ void post_and_hang_up(int port, const std::string& path, const json& body) {
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
   const std::string payload = body.dump();
-  const std::string request = "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" +
-                              "Content-Type: application/json\r\nContent-Length: " +
-                              std::to_string(payload.size()) + "\r\n\r\n" + payload;
+  const std::string request =
+      "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" +
+      "Content-Type: application/json\r\nContent-Length: " + std::to_string(payload.size()) +
+      "\r\n\r\n" + payload;
   ASSERT_EQ(send(fd, request.data(), request.size(), 0), static_cast<ssize_t>(request.size()));
   std::this_thread::sleep_for(100ms);  // let the server take it
   close(fd);
@@ -93,8 +94,7 @@ TEST(ServerLifecycleTest, ClientThatHangsUpMidStreamIsAborted) {
   FakeServer fake(fake_options(4, 16, 5ms));
   int events = 0;
   const StreamReply reply = http_stream(
-      fake.port(), "/v1/completions",
-      json{{"prompt", "a"}, {"max_tokens", 200}, {"stream", true}},
+      fake.port(), "/v1/completions", json{{"prompt", "a"}, {"max_tokens", 200}, {"stream", true}},
       [&](const json&) { return ++events < 3; });
   EXPECT_EQ(events, 3);
   EXPECT_FALSE(reply.done);
@@ -160,8 +160,8 @@ TEST(ServerLifecycleTest, ShutdownDrainsInFlightRequests) {
   });
   ASSERT_EQ(started.get_future().wait_for(10s), std::future_status::ready);
   auto shutdown = std::async(std::launch::async, [&] { fake.server().shutdown(10s); });
-  ASSERT_TRUE(eventually(
-      [&] { return fake.server().context().state() != server::ServerState::kReady; }));
+  ASSERT_TRUE(
+      eventually([&] { return fake.server().context().state() != server::ServerState::kReady; }));
   // Draining: new work and /health get 503.
   const HttpReply refused =
       http_post(fake.port(), "/v1/completions", json{{"prompt", "c"}, {"max_tokens", 2}});

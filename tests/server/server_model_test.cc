@@ -22,8 +22,8 @@ using namespace std::chrono_literals;
 const std::string kModel = "{model_name=\"stories260K\"}";
 
 json greedy(const std::string& prompt, int max_tokens) {
-  return {{"model", "stories260K"}, {"prompt", prompt}, {"max_tokens", max_tokens},
-          {"temperature", 0}};
+  return {
+      {"model", "stories260K"}, {"prompt", prompt}, {"max_tokens", max_tokens}, {"temperature", 0}};
 }
 
 json streamed(json body) {
@@ -54,8 +54,8 @@ TEST(ServerModelTest, ConcurrentGreedyStreamsMatchSoloRuns) {
   }
   std::vector<std::future<StreamReply>> together;
   for (const json& body : bodies) {
-    together.push_back(std::async(std::launch::async,
-                                  [&, body] { return http_stream(s.port(), "/v1/completions", body); }));
+    together.push_back(std::async(
+        std::launch::async, [&, body] { return http_stream(s.port(), "/v1/completions", body); }));
   }
   for (size_t i = 0; i < bodies.size(); ++i) {
     const StreamReply reply = together[i].get();
@@ -73,16 +73,17 @@ TEST(ServerModelTest, ClientThatHangsUpFreesItsBlocks) {
   json body = streamed(greedy("Once upon a time", 480));
   body["ignore_eos"] = true;
   int events = 0;
-  const StreamReply reply = http_stream(s.port(), "/v1/completions", body,
-                                        [&](const json&) { return ++events < 3; });
+  const StreamReply reply =
+      http_stream(s.port(), "/v1/completions", body, [&](const json&) { return ++events < 3; });
   EXPECT_FALSE(reply.done);
   EXPECT_TRUE(eventually([&] {
     return metric_value(s.port(), "swiftkv:num_requests_running" + kModel) == 0 &&
            metric_value(s.port(), "swiftkv:kv_cache_usage_perc" + kModel) == 0;
   }));
   EXPECT_EQ(s.engine().stats().num_blocks_used, 0);
-  EXPECT_EQ(metric_value(s.port(), "swiftkv:request_success_total{model_name=\"stories260K\","
-                                   "finished_reason=\"abort\"}"),
+  EXPECT_EQ(metric_value(s.port(),
+                         "swiftkv:request_success_total{model_name=\"stories260K\","
+                         "finished_reason=\"abort\"}"),
             1);
   EXPECT_LT(metric_value(s.port(), "swiftkv:generation_tokens_total" + kModel), 480);
 }
@@ -118,8 +119,8 @@ TEST(ServerModelTest, FullQueueAnswers429) {
 }
 
 TEST(ServerModelTest, BadRequestsGetErrorsAndTheServerKeepsServing) {
-  ModelServer s(test_engine_config(), [](server::ServerOptions& o) { o.api_key = "k"; });
-  const httplib::Headers auth = {{"Authorization", "Bearer k"}};
+  ModelServer s(test_engine_config(), [](server::ServerOptions& o) { o.api_key = "test-key"; });
+  const httplib::Headers auth = {{"Authorization", "Bearer test-key"}};
   const int port = s.port();
   auto check = [](const HttpReply& reply, int status, const char* param) {
     EXPECT_EQ(reply.status, status) << reply.body;
@@ -218,7 +219,7 @@ TEST(ServerModelTest, PrefixCachingReportsCachedTokensWithTheSameOutput) {
   ASSERT_EQ(second.status, 200);
   const int64_t prompt_tokens = second.json["usage"]["prompt_tokens"];
   const int64_t cached = second.json["usage"]["prompt_tokens_details"]["cached_tokens"];
-  EXPECT_GT(prompt_tokens, 256);
+  EXPECT_GT(prompt_tokens, 200);
   EXPECT_EQ(first.json["usage"]["prompt_tokens_details"]["cached_tokens"], 0);
   EXPECT_GE(cached, (prompt_tokens - 1) / 16 * 16 - 16);  // every full block but maybe the last
   EXPECT_LT(cached, prompt_tokens);

@@ -4,8 +4,6 @@
 #include <cuda_bf16.h>
 
 #include <algorithm>
-#include <cstdlib>
-#include <cstring>
 
 #include "core/error.h"
 #include "kernels/cuda/context.h"
@@ -14,7 +12,6 @@
 #include "kernels/cuda/embedding.h"
 #include "kernels/cuda/fused_add_rms_norm.h"
 #include "kernels/cuda/gather_rows.h"
-#include "kernels/cuda/gemv.h"
 #include "kernels/cuda/generic_attention.h"
 #include "kernels/cuda/prefill_attention.h"
 #include "kernels/cuda/random_fill.h"
@@ -43,38 +40,6 @@ namespace {
 
 __nv_bfloat16* bf16(const Tensor& t) { return static_cast<__nv_bfloat16*>(t.raw()); }
 const int32_t* i32(const Tensor& t) { return t.data<const int32_t>(); }
-
-// Weights up to this many elements (128 MiB of bf16) take the small-batch GEMV at <= 8 rows;
-// larger ones (gate-up, lm_head) stream at ~97-100% of copy bandwidth through cuBLASLt already
-// (dev/kernels/NOTES.md). SWIFTKV_CUDA_GEMV=0 turns the GEMV off (for A/B measurements).
-constexpr int64_t kGemvMaxWeights = int64_t{64} << 20;
-
-bool gemv_enabled() {
-  static const bool enabled = [] {
-    const char* env = std::getenv("SWIFTKV_CUDA_GEMV");
-    return env == nullptr || std::strcmp(env, "0") != 0;
-  }();
-  return enabled;
-}
-
-// The small-batch GEMV for out = x · wᵀ when it applies (x row stride x_stride).
-bool try_gemv(CudaContext& context, const Tensor& out, const __nv_bfloat16* x, int64_t x_stride,
-              bool swiglu, const Tensor& w, int64_t num_tokens) {
-  const GemvArgs args{.out = out.raw(),
-                      .out_f32 = out.dtype() == DType::kF32,
-                      .x = x,
-                      .x_stride = x_stride,
-                      .swiglu = swiglu,
-                      .w = static_cast<const __nv_bfloat16*>(w.raw()),
-                      .num_tokens = num_tokens,
-                      .out_features = w.dim(0),
-                      .in_features = w.dim(1)};
-  if (!gemv_enabled() || w.numel() > kGemvMaxWeights || !gemv_supported(args)) {
-    return false;
-  }
-  gemv_bf16(context.stream(), args);
-  return true;
-}
 
 }  // namespace
 
@@ -168,9 +133,6 @@ void embedding(CudaContext& context, const Tensor& out, const Tensor& table, con
 }
 
 void linear(CudaContext& context, const Tensor& out, const Tensor& x, const Tensor& w) {
-  if (try_gemv(context, out, bf16(x), x.dim(1), false, w, x.dim(0))) {
-    return;
-  }
   context.blas().linear(
       context.stream(),
       {.out = out.raw(),
@@ -195,15 +157,6 @@ void fused_add_rms_norm(CudaContext& context, const Tensor& out, const Tensor& r
 
 void swiglu(CudaContext& context, const Tensor& out, const Tensor& gate_up) {
   silu_mul_bf16(context.stream(), bf16(out), bf16(gate_up), out.dim(0), out.dim(1));
-}
-
-void swiglu_linear(CudaContext& context, const Tensor& out, const Tensor& gate_up, const Tensor& w,
-                   const Tensor& act) {
-  if (try_gemv(context, out, bf16(gate_up), gate_up.dim(1), true, w, gate_up.dim(0))) {
-    return;
-  }
-  swiglu(context, act, gate_up);
-  linear(context, out, act, w);
 }
 
 void gather_rows(CudaContext& context, const Tensor& out, const Tensor& x, const Tensor& indices) {

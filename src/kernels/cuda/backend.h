@@ -71,10 +71,6 @@ void rms_norm(CudaContext& context, const Tensor& out, const Tensor& x, const Te
 void fused_add_rms_norm(CudaContext& context, const Tensor& out, const Tensor& residual,
                         const Tensor& x, const Tensor& weight, float eps);
 void swiglu(CudaContext& context, const Tensor& out, const Tensor& gate_up);
-// out = swiglu(gate_up) · wᵀ; act [num_tokens, intermediate_size] receives swiglu(gate_up) when
-// the fused small-batch kernel does not apply.
-void swiglu_linear(CudaContext& context, const Tensor& out, const Tensor& gate_up, const Tensor& w,
-                   const Tensor& act);
 void gather_rows(CudaContext& context, const Tensor& out, const Tensor& x, const Tensor& indices);
 
 // RoPE on the fused projection output qkv [num_tokens, num_heads * head_dim + num_layers * 2 *

@@ -39,9 +39,6 @@ void fused_add_rms_norm(CudaContext&, const Tensor&, const Tensor&, const Tensor
   not_built();
 }
 void swiglu(CudaContext&, const Tensor&, const Tensor&) { not_built(); }
-void swiglu_linear(CudaContext&, const Tensor&, const Tensor&, const Tensor&, const Tensor&) {
-  not_built();
-}
 void gather_rows(CudaContext&, const Tensor&, const Tensor&, const Tensor&) { not_built(); }
 void rope_write_kv_cache(CudaContext&, const RopeWriteArgs&) { not_built(); }
 void paged_attention(CudaContext&, const AttentionArgs&) { not_built(); }

@@ -63,7 +63,8 @@ json post_json(const BenchServeOptions& o, const std::string& path, const json& 
   const auto client = make_client(o);
   const httplib::Result result = client->Post(path, body.dump(), "application/json");
   if (!result) {
-    throw Error(str_cat("POST ", o.base_url, path, " failed: ", httplib::to_string(result.error())));
+    throw Error(
+        str_cat("POST ", o.base_url, path, " failed: ", httplib::to_string(result.error())));
   }
   if (result->status != 200) {
     throw Error(str_cat("POST ", path, " answered ", result->status, ": ", result->body));
@@ -76,8 +77,8 @@ std::pair<std::string, int64_t> server_model(const BenchServeOptions& o) {
   const auto client = make_client(o);
   const httplib::Result result = client->Get("/v1/models");
   if (!result) {
-    throw Error(str_cat("GET ", o.base_url, "/v1/models failed: ",
-                        httplib::to_string(result.error())));
+    throw Error(
+        str_cat("GET ", o.base_url, "/v1/models failed: ", httplib::to_string(result.error())));
   }
   if (result->status != 200) {
     throw Error(str_cat("GET /v1/models answered ", result->status, ": ", result->body));
@@ -126,12 +127,9 @@ bool is_chat(const BenchServeOptions& o) { return o.endpoint.find("chat") != std
 
 json request_body(const BenchServeOptions& o, const std::string& model, const json& prompt,
                   int64_t max_tokens) {
-  json body = {{"model", model},
-               {"temperature", o.temperature},
-               {"stream", true},
-               {"stream_options", {{"include_usage", true}}},
-               {"ignore_eos", true},
-               {"repetition_penalty", 1.0}};
+  json body = {{"model", model},     {"temperature", o.temperature},
+               {"stream", true},     {"stream_options", {{"include_usage", true}}},
+               {"ignore_eos", true}, {"repetition_penalty", 1.0}};
   if (is_chat(o)) {
     body["messages"] = json::array({{{"role", "user"}, {"content", prompt}}});
     body["max_completion_tokens"] = max_tokens;
@@ -256,8 +254,8 @@ BenchServeResult run_bench_serve(const BenchServeOptions& o) {
   for (int64_t i = 0; i < o.num_prompts; ++i) {
     std::vector<int32_t> ids = random_prompt(o, out.model, rng);
     if (is_chat(o)) {
-      prompts.push_back(post_json(o, "/detokenize", {{"model", out.model}, {"tokens", ids}})
-                            .at("prompt"));
+      prompts.push_back(
+          post_json(o, "/detokenize", {{"model", out.model}, {"tokens", ids}}).at("prompt"));
     } else {
       prompts.push_back(ids);
     }
@@ -313,9 +311,8 @@ json result_json(const BenchServeOptions& o, const BenchServeResult& result) {
   out["num_prompts"] = o.num_prompts;
   out["input_len"] = o.input_len;
   out["output_len"] = o.output_len;
-  out["request_rate"] = o.request_rate > 0 && !std::isinf(o.request_rate)
-                            ? json(o.request_rate)
-                            : json("inf");
+  out["request_rate"] =
+      o.request_rate > 0 && !std::isinf(o.request_rate) ? json(o.request_rate) : json("inf");
   out["max_concurrency"] = o.max_concurrency > 0 ? json(o.max_concurrency) : json(nullptr);
   out["seed"] = o.seed;
   json input_lens = json::array();

@@ -38,8 +38,8 @@ void SseParser::line(std::string_view text) {
   if (field != "data") {
     return;
   }
-  std::string_view value = colon == std::string_view::npos ? std::string_view()
-                                                             : text.substr(colon + 1);
+  std::string_view value =
+      colon == std::string_view::npos ? std::string_view() : text.substr(colon + 1);
   if (!value.empty() && value.front() == ' ') {
     value.remove_prefix(1);
   }

@@ -30,7 +30,7 @@ __device__ __forceinline__ void unpack(const uint4& v, float (&out)[kChunk]) {
   }
 }
 
-template <int kMaxTokens, bool kSwiglu>
+template <int kMaxTokens>
 __global__ void __launch_bounds__(kWarps * 32) gemv_kernel(GemvArgs args) {
   const int lane = static_cast<int>(threadIdx.x) % 32;
   const int warp = static_cast<int>(threadIdx.x) / 32;
@@ -62,18 +62,7 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_kernel(GemvArgs args) {
       if (m < num_tokens) {
         float x[kChunk];
         const __nv_bfloat16* row = args.x + m * args.x_stride;
-        if constexpr (kSwiglu) {
-          float gate[kChunk];
-          float up[kChunk];
-          unpack(__ldg(reinterpret_cast<const uint4*>(row + k)), gate);
-          unpack(__ldg(reinterpret_cast<const uint4*>(row + k_total + k)), up);
-#pragma unroll
-          for (int i = 0; i < kChunk; ++i) {
-            x[i] = __bfloat162float(__float2bfloat16(gate[i] / (1.0F + expf(-gate[i])) * up[i]));
-          }
-        } else {
-          unpack(__ldg(reinterpret_cast<const uint4*>(row + k)), x);
-        }
+        unpack(__ldg(reinterpret_cast<const uint4*>(row + k)), x);
 #pragma unroll
         for (int r = 0; r < kRowsPerWarp; ++r) {
 #pragma unroll
@@ -110,11 +99,7 @@ void launch(cudaStream_t stream, const GemvArgs& args) {
   const int64_t rows_per_block = kWarps * kRowsPerWarp;
   const auto blocks =
       static_cast<unsigned>((args.out_features + rows_per_block - 1) / rows_per_block);
-  if (args.swiglu) {
-    gemv_kernel<kMaxTokens, true><<<blocks, kWarps * 32, 0, stream>>>(args);
-  } else {
-    gemv_kernel<kMaxTokens, false><<<blocks, kWarps * 32, 0, stream>>>(args);
-  }
+  gemv_kernel<kMaxTokens><<<blocks, kWarps * 32, 0, stream>>>(args);
   CUDA_CHECK_LAUNCH();
 }
 
@@ -129,8 +114,8 @@ bool gemv_supported(const GemvArgs& args) {
 void gemv_bf16(cudaStream_t stream, const GemvArgs& args) {
   SWIFTKV_CHECK(gemv_supported(args), "gemv: unsupported arguments: num_tokens ", args.num_tokens,
                 ", in_features ", args.in_features, ", x_stride ", args.x_stride);
-  SWIFTKV_CHECK(args.x_stride >= (args.swiglu ? 2 : 1) * args.in_features, "gemv: x_stride ",
-                args.x_stride, " too small for in_features ", args.in_features);
+  SWIFTKV_CHECK(args.x_stride >= args.in_features, "gemv: x_stride ", args.x_stride,
+                " too small for in_features ", args.in_features);
   if (args.num_tokens == 1) {
     launch<1>(stream, args);
   } else if (args.num_tokens == 2) {
