@@ -5,9 +5,9 @@
 
 namespace swiftkv::server {
 
-ApiError::ApiError(int status, std::string type, std::string message, std::string param,
+ApiError::ApiError(int status, std::string type, const std::string& message, std::string param,
                    std::string code)
-    : Error(std::move(message)),
+    : Error(message),
       status_(status),
       type_(std::move(type)),
       param_(std::move(param)),

@@ -15,7 +15,7 @@ namespace swiftkv::server {
 
 class ApiError : public Error {
  public:
-  ApiError(int status, std::string type, std::string message, std::string param = {},
+  ApiError(int status, std::string type, const std::string& message, std::string param = {},
            std::string code = {});
 
   int status() const { return status_; }

@@ -8,9 +8,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <future>
 #include <mutex>
-#include <regex>
 #include <string>
 #include <thread>
 
@@ -94,10 +94,10 @@ TEST(ServeProcessTest, SigtermDrainsTheStreamAndExitsZero) {
   int port = 0;
   ASSERT_TRUE(eventually(
       [&] {
-        std::smatch match;
         const std::string log = child.log();
-        if (std::regex_search(log, match, std::regex("listening on http://127.0.0.1:(\\d+)"))) {
-          port = std::stoi(match[1]);
+        const std::string marker = "listening on http://127.0.0.1:";
+        if (const size_t at = log.find(marker); port == 0 && at != std::string::npos) {
+          port = std::atoi(log.c_str() + at + marker.size());
         }
         return port > 0 && http_get(port, "/health").status == 200;
       },
