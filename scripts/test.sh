@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The test command: install dependencies, check formatting and lint, build (CUDA code too when
+# The test command: install dependencies, check formatting, build (CUDA code too when
 # nvcc exists), run the unit, ops and model tests, then rebuild with ASan+UBSan and run the
 # unit and model tests again. GPU tests (label gpu) run only on the GPU machine
 # (scripts/gpu-check.sh).
