@@ -2,22 +2,29 @@
 // loggers.py), with sub-millisecond buckets added for small models on CPU.
 #include "server/server_metrics.h"
 
+#include <array>
 #include <utility>
+#include <vector>
 
 namespace swiftkv::server {
 namespace {
 
-const std::vector<double> kTokenCountBuckets = {
+constexpr std::array<double, 17> kTokenCountBuckets = {
     1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000, 200000};
-const std::vector<double> kTtftBuckets = {0.001, 0.005, 0.01, 0.02,  0.04,  0.06,  0.08, 0.1,
-                                          0.25,  0.5,   0.75, 1.0,   2.5,   5.0,   7.5,  10.0,
-                                          20.0,  40.0,  80.0, 160.0, 640.0, 2560.0};
-const std::vector<double> kItlBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075,
-                                         0.1,    0.15,  0.2,    0.3,   0.4,  0.5,   0.75, 1.0,
-                                         2.5,    5.0,   7.5,    10.0,  20.0, 40.0,  80.0};
-const std::vector<double> kE2eBuckets = {0.01, 0.05, 0.1,   0.3,   0.5,   0.8,   1.0,    1.5,
-                                         2.0,  2.5,  5.0,   10.0,  15.0,  20.0,  30.0,   40.0,
-                                         50.0, 60.0, 120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0};
+constexpr std::array kTtftBuckets = {0.001, 0.005, 0.01, 0.02,  0.04,  0.06,  0.08, 0.1,
+                                     0.25,  0.5,   0.75, 1.0,   2.5,   5.0,   7.5,  10.0,
+                                     20.0,  40.0,  80.0, 160.0, 640.0, 2560.0};
+constexpr std::array kItlBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075,
+                                    0.1,    0.15,  0.2,    0.3,   0.4,  0.5,   0.75, 1.0,
+                                    2.5,    5.0,   7.5,    10.0,  20.0, 40.0,  80.0};
+constexpr std::array kE2eBuckets = {0.01, 0.05, 0.1,   0.3,   0.5,   0.8,   1.0,    1.5,
+                                    2.0,  2.5,  5.0,   10.0,  15.0,  20.0,  30.0,   40.0,
+                                    50.0, 60.0, 120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0};
+
+template <size_t N>
+std::vector<double> bounds(const std::array<double, N>& values) {
+  return {values.begin(), values.end()};
+}
 
 }  // namespace
 
@@ -50,19 +57,19 @@ ServerMetrics::ServerMetrics(std::string model_name)
                                          {"model_name", "finished_reason"})),
       request_prompt_tokens_(registry_.histogram("swiftkv:request_prompt_tokens",
                                                  "Number of prefill tokens per request.",
-                                                 {"model_name"}, kTokenCountBuckets)),
+                                                 {"model_name"}, bounds(kTokenCountBuckets))),
       request_generation_tokens_(registry_.histogram("swiftkv:request_generation_tokens",
                                                      "Number of generation tokens per request.",
-                                                     {"model_name"}, kTokenCountBuckets)),
+                                                     {"model_name"}, bounds(kTokenCountBuckets))),
       ttft_(registry_.histogram("swiftkv:time_to_first_token_seconds",
                                 "Time to first token in seconds (from HTTP arrival).",
-                                {"model_name"}, kTtftBuckets)),
+                                {"model_name"}, bounds(kTtftBuckets))),
       itl_(registry_.histogram("swiftkv:inter_token_latency_seconds",
                                "Time between consecutive output deltas in seconds.", {"model_name"},
-                               kItlBuckets)),
+                               bounds(kItlBuckets))),
       e2e_(registry_.histogram("swiftkv:e2e_request_latency_seconds",
                                "End-to-end request latency in seconds (from HTTP arrival).",
-                               {"model_name"}, kE2eBuckets)),
+                               {"model_name"}, bounds(kE2eBuckets))),
       http_requests_(registry_.counter("swiftkv:http_requests_total",
                                        "HTTP responses by handler and status.",
                                        {"handler", "status"})) {
