@@ -6,10 +6,15 @@
 //    release has no add_generation_prompt guard).
 //  - Llama 3.1 (fixtures/llama3_1_chat_template.jinja, see fixtures/SOURCE.md): the same, with the
 //    assistant header only when add_generation_prompt.
+// Meta's full Llama 3.1 Instruct template (tools, builtin tools, date string, raise_exception;
+// fixtures/llama3_1_instruct_chat_template.jinja) is checked against renderings by Python's
+// jinja2 in transformers' environment (tools/hf/render_chat_templates.py wrote
+// fixtures/llama3_1_instruct_cases.json).
 #include "tokenizer/chat_template.h"
 
 #include <gtest/gtest.h>
 
+#include "core/error.h"
 #include "core/mapped_file.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/tokenizer_test_util.h"
@@ -72,6 +77,32 @@ TEST(ChatTemplate, RenderedPromptTokenizesWithSpecialTokens) {
   EXPECT_EQ(ids[3], 128007);
   EXPECT_EQ(ids.back(), 271);  // "\n\n"
   EXPECT_EQ(tokenizer.decode(ids, false), prompt);
+}
+
+TEST(ChatTemplate, Llama3_1InstructMatchesTransformersJinja) {
+  const std::string dir = std::string(SWIFTKV_SOURCE_DIR) + "/tests/tokenizer/fixtures/";
+  const ChatTemplate chat(read_file(dir + "llama3_1_instruct_chat_template.jinja"));
+  // ordered_json: tojson must print tool schemas in their given key order, as Python does.
+  const auto cases = nlohmann::ordered_json::parse(read_file(dir + "llama3_1_instruct_cases.json"));
+  ASSERT_GE(cases.size(), 8U);
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.at("name").get<std::string>());
+    const auto& messages = c.at("messages");
+    const bool add_generation_prompt = c.at("add_generation_prompt").get<bool>();
+    const auto& context = c.at("context");
+    if (c.contains("expected")) {
+      EXPECT_EQ(chat.render(messages, add_generation_prompt, context),
+                c.at("expected").get<std::string>());
+    } else {
+      try {
+        chat.render(messages, add_generation_prompt, context);
+        ADD_FAILURE() << "expected the error: " << c.at("error").get<std::string>();
+      } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find(c.at("error").get<std::string>()), std::string::npos)
+            << e.what();
+      }
+    }
+  }
 }
 
 }  // namespace
