@@ -38,6 +38,7 @@ struct GpuBenchOptions {
   int iters = 10;
   bool ceilings = true;
   bool graphs = true;
+  std::string dtype = "bf16";  // the CUDA model's weights, activations and cache: bf16 or f32
 };
 
 using Clock = std::chrono::steady_clock;
@@ -150,8 +151,9 @@ ModelCounts count(const CudaLlamaModel& model) {
     const double leaders = later / static_cast<double>(c.key_value_group_size);
     decode_params += later * (-2 * kv * hidden) + leaders * 2 * kv * hidden;
   }
-  m.decode_weight_bytes = 2.0 * decode_params;
-  m.kv_bytes_per_token = static_cast<double>(model.num_cache_layers()) * 2.0 * kv * 2.0;
+  const auto element_bytes = static_cast<double>(dtype_size(model.options().dtype));
+  m.decode_weight_bytes = element_bytes * decode_params;
+  m.kv_bytes_per_token = static_cast<double>(model.num_cache_layers()) * 2.0 * kv * element_bytes;
   return m;
 }
 
@@ -182,6 +184,7 @@ void run_gpu_bench(const GpuBenchOptions& o) {
   cuda_options.max_num_logits = cuda_options.max_num_seqs;
   cuda_options.max_model_len = std::max(o.prompt_len, decode_len);
   cuda_options.cuda_graphs = o.graphs;
+  cuda_options.dtype = parse_dtype(o.dtype);
   const Layout prefill_layout{.blocks_per_seq = (o.prompt_len + 15) / 16};
   const Layout decode_layout{.blocks_per_seq = (decode_len + 15) / 16};
   const int64_t num_blocks = std::max(o.prefill_seqs * prefill_layout.blocks_per_seq,
@@ -325,6 +328,11 @@ void register_bench_gpu(CLI::App& bench) {
       ->capture_default_str();
   cmd->add_flag("!--no-ceilings", o->ceilings, "Skip the GEMM and copy ceilings");
   cmd->add_flag("!--no-graphs", o->graphs, "Run without CUDA graphs");
+  cmd->add_option("--dtype", o->dtype,
+                  "Weights, activations and KV cache on the GPU: bf16, or f32 (exact f32 GEMMs, "
+                  "no TF32; generic attention kernel)")
+      ->check(CLI::IsMember({"bf16", "f32"}))
+      ->capture_default_str();
   cmd->callback([o] { run_gpu_bench(*o); });
 }
 

@@ -7,6 +7,8 @@
 // Reported over the wall time of that call, with vLLM's definitions: requests/s, total tokens/s
 // ((prompt + output tokens) / s) and output tokens/s. Model loading and KV cache allocation are
 // not timed. Text is detokenized when the model directory has a tokenizer (vLLM's default).
+// --device cuda runs the CUDA model (bf16; `random:` weights generated on the device) with its
+// KV cache planned from --gpu-memory-utilization after a worst-case profiling step, as `serve`.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -17,6 +19,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/engine_model.h"
 #include "cli/runtime_options.h"
 #include "core/error.h"
 #include "core/logging.h"
@@ -40,6 +43,8 @@ struct ThroughputOptions {
   int64_t max_num_seqs = 256;
   int64_t max_model_len = 0;
   int64_t kv_cache_memory = 0;  // bytes; 0 = enough for max_num_seqs requests at once
+  std::string device = "cpu";
+  double gpu_memory_utilization = 0.9;
   bool no_prefix_caching = false;
   uint64_t seed = 0;
   RuntimeOptions runtime;
@@ -53,23 +58,32 @@ void run_throughput(const ThroughputOptions& o) {
   load.random_swiftkv_layers = o.swiftkv_layers;
   load.random_group_size = o.group_size;
   load.random_dtype = parse_dtype(o.dtype);
-  const auto model = load_model(o.model, load);
+  const EngineDevice device = parse_device(o.device);
+  CudaModelOptions cuda;
+  cuda.max_num_batched_tokens = o.max_num_batched_tokens;
+  cuda.max_num_seqs = o.max_num_seqs;
+  cuda.max_num_logits = o.max_num_seqs;
+  cuda.max_model_len = o.max_model_len;  // 0: the model's max_position_embeddings
+  EngineModel model(o.model, load, device, o.runtime, cuda);
   std::unique_ptr<Tokenizer> tokenizer;
   if (std::filesystem::exists(std::filesystem::path(o.model) / "tokenizer.json")) {
     tokenizer = std::make_unique<Tokenizer>(Tokenizer::load(o.model));
   }
-  const Runtime runtime = make_runtime(o.runtime);
 
   const int64_t max_model_len =
-      o.max_model_len > 0 ? o.max_model_len : model->config().max_position_embeddings;
+      o.max_model_len > 0 ? o.max_model_len : model.config().max_position_embeddings;
   if (o.input_len + o.output_len > max_model_len) {
     throw Error(str_cat("--input-len ", o.input_len, " + --output-len ", o.output_len,
                         " exceeds the context of ", max_model_len, " tokens"));
   }
-  const int64_t bytes_per_block = kBlockSize * model->cache_shape(1, kBlockSize).bytes_per_token();
+  const int64_t bytes_per_block = kBlockSize * model.bytes_per_token();
   int64_t num_blocks = 0;
-  if (o.kv_cache_memory > 0) {
-    num_blocks = plan_num_blocks(*model, o.kv_cache_memory, kBlockSize, max_model_len);
+  if (device == EngineDevice::kCuda) {
+    num_blocks = plan_gpu_num_blocks(model.step(), o.gpu_memory_utilization, kBlockSize,
+                                     max_model_len, o.max_num_batched_tokens, o.max_num_seqs)
+                     .num_blocks;
+  } else if (o.kv_cache_memory > 0) {
+    num_blocks = plan_num_blocks(model.cpu_model(), o.kv_cache_memory, kBlockSize, max_model_len);
   } else {
     const int64_t per_request = (o.input_len + o.output_len + kBlockSize - 1) / kBlockSize;
     num_blocks = std::max(std::min(o.num_prompts, o.max_num_seqs) * per_request,
@@ -78,7 +92,7 @@ void run_throughput(const ThroughputOptions& o) {
   log_info("KV cache: ", num_blocks, " blocks of ", kBlockSize, " tokens (",
            num_blocks * kBlockSize, " tokens, ", num_blocks * bytes_per_block / (1 << 20), " MiB)");
 
-  OfflineEngine engine(*model, tokenizer.get(), runtime.ctx,
+  OfflineEngine engine(model.step(), tokenizer.get(),
                        EngineConfig{.block_size = kBlockSize,
                                     .num_blocks = num_blocks,
                                     .max_model_len = max_model_len,
@@ -88,8 +102,8 @@ void run_throughput(const ThroughputOptions& o) {
                                     .enable_prefix_caching = !o.no_prefix_caching});
 
   std::mt19937_64 rng(o.seed);
-  std::uniform_int_distribution<int32_t> token(
-      0, static_cast<int32_t>(model->config().vocab_size - 1));
+  std::uniform_int_distribution<int32_t> token(0,
+                                               static_cast<int32_t>(model.config().vocab_size - 1));
   std::vector<Request> requests(static_cast<size_t>(o.num_prompts));
   for (size_t i = 0; i < requests.size(); ++i) {
     Request& r = requests[i];
@@ -127,15 +141,14 @@ void run_throughput(const ThroughputOptions& o) {
               static_cast<long long>(prompt_tokens), static_cast<long long>(output_tokens),
               seconds);
   std::printf(
-      "model=%s params=%.1fM swiftkv=%s threads=%d backend=%s num_prompts=%lld input_len=%lld "
+      "model=%s params=%.1fM swiftkv=%s device=%s num_prompts=%lld input_len=%lld "
       "output_len=%lld max_num_batched_tokens=%lld max_num_seqs=%lld kv_blocks=%lld "
       "preemptions=%lld prefix_cache_hits=%lld/%lld\n",
-      o.model.c_str(), static_cast<double>(model->num_parameters()) / 1e6,
-      o.runtime.swiftkv.c_str(), o.runtime.threads, o.runtime.backend.c_str(),
-      static_cast<long long>(o.num_prompts), static_cast<long long>(o.input_len),
-      static_cast<long long>(o.output_len), static_cast<long long>(o.max_num_batched_tokens),
-      static_cast<long long>(o.max_num_seqs), static_cast<long long>(num_blocks),
-      static_cast<long long>(stats.num_preemptions),
+      o.model.c_str(), static_cast<double>(model.num_parameters()) / 1e6, o.runtime.swiftkv.c_str(),
+      model.description().c_str(), static_cast<long long>(o.num_prompts),
+      static_cast<long long>(o.input_len), static_cast<long long>(o.output_len),
+      static_cast<long long>(o.max_num_batched_tokens), static_cast<long long>(o.max_num_seqs),
+      static_cast<long long>(num_blocks), static_cast<long long>(stats.num_preemptions),
       static_cast<long long>(stats.prefix_cache_hits),
       static_cast<long long>(stats.prefix_cache_queries));
 }
@@ -172,6 +185,11 @@ void register_bench_throughput(CLI::App& bench) {
   cmd->add_option("--kv-cache-memory", o->kv_cache_memory,
                   "KV cache bytes, e.g. 4GiB (default: enough for max-num-seqs requests)")
       ->transform(CLI::AsSizeValue(/*kb_is_1000=*/false));
+  add_device_option(*cmd, o->device);
+  cmd->add_option("--gpu-memory-utilization", o->gpu_memory_utilization,
+                  "--device cuda: fraction of GPU memory for weights, activations and the KV cache")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
   cmd->add_flag("--no-prefix-caching", o->no_prefix_caching, "Disable prefix caching");
   cmd->add_option("--seed", o->seed, "Seed of the random prompts and sampling")
       ->capture_default_str();

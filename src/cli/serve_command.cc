@@ -1,11 +1,16 @@
 // `swiftkv serve`: the OpenAI-compatible HTTP server (DESIGN.md §5) over the serving engine.
 //
 // Order of events: listen at once (/health says 503 while loading; a line is logged every
-// 10 s of loading), load tokenizer and model, plan the KV cache (CPU: --kv-cache-memory,
-// default min(4 GiB, max_num_seqs x max_model_len tokens); the log says how many tokens it
-// holds), start the engine, serve. SIGTERM / SIGINT: refuse new requests (503), let in-flight
-// ones finish for up to --shutdown-timeout seconds (then they are aborted), exit 0; a second
-// signal exits at once. A signal during loading exits at once.
+// 10 s of loading), load tokenizer and model (--device cpu or cuda), plan the KV cache (CPU:
+// --kv-cache-memory, default min(4 GiB, max_num_seqs x max_model_len tokens); CUDA:
+// --gpu-memory-utilization of the device after a worst-case profiling step; the log says how
+// many tokens it holds), start the engine, serve. SIGTERM / SIGINT: refuse new requests (503),
+// let in-flight ones finish for up to --shutdown-timeout seconds (then they are aborted), exit
+// 0; a second signal exits at once. A signal during loading exits at once.
+//
+// `random:<shape>` models (benchmarks) have no tokenizer of their own: --tokenizer names a
+// directory with a tokenizer.json of the same vocabulary (e.g. Llama 3's for
+// random:llama-3.1-8b); prompts may also be sent as token-id lists.
 #include <poll.h>
 #include <unistd.h>
 
@@ -21,6 +26,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/engine_model.h"
 #include "cli/runtime_options.h"
 #include "core/error.h"
 #include "core/logging.h"
@@ -41,6 +47,10 @@ constexpr int64_t kDefaultKvCacheBytes = int64_t{4} << 30;
 
 struct ServeOptions {
   std::string model;
+  std::string tokenizer;  // a directory; empty: --model
+  std::string device = "cpu";
+  int64_t swiftkv_layers = 0;  // random: models only
+  int64_t group_size = 1;      // random: models only
   std::string host = "127.0.0.1";
   int port = 8000;
   std::vector<std::string> served_model_names;
@@ -241,34 +251,67 @@ void run_serve(const ServeOptions& o) {
   server.start();
 
   const auto load_start = std::chrono::steady_clock::now();
-  log_info("loading model ", o.model, " (swiftkv ", o.runtime.swiftkv, ", ", o.runtime.threads,
-           " threads)");
-  std::unique_ptr<LlamaModel> model;
+  const EngineDevice device = parse_device(o.device);
+  log_info(
+      "loading model ", o.model, " on ", o.device, " (swiftkv ", o.runtime.swiftkv,
+      device == EngineDevice::kCpu ? str_cat(", ", o.runtime.threads, " threads") : std::string(),
+      ")");
+  const std::string tokenizer_dir = o.tokenizer.empty() ? o.model : o.tokenizer;
+  if (o.tokenizer.empty() && o.model.starts_with("random:")) {
+    throw Error(str_cat("--model ", o.model,
+                        " has no tokenizer: give --tokenizer DIR (a tokenizer.json of the same "
+                        "vocabulary, e.g. Llama 3's for random:llama-3.1-8b)"));
+  }
+  std::unique_ptr<EngineModel> model;
   std::optional<Tokenizer> tokenizer;
   {
     const LoadingTicker ticker(o.model);
-    tokenizer.emplace(Tokenizer::load(o.model));
+    tokenizer.emplace(Tokenizer::load(tokenizer_dir));
     LoadOptions load;
     load.mode = parse_swiftkv_mode(o.runtime.swiftkv);
-    model = load_model(o.model, load);
+    load.random_swiftkv_layers = o.swiftkv_layers;
+    load.random_group_size = o.group_size;
+    // CUDA activation buffers and graphs sized for the engine's limits.
+    CudaModelOptions cuda;
+    cuda.max_num_batched_tokens = o.max_num_batched_tokens;
+    cuda.max_num_seqs = o.max_num_seqs;
+    cuda.max_num_logits = o.max_num_seqs;
+    cuda.max_model_len = o.max_model_len;  // 0: the model's max_position_embeddings
+    model = std::make_unique<EngineModel>(o.model, load, device, o.runtime, cuda);
   }
-  const Runtime runtime = make_runtime(o.runtime);
+  if (tokenizer->vocab_size() > model->config().vocab_size) {
+    throw Error(str_cat("the tokenizer of ", tokenizer_dir, " has ", tokenizer->vocab_size(),
+                        " tokens, more than the model's vocabulary of ",
+                        model->config().vocab_size));
+  }
   const int64_t max_model_len =
       o.max_model_len > 0 ? o.max_model_len : model->config().max_position_embeddings;
-  const int64_t bytes_per_token = model->cache_shape(1, kBlockSize).bytes_per_token();
-  int64_t kv_bytes =
-      o.kv_cache_memory.empty()
-          ? std::min(kDefaultKvCacheBytes, o.max_num_seqs * max_model_len * bytes_per_token)
-          : parse_bytes(o.kv_cache_memory);
+  const int64_t bytes_per_token = model->bytes_per_token();
   EngineConfig config;
   config.block_size = kBlockSize;
-  config.num_blocks = plan_num_blocks(*model, kv_bytes, kBlockSize, max_model_len);
+  if (device == EngineDevice::kCuda) {
+    const GpuCachePlan plan =
+        plan_gpu_num_blocks(model->step(), o.gpu_memory_utilization, kBlockSize, max_model_len,
+                            o.max_num_batched_tokens, o.max_num_seqs);
+    log_info(model->description(), ": ", plan.used_bytes / 1048576,
+             " MiB in use after loading and a ", o.max_num_batched_tokens,
+             "-token profiling step; --gpu-memory-utilization ", o.gpu_memory_utilization, " of ",
+             plan.total_bytes / 1048576, " MiB leaves the KV cache ",
+             plan.num_blocks * plan.bytes_per_block / 1048576, " MiB");
+    config.num_blocks = plan.num_blocks;
+  } else {
+    const int64_t kv_bytes =
+        o.kv_cache_memory.empty()
+            ? std::min(kDefaultKvCacheBytes, o.max_num_seqs * max_model_len * bytes_per_token)
+            : parse_bytes(o.kv_cache_memory);
+    config.num_blocks = plan_num_blocks(model->cpu_model(), kv_bytes, kBlockSize, max_model_len);
+  }
   config.max_model_len = max_model_len;
   config.max_num_batched_tokens = o.max_num_batched_tokens;
   config.max_num_seqs = o.max_num_seqs;
   config.max_queued_requests = o.max_queued_requests;
   config.enable_prefix_caching = !o.no_prefix_caching;
-  Engine engine(*model, *tokenizer, runtime.ctx, config);
+  Engine engine(model->step(), *tokenizer, config);
   const int64_t kv_tokens = config.num_blocks * kBlockSize;
   log_info("model loaded in ",
            std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count(),
@@ -294,7 +337,14 @@ void run_serve(const ServeOptions& o) {
 void register_serve(CLI::App& app) {
   auto o = std::make_shared<ServeOptions>();
   CLI::App* cmd = app.add_subcommand("serve", "OpenAI-compatible HTTP server");
-  cmd->add_option("--model", o->model, "Model directory (Hugging Face format)")->required();
+  cmd->add_option("--model", o->model, "Model directory (Hugging Face format) or random:<shape>")
+      ->required();
+  cmd->add_option("--tokenizer", o->tokenizer,
+                  "Directory with tokenizer.json (default: --model; required for random:)");
+  add_device_option(*cmd, o->device);
+  cmd->add_option("--swiftkv-layers", o->swiftkv_layers,
+                  "random: models only: number of SwiftKV layers (0 = plain Llama)");
+  cmd->add_option("--group-size", o->group_size, "random: models only: AcrossKV group size");
   cmd->add_option("--host", o->host, "Address to listen on")->capture_default_str();
   cmd->add_option("--port", o->port, "Port (0: any free port)")
       ->check(CLI::Range(0, 65535))
@@ -321,7 +371,8 @@ void register_serve(CLI::App& app) {
                   "KV cache bytes on CPU, e.g. 4G (default: min(4G, max-num-seqs x "
                   "max-model-len tokens))");
   cmd->add_option("--gpu-memory-utilization", o->gpu_memory_utilization,
-                  "Fraction of GPU memory to use (accepted; used by the CUDA backend)")
+                  "--device cuda: fraction of GPU memory for weights, activations and the KV "
+                  "cache (planned after a worst-case profiling step)")
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
   cmd->add_option("--request-timeout", o->request_timeout,

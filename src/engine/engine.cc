@@ -31,9 +31,11 @@ RequestOutput error_output(const std::string& id, const std::string& error) {
 }  // namespace
 
 struct Engine::Impl {
-  Impl(const LlamaModel& model, const Tokenizer& tokenizer, ops::Context ctx,
+  Impl(std::unique_ptr<StepModel> owned, StepModel& model, const Tokenizer& tokenizer,
        EngineConfig engine_config)
-      : core(model, &tokenizer, ctx, engine_config), config(core.config()) {
+      : owned_model(std::move(owned)),
+        core(model, &tokenizer, engine_config),
+        config(core.config()) {
     snapshot = core.stats();
   }
 
@@ -41,8 +43,9 @@ struct Engine::Impl {
   void run_once();
   RequestCallback wrap(const std::string& id, OutputCallback on_output);
 
-  EngineCore core;      // engine thread only (config() and validate() are const)
-  EngineConfig config;  // resolved, immutable
+  std::unique_ptr<StepModel> owned_model;  // the CpuStepModel of the LlamaModel constructor
+  EngineCore core;                         // engine thread only (config() and validate() are const)
+  EngineConfig config;                     // resolved, immutable
 
   mutable std::mutex mutex;
   std::condition_variable wake;
@@ -120,9 +123,16 @@ void Engine::Impl::loop() {
   }
 }
 
+Engine::Engine(StepModel& model, const Tokenizer& tokenizer, EngineConfig config)
+    : impl_(std::make_unique<Impl>(nullptr, model, tokenizer, config)) {
+  impl_->thread = std::thread([impl = impl_.get()] { impl->loop(); });
+}
+
 Engine::Engine(const LlamaModel& model, const Tokenizer& tokenizer, ops::Context ctx,
-               EngineConfig config)
-    : impl_(std::make_unique<Impl>(model, tokenizer, ctx, config)) {
+               EngineConfig config) {
+  auto owned = std::make_unique<CpuStepModel>(model, ctx);
+  StepModel& step_model = *owned;
+  impl_ = std::make_unique<Impl>(std::move(owned), step_model, tokenizer, config);
   impl_->thread = std::thread([impl = impl_.get()] { impl->loop(); });
 }
 

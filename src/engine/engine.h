@@ -17,6 +17,7 @@
 #include <string>
 
 #include "engine/request.h"
+#include "engine/step_model.h"
 #include "model/llama_model.h"
 #include "ops/context.h"
 
@@ -63,7 +64,10 @@ class Engine {
  public:
   using OutputCallback = std::function<void(const RequestOutput&)>;
 
-  // Starts the engine thread. `model` and `tokenizer` must outlive the engine.
+  // Starts the engine thread. `model` and `tokenizer` must outlive the engine; the engine
+  // thread is the only user of `model` until the engine is destroyed.
+  Engine(StepModel& model, const Tokenizer& tokenizer, EngineConfig config);
+  // The same on a CPU model (a CpuStepModel over `model` and `ctx`).
   Engine(const LlamaModel& model, const Tokenizer& tokenizer, ops::Context ctx,
          EngineConfig config);
   ~Engine();  // stops the thread; live requests end with kAbort

@@ -11,8 +11,8 @@
 
 namespace swiftkv {
 
-EngineConfig resolve_engine_config(const LlamaModel& model, EngineConfig config) {
-  const int64_t model_max = model.config().max_position_embeddings;
+EngineConfig resolve_engine_config(const ModelConfig& model, EngineConfig config) {
+  const int64_t model_max = model.max_position_embeddings;
   if (config.block_size < 1 || config.num_blocks < 1) {
     throw Error(str_cat("the KV cache needs block_size >= 1 and num_blocks >= 1, got ",
                         config.block_size, " and ", config.num_blocks));
@@ -47,9 +47,9 @@ EngineConfig resolve_engine_config(const LlamaModel& model, EngineConfig config)
 
 namespace {
 
-std::vector<int32_t> eos_ids_of(const LlamaModel& model) {
+std::vector<int32_t> eos_ids_of(const ModelConfig& model) {
   std::vector<int32_t> ids;
-  for (const int64_t id : model.config().eos_token_ids) {
+  for (const int64_t id : model.eos_token_ids) {
     ids.push_back(static_cast<int32_t>(id));
   }
   return ids;
@@ -70,19 +70,18 @@ std::string call_safely(const RequestCallback& callback, const RequestOutput& ou
 
 }  // namespace
 
-EngineCore::EngineCore(const LlamaModel& model, const Tokenizer* tokenizer, ops::Context ctx,
-                       EngineConfig config)
+EngineCore::EngineCore(StepModel& model, const Tokenizer* tokenizer, EngineConfig config)
     : model_(model),
       tokenizer_(tokenizer),
-      config_(resolve_engine_config(model, config)),
-      eos_ids_(eos_ids_of(model)),
+      config_(resolve_engine_config(model.config(), config)),
+      eos_ids_(eos_ids_of(model.config())),
       block_manager_(config_.num_blocks, config_.block_size, config_.enable_prefix_caching),
       scheduler_(SchedulerConfig{.max_num_batched_tokens = config_.max_num_batched_tokens,
                                  .max_num_seqs = config_.max_num_seqs,
                                  .max_model_len = config_.max_model_len,
                                  .eos_ids = eos_ids_},
                  block_manager_),
-      runner_(model, ctx, config_.num_blocks, config_.block_size) {}
+      runner_(model, config_.num_blocks, config_.block_size, config_.max_num_seqs) {}
 
 void EngineCore::validate(const Request& request) const {
   const int64_t vocab_size = model_.config().vocab_size;

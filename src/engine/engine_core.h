@@ -24,6 +24,7 @@
 #include "engine/model_runner.h"
 #include "engine/request_state.h"
 #include "engine/scheduler.h"
+#include "engine/step_model.h"
 
 namespace swiftkv {
 
@@ -31,9 +32,8 @@ class EngineCore {
  public:
   // `tokenizer` may be null (no text, no stop strings: benchmarks). Throws Error for a bad
   // config (e.g. a cache that cannot hold one max_model_len sequence). `config.max_model_len`
-  // 0 is resolved to the model's max_position_embeddings.
-  EngineCore(const LlamaModel& model, const Tokenizer* tokenizer, ops::Context ctx,
-             EngineConfig config);
+  // 0 is resolved to the model's max_position_embeddings. `model` must outlive the core.
+  EngineCore(StepModel& model, const Tokenizer* tokenizer, EngineConfig config);
   EngineCore(const EngineCore&) = delete;
   EngineCore& operator=(const EngineCore&) = delete;
 
@@ -63,7 +63,7 @@ class EngineCore {
   void expire_deadlines();
   void die(const std::string& reason);
 
-  const LlamaModel& model_;
+  const StepModel& model_;
   const Tokenizer* tokenizer_;
   EngineConfig config_;
   std::vector<int32_t> eos_ids_;
@@ -75,6 +75,6 @@ class EngineCore {
 };
 
 // The EngineConfig with max_model_len resolved, checked against the model (throws Error).
-EngineConfig resolve_engine_config(const LlamaModel& model, EngineConfig config);
+EngineConfig resolve_engine_config(const ModelConfig& model, EngineConfig config);
 
 }  // namespace swiftkv

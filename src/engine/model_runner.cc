@@ -7,15 +7,17 @@
 
 #include "core/error.h"
 #include "engine/logprobs.h"
+#include "ops/device.h"
 
 namespace swiftkv {
 
-ModelRunner::ModelRunner(const LlamaModel& model, ops::Context ctx, int64_t num_blocks,
-                         int64_t block_size)
-    : model_(model),
-      ctx_(ctx),
-      block_size_(block_size),
-      cache_(model.cache_shape(num_blocks, block_size)) {}
+ModelRunner::ModelRunner(StepModel& model, int64_t num_blocks, int64_t block_size,
+                         int64_t max_num_seqs)
+    : model_(model), block_size_(block_size), cache_(model.allocate_cache(num_blocks, block_size)) {
+  if (model.context().backend == ops::Backend::kCuda) {
+    device_sampler_ = std::make_unique<DeviceSampler>(model.context(), max_num_seqs);
+  }
+}
 
 BatchView ModelRunner::make_batch(const SchedulerOutput& out) const {
   const auto num_seqs = static_cast<int64_t>(out.scheduled.size());
@@ -71,11 +73,63 @@ BatchView ModelRunner::make_batch(const SchedulerOutput& out) const {
   return batch;
 }
 
+void ModelRunner::sample_on_host(Sequence& seq, std::span<float> logits, SampledToken& sampled) {
+  try {
+    sampled.token = seq.sampler.sample(logits);
+    if (seq.num_logprobs >= 0) {
+      sampled.logprobs = compute_logprobs(logits, sampled.token, seq.num_logprobs);
+    }
+  } catch (const std::exception& e) {
+    sampled.error = str_cat("sampling failed: ", e.what());
+  }
+}
+
+void ModelRunner::sample_on_device(const SchedulerOutput& out, const Tensor& logits,
+                                   RunnerOutput& result) {
+  std::vector<size_t> rows;  // scheduled index of each logits row
+  std::vector<const Sampler*> samplers;
+  for (size_t i = 0; i < out.scheduled.size(); ++i) {
+    const Sequence& seq = *out.scheduled[i].seq;
+    if (out.scheduled[i].sample) {
+      rows.push_back(i);
+      const bool on_device = seq.num_logprobs < 0 && seq.sampler.device_sampleable();
+      samplers.push_back(on_device ? &seq.sampler : nullptr);
+    }
+  }
+  std::vector<int32_t> tokens;
+  try {
+    tokens = device_sampler_->sample(logits, samplers);
+  } catch (const std::exception& e) {
+    for (const size_t i : rows) {
+      result.sampled[i].error = str_cat("sampling failed: ", e.what());
+    }
+    return;
+  }
+  const ops::Context& ctx = model_.context();
+  for (size_t r = 0; r < rows.size(); ++r) {
+    SampledToken& sampled = result.sampled[rows[r]];
+    if (samplers[r] != nullptr) {
+      sampled.token = tokens[r];
+      continue;
+    }
+    Tensor host;
+    try {
+      host = ops::to_host(ctx, logits.rows(static_cast<int64_t>(r), static_cast<int64_t>(r) + 1));
+    } catch (const std::exception& e) {
+      sampled.error = str_cat("sampling failed: ", e.what());
+      continue;
+    }
+    sample_on_host(*out.scheduled[rows[r]].seq,
+                   std::span<float>(host.data<float>(), static_cast<size_t>(host.numel())),
+                   sampled);
+  }
+}
+
 RunnerOutput ModelRunner::execute(const SchedulerOutput& out) {
   RunnerOutput result;
   Tensor logits;
   try {
-    logits = model_.forward(ctx_, make_batch(out), cache_);
+    logits = model_.forward(make_batch(out), cache_);
     const auto num_sampling = std::count_if(out.scheduled.begin(), out.scheduled.end(),
                                             [](const ScheduledSequence& s) { return s.sample; });
     SWIFTKV_CHECK(logits.dim(0) == num_sampling, "forward returned ", logits.dim(0),
@@ -85,6 +139,10 @@ RunnerOutput ModelRunner::execute(const SchedulerOutput& out) {
     return result;
   }
   result.sampled.resize(out.scheduled.size());
+  if (logits.device() == Device::kCuda) {
+    sample_on_device(out, logits, result);
+    return result;
+  }
   const int64_t vocab = logits.dim(1);
   int64_t row = 0;
   for (size_t i = 0; i < out.scheduled.size(); ++i) {
@@ -95,15 +153,7 @@ RunnerOutput ModelRunner::execute(const SchedulerOutput& out) {
     const std::span<float> row_logits(logits.data<float>() + row * vocab,
                                       static_cast<size_t>(vocab));
     ++row;
-    SampledToken& sampled = result.sampled[i];
-    try {
-      sampled.token = s.seq->sampler.sample(row_logits);
-      if (s.seq->num_logprobs >= 0) {
-        sampled.logprobs = compute_logprobs(row_logits, sampled.token, s.seq->num_logprobs);
-      }
-    } catch (const std::exception& e) {
-      sampled.error = str_cat("sampling failed: ", e.what());
-    }
+    sample_on_host(*s.seq, row_logits, result.sampled[i]);
   }
   return result;
 }

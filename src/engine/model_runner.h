@@ -1,6 +1,6 @@
-// Runs one scheduled step on the model: builds ONE BatchView for all scheduled sequences over
-// the shared paged KvCache, calls LlamaModel::forward once, and samples each sampling
-// sequence's logits row with its own Sampler (DESIGN.md §3).
+// Runs one scheduled step on the model: builds ONE host BatchView for all scheduled sequences
+// over the shared paged KvCache, calls StepModel::forward once (CPU or CUDA), and samples each
+// sampling sequence's logits row with its own parameters (DESIGN.md §3).
 //
 // Batch layout: the scheduled sequences' new tokens are flattened in SchedulerOutput order;
 // slot_mapping comes from each block table; attention metadata holds per-sequence
@@ -8,26 +8,34 @@
 // the longest one (padding is never read: kv_lens bounds every read). num_logits is 1 for a
 // sequence that samples this step and 0 otherwise (non-final prefill chunks: with SwiftKV those
 // rows stop at layer l). Rows are computed independently, so on CPU a sequence's tokens do not
-// depend on what else is in the batch.
+// depend on what else is in the batch (on CUDA, up to bf16 effects of GEMM shapes).
+//
+// Sampling: host logits (CPU) go through each sequence's Sampler. Device logits (CUDA) stay on
+// the device: rows the GPU sampler supports (Sampler::device_sampleable(), no logprobs) are
+// sampled there and only their token ids come back; each other row is copied to the host alone
+// and sampled there (penalties, logit_bias, min_tokens masking, logprobs).
 //
 // execute() never throws: a failed forward pass is reported in RunnerOutput::error, a failed
 // sampling call in that sequence's SampledToken::error. Not thread-safe (the engine thread).
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <span>
 
+#include "engine/device_sampler.h"
 #include "engine/step_data.h"
+#include "engine/step_model.h"
 #include "model/batch.h"
 #include "model/kv_cache.h"
-#include "model/llama_model.h"
-#include "ops/context.h"
 
 namespace swiftkv {
 
 class ModelRunner {
  public:
-  // Allocates the KV cache: num_blocks blocks of block_size tokens in every cache layer.
-  ModelRunner(const LlamaModel& model, ops::Context ctx, int64_t num_blocks, int64_t block_size);
+  // Allocates the KV cache where the model runs: num_blocks blocks of block_size tokens in every
+  // cache layer; on CUDA also the device sampler's buffers for max_num_seqs rows.
+  ModelRunner(StepModel& model, int64_t num_blocks, int64_t block_size, int64_t max_num_seqs);
   ModelRunner(const ModelRunner&) = delete;
   ModelRunner& operator=(const ModelRunner&) = delete;
 
@@ -39,10 +47,14 @@ class ModelRunner {
   const KvCache& cache() const { return cache_; }
 
  private:
-  const LlamaModel& model_;
-  ops::Context ctx_;
+  // Samples one row on the host (logits modified in place), filling `sampled`.
+  static void sample_on_host(Sequence& seq, std::span<float> logits, SampledToken& sampled);
+  void sample_on_device(const SchedulerOutput& out, const Tensor& logits, RunnerOutput& result);
+
+  StepModel& model_;
   int64_t block_size_;
   KvCache cache_;
+  std::unique_ptr<DeviceSampler> device_sampler_;  // kCuda only
 };
 
 }  // namespace swiftkv

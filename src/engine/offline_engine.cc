@@ -9,9 +9,13 @@
 
 namespace swiftkv {
 
+OfflineEngine::OfflineEngine(StepModel& model, const Tokenizer* tokenizer, EngineConfig config)
+    : core_(model, tokenizer, config) {}
+
 OfflineEngine::OfflineEngine(const LlamaModel& model, const Tokenizer* tokenizer, ops::Context ctx,
                              EngineConfig config)
-    : core_(model, tokenizer, ctx, config) {}
+    : owned_model_(std::make_unique<CpuStepModel>(model, ctx)),
+      core_(*owned_model_, tokenizer, config) {}
 
 std::vector<CompletionResult> OfflineEngine::generate(std::vector<Request> requests) {
   std::unordered_set<std::string> ids;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,9 @@ struct CompletionResult {
 class OfflineEngine {
  public:
   // `tokenizer` may be null: no text and no stop strings. Throws Error for a bad config.
+  // `model` (and `tokenizer`) must outlive the engine.
+  OfflineEngine(StepModel& model, const Tokenizer* tokenizer, EngineConfig config);
+  // The same on a CPU model (a CpuStepModel over `model` and `ctx`).
   OfflineEngine(const LlamaModel& model, const Tokenizer* tokenizer, ops::Context ctx,
                 EngineConfig config);
 
@@ -38,6 +42,7 @@ class OfflineEngine {
   EngineStats stats() const { return core_.stats(); }
 
  private:
+  std::unique_ptr<StepModel> owned_model_;  // the LlamaModel constructor's CpuStepModel
   EngineCore core_;
 };
 

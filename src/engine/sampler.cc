@@ -83,11 +83,19 @@ void SamplingParams::validate(int64_t vocab_size) const {
 Sampler::Sampler(SamplingParams params, std::vector<int32_t> eos_ids)
     : params_(std::move(params)), eos_ids_(std::move(eos_ids)) {
   if (params_.seed.has_value()) {
-    rng_.seed(*params_.seed);
+    draw_seed_ = *params_.seed;
   } else {
     std::random_device device;
-    rng_.seed((static_cast<uint64_t>(device()) << 32) ^ device());
+    draw_seed_ = (static_cast<uint64_t>(device()) << 32) ^ device();
   }
+  rng_.seed(draw_seed_);
+}
+
+bool Sampler::device_sampleable() const {
+  const bool masking = num_generated() < params_.min_tokens &&
+                       (!eos_ids_.empty() || !params_.stop_token_ids.empty());
+  return params_.logit_bias.empty() && params_.repetition_penalty == 1.0F &&
+         params_.presence_penalty == 0.0F && params_.frequency_penalty == 0.0F && !masking;
 }
 
 void Sampler::set_prompt(std::span<const int32_t> prompt) {

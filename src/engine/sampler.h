@@ -29,6 +29,14 @@ class Sampler {
   void accept(int32_t token);
 
   const SamplingParams& params() const { return params_; }
+  // True when sample() would only apply temperature, min-p, top-k, top-p and the draw (no
+  // logit_bias, no penalties, no EOS / stop-token masking left for min_tokens), so the GPU
+  // sampler (ops/sample_tokens.h) may sample this row instead. The caller also keeps rows that
+  // need logprobs on the host.
+  bool device_sampleable() const;
+  // The seed of this request's draws on the device: params().seed, else a random one chosen at
+  // construction.
+  uint64_t draw_seed() const { return draw_seed_; }
   int32_t num_generated() const { return static_cast<int32_t>(output_.size()); }
 
  private:
@@ -39,6 +47,7 @@ class Sampler {
   std::vector<int32_t> prompt_;
   std::vector<int32_t> output_;
   std::unordered_map<int32_t, int32_t> output_counts_;
+  uint64_t draw_seed_ = 0;
   std::mt19937_64 rng_;
 };
 

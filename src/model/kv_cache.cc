@@ -26,12 +26,12 @@ KvCache::KvCache(const ops::Context& ctx, const KvCacheShape& shape) : shape_(sh
     return;
   }
   check_shape(shape);
-  shape_.dtype = DType::kBF16;
+  shape_.dtype = shape.dtype == DType::kF32 ? DType::kF32 : DType::kBF16;
   const Shape layer_shape = {shape.num_blocks, shape.block_size, shape.num_kv_heads,
                              shape.head_dim};
   const int64_t layer_numel = shape_numel(layer_shape);
   // [num_cache_layers, 2 (K, V), layer_numel]: layer i's K at i * 2 * layer_numel.
-  const Tensor all = ops::device_empty(ctx, {shape.num_cache_layers, 2, layer_numel}, DType::kBF16);
+  const Tensor all = ops::device_empty(ctx, {shape.num_cache_layers, 2, layer_numel}, shape_.dtype);
   ops::fill_zero(ctx, all);
   ops::synchronize(ctx);
   const Tensor flat = all.reshape({2 * shape.num_cache_layers, layer_numel});

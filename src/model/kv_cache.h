@@ -20,7 +20,7 @@ struct KvCacheShape {
   int64_t block_size = 16;
   int64_t num_kv_heads = 0;
   int64_t head_dim = 0;
-  DType dtype = DType::kF32;  // f32 on CPU, bf16 on CUDA
+  DType dtype = DType::kF32;  // f32 on CPU; bf16 on CUDA, or f32 for the f32 CUDA model
 
   // Bytes of K and V for one token across all cache layers.
   int64_t bytes_per_token() const;
@@ -31,7 +31,7 @@ class KvCache {
   // Zero-filled host cache (shape.dtype).
   explicit KvCache(const KvCacheShape& shape);
   // Zero-filled cache where ctx runs: host memory for the CPU backends, one device allocation
-  // for kCuda (bf16; shape.dtype is ignored there).
+  // for kCuda (shape.dtype f32 for the f32 model, else bf16).
   KvCache(const ops::Context& ctx, const KvCacheShape& shape);
   KvCache(const KvCache&) = delete;
   KvCache& operator=(const KvCache&) = delete;

@@ -105,6 +105,9 @@ CudaLlamaModel::CudaLlamaModel(const ops::Context& ctx, ModelConfig config, Swif
       swiftkv_active_(config_.is_swiftkv() && mode != SwiftKVMode::kOff),
       options_(options) {
   SWIFTKV_CHECK(ctx.backend == ops::Backend::kCuda, "CudaLlamaModel needs a kCuda context");
+  if (options_.dtype != DType::kBF16 && options_.dtype != DType::kF32) {
+    throw Error(str_cat("the CUDA model runs in bf16 or f32, not ", dtype_name(options_.dtype)));
+  }
   options_.max_num_logits = std::min(options_.max_num_logits, options_.max_num_batched_tokens);
   options_.max_num_seqs = std::min(options_.max_num_seqs, options_.max_num_batched_tokens);
   // Graph batches are padded to powers of two: the largest must fit every buffer.
@@ -137,7 +140,7 @@ KvCacheShape CudaLlamaModel::cache_shape(int64_t num_blocks, int64_t block_size)
                       .block_size = block_size,
                       .num_kv_heads = config_.num_key_value_heads,
                       .head_dim = config_.head_dim,
-                      .dtype = DType::kBF16};
+                      .dtype = options_.dtype};
 }
 
 // ---- weights -------------------------------------------------------------------------------
@@ -150,9 +153,10 @@ struct DeviceWeightsBuilder {
   const ops::Context& ctx;
   const ModelConfig& config;
   const ModelWeights* host;
+  DType dtype;
   std::vector<WeightPart> parts;
 
-  Tensor alloc(Shape shape) { return ops::device_empty(ctx, std::move(shape), DType::kBF16); }
+  Tensor alloc(Shape shape) { return ops::device_empty(ctx, std::move(shape), dtype); }
   void add(const Tensor& dst, std::string name, const Tensor* source, bool is_norm = false) {
     SWIFTKV_CHECK(host == nullptr ||
                       (source != nullptr && source->defined() && source->numel() == dst.numel()),
@@ -189,7 +193,7 @@ void CudaLlamaModel::allocate_weights(const ops::Context& ctx, const ModelWeight
   const int64_t q_width = c.num_attention_heads * c.head_dim;
   const int64_t kv_width = c.num_key_value_heads * c.head_dim;
   const int64_t inter = c.intermediate_size;
-  DeviceWeightsBuilder b{ctx, c, host, {}};
+  DeviceWeightsBuilder b{ctx, c, host, options_.dtype, {}};
   const auto src = [&](auto member) -> const Tensor* {
     return host == nullptr ? nullptr : &(host->*member);
   };
@@ -262,8 +266,9 @@ void CudaLlamaModel::allocate_weights(const ops::Context& ctx, const ModelWeight
     num_parameters_ += part.dst.numel();
     if (host != nullptr) {
       const Tensor& source = *part.host;
-      const Tensor bf16 = source.dtype() == DType::kBF16 ? source : source.to_dtype(DType::kBF16);
-      ops::copy(ctx, part.dst, bf16.reshape(part.dst.shape()));
+      const Tensor converted =
+          source.dtype() == options_.dtype ? source : source.to_dtype(options_.dtype);
+      ops::copy(ctx, part.dst, converted.reshape(part.dst.shape()));
     } else {
       // Uniform on [-a, a] has standard deviation a / sqrt(3).
       const float half_width = (part.is_norm ? 0.05F : 0.02F) * std::sqrt(3.0F);
@@ -271,7 +276,7 @@ void CudaLlamaModel::allocate_weights(const ops::Context& ctx, const ModelWeight
                                part.is_norm ? 1.0F : 0.0F, half_width);
     }
     // Host sources may be converted temporaries: wait before they go.
-    if (host != nullptr && part.host->dtype() != DType::kBF16) {
+    if (host != nullptr && part.host->dtype() != options_.dtype) {
       ops::synchronize(ctx);
     }
   }
@@ -325,21 +330,20 @@ void CudaLlamaModel::allocate_buffers(const ops::Context& ctx) {
   const int64_t rows = options_.max_num_batched_tokens;
   const int64_t q_width = c.num_attention_heads * c.head_dim;
   const int64_t kv_width = c.num_key_value_heads * c.head_dim;
-  const auto flat = [&](int64_t n, DType dtype = DType::kBF16) {
-    return ops::device_empty(ctx, {n}, dtype);
-  };
-  residual_ = flat(rows * c.hidden_size);
-  block_out_ = flat(rows * c.hidden_size);
-  normed_ = flat(rows * c.hidden_size);
-  qkv_ = flat(rows * (q_width + 2 * kv_width));
-  attn_ = flat(rows * q_width);
-  gate_up_ = flat(rows * 2 * c.intermediate_size);
-  act_ = flat(rows * c.intermediate_size);
+  const auto flat = [&](int64_t n, DType dtype) { return ops::device_empty(ctx, {n}, dtype); };
+  const DType act = options_.dtype;
+  residual_ = flat(rows * c.hidden_size, act);
+  block_out_ = flat(rows * c.hidden_size, act);
+  normed_ = flat(rows * c.hidden_size, act);
+  qkv_ = flat(rows * (q_width + 2 * kv_width), act);
+  attn_ = flat(rows * q_width, act);
+  gate_up_ = flat(rows * 2 * c.intermediate_size, act);
+  act_ = flat(rows * c.intermediate_size, act);
   if (swiftkv_active_) {
-    kv_swiftkv_ = flat(rows * kv_proj_swiftkv_.dim(0));
+    kv_swiftkv_ = flat(rows * kv_proj_swiftkv_.dim(0), act);
   }
-  residual_b_ = flat(options_.max_num_logits * c.hidden_size);
-  block_out_b_ = flat(options_.max_num_logits * c.hidden_size);
+  residual_b_ = flat(options_.max_num_logits * c.hidden_size, act);
+  block_out_b_ = flat(options_.max_num_logits * c.hidden_size, act);
   logits_ = flat(options_.max_num_logits * c.vocab_size, DType::kF32);
   // Block tables are at most max_model_len wide (block_size >= 1).
   metadata_a_ =
@@ -347,8 +351,10 @@ void CudaLlamaModel::allocate_buffers(const ops::Context& ctx) {
   metadata_b_ =
       flat(layout_b_size(options_.max_num_logits, options_.max_num_seqs, options_.max_model_len),
            DType::kI32);
-  ops::reserve_attention_workspace(ctx, rows, c.num_attention_heads, c.num_key_value_heads,
-                                   c.head_dim);
+  if (act == DType::kBF16) {  // the f32 model's attention (generic kernel) needs no workspace
+    ops::reserve_attention_workspace(ctx, rows, c.num_attention_heads, c.num_key_value_heads,
+                                     c.head_dim);
+  }
   ops::synchronize(ctx);
 }
 
@@ -357,11 +363,12 @@ void CudaLlamaModel::allocate_buffers(const ops::Context& ctx) {
 CudaLlamaModel::HostStep CudaLlamaModel::plan_step(const BatchView& batch,
                                                    const KvCache& cache) const {
   const KvCacheShape& cs = cache.shape();
-  SWIFTKV_CHECK(cs.num_cache_layers == num_cache_layers() && cs.dtype == DType::kBF16 &&
+  SWIFTKV_CHECK(cs.num_cache_layers == num_cache_layers() && cs.dtype == options_.dtype &&
                     cs.num_kv_heads == config_.num_key_value_heads &&
                     cs.head_dim == config_.head_dim && cache.keys(0).device() == Device::kCuda,
                 "the KV cache (", cs.num_cache_layers, " layers, ", dtype_name(cs.dtype),
-                ") does not fit this model (", num_cache_layers(), " bf16 device layers)");
+                ") does not fit this model (", num_cache_layers(), " ", dtype_name(options_.dtype),
+                " device layers)");
   const int64_t num_tokens = batch.token_ids.dim(0);
   const int64_t num_seqs = batch.num_logits.dim(0);
   const auto* ids = batch.token_ids.data<const int32_t>();

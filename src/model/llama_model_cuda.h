@@ -25,6 +25,11 @@
 // graphs read, so a replay never sees stale metadata; graphs are dropped when the KV cache
 // changes. Padding rows have slot -1 (no cache write) and belong to no sequence.
 //
+// Element type (CudaModelOptions.dtype): bf16 weights, activations and KV cache by default; f32
+// for exact f32 serving of small models (stories260K's greedy output equals llama2.c's), with
+// true f32 GEMMs and every attention on the generic kernel. The same kernels, templated on the
+// element type, run both.
+//
 // Not thread-safe: one step at a time (forward() mutates the activation buffers and graphs).
 #pragma once
 
@@ -52,11 +57,15 @@ struct CudaModelOptions {
   int64_t max_model_len = 4096;           // longest sequence (width of the block tables)
   bool cuda_graphs = true;
   int64_t max_graph_batch = 256;  // largest padded batch a graph is captured for
+  // Element type of the weights, activations and KV cache: kBF16 (the fast default), or kF32 for
+  // exact f32 serving of small models (true f32 GEMMs, no TF32; attention on the generic kernel,
+  // since the tensor-core attention kernels are bf16-only).
+  DType dtype = DType::kBF16;
 };
 
 class CudaLlamaModel {
  public:
-  // Uploads host weights (f32/f16 converted to bf16 on the way; bf16 copied as is).
+  // Uploads host weights, converted to options.dtype on the way (copied as is when they match).
   static std::unique_ptr<CudaLlamaModel> upload(const ops::Context& ctx, ModelConfig config,
                                                 const ModelWeights& weights, SwiftKVMode mode,
                                                 const CudaModelOptions& options = {});
@@ -77,8 +86,8 @@ class CudaLlamaModel {
   const CudaModelOptions& options() const { return options_; }
   int64_t num_cache_layers() const;
   int64_t cache_layer_of(int64_t layer) const;
-  // A bf16 cache shape for `num_blocks` blocks of `block_size` tokens (allocate it with
-  // KvCache(ctx, shape)).
+  // A cache shape (options().dtype) for `num_blocks` blocks of `block_size` tokens (allocate it
+  // with KvCache(ctx, shape)).
   KvCacheShape cache_shape(int64_t num_blocks, int64_t block_size) const;
 
   // LlamaModel::forward's contract: writes every token's K/V into `cache` (a device cache) and
@@ -89,7 +98,8 @@ class CudaLlamaModel {
   // static buffer, valid until the next call. Enqueued on ctx's stream, not waited for.
   Tensor forward_device(const ops::Context& ctx, const BatchView& batch, const KvCache& cache);
 
-  // A host copy of the weights (bf16, LlamaModel's layout), to build the CPU oracle in tests.
+  // A host copy of the weights (options().dtype, LlamaModel's layout), to build the CPU oracle in
+  // tests.
   ModelWeights download_weights(const ops::Context& ctx) const;
   // Parameters counted once (tied head once), as LlamaModel::num_parameters.
   int64_t num_parameters() const;
@@ -135,7 +145,7 @@ class CudaLlamaModel {
   bool swiftkv_active_;
   CudaModelOptions options_;
 
-  // Weights (bf16 on the device).
+  // Weights (options_.dtype on the device).
   Tensor embed_tokens_;  // [vocab_size, hidden_size]
   Tensor norm_;
   Tensor lm_head_;  // the embedding when tied

@@ -24,6 +24,14 @@ std::string_view mode_name(SwiftKVMode mode) {
   return "?";
 }
 
+// `options` with max_model_len <= 0 resolved to the model's max_position_embeddings.
+CudaModelOptions resolve_cuda_options(CudaModelOptions options, const ModelConfig& config) {
+  if (options.max_model_len <= 0) {
+    options.max_model_len = config.max_position_embeddings;
+  }
+  return options;
+}
+
 }  // namespace
 
 std::unique_ptr<LlamaModel> load_model(const std::string& model, const LoadOptions& options) {
@@ -69,14 +77,16 @@ std::unique_ptr<CudaLlamaModel> load_cuda_model(const std::string& model,
                          .group_size = options.random_group_size,
                          .dtype = DType::kBF16,
                          .seed = options.random_seed};
-    log_info("generating random weights for ", spec.shape, " on the GPU (bf16, seed ", spec.seed,
-             ")");
-    result = CudaLlamaModel::random(ctx, random_model_config(spec), spec.seed, options.mode,
-                                    cuda_options);
+    log_info("generating random weights for ", spec.shape, " on the GPU (",
+             dtype_name(cuda_options.dtype), ", seed ", spec.seed, ")");
+    ModelConfig config = random_model_config(spec);
+    const CudaModelOptions resolved = resolve_cuda_options(cuda_options, config);
+    result = CudaLlamaModel::random(ctx, std::move(config), spec.seed, options.mode, resolved);
   } else {
     ModelConfig config = ModelConfig::load(model);
     const ModelWeights weights = ModelWeights::from_store(config, WeightStore::open(model));
-    result = CudaLlamaModel::upload(ctx, std::move(config), weights, options.mode, cuda_options);
+    const CudaModelOptions resolved = resolve_cuda_options(cuda_options, config);
+    result = CudaLlamaModel::upload(ctx, std::move(config), weights, options.mode, resolved);
   }
   const ModelConfig& c = result->config();
   const double seconds =

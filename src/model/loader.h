@@ -26,7 +26,8 @@ std::unique_ptr<LlamaModel> load_model(const std::string& model, const LoadOptio
 
 // The same on CUDA (ctx: kCuda): a checkpoint is read on the host and uploaded once (bf16);
 // `random:<shape>` weights are generated on the device (CudaLlamaModel::random), so benchmarks
-// of 8B-class shapes need no host copy.
+// of 8B-class shapes need no host copy. cuda_options.max_model_len <= 0 means the model's
+// max_position_embeddings.
 std::unique_ptr<CudaLlamaModel> load_cuda_model(const std::string& model,
                                                 const LoadOptions& options, const ops::Context& ctx,
                                                 const CudaModelOptions& cuda_options = {});

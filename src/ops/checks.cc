@@ -31,6 +31,15 @@ void check_dtype(std::string_view op, std::string_view name, const Tensor& t, DT
                 dtype_name(t.dtype()), ", expected ", dtype_name(dtype));
 }
 
+DType activation_dtype_of(const Context& ctx, std::string_view op, std::string_view name,
+                          const Tensor& x) {
+  if (ctx.backend == Backend::kCuda && x.dtype() == DType::kF32) {
+    return DType::kF32;
+  }
+  check_dtype(op, name, x, activation_dtype(ctx));
+  return x.dtype();
+}
+
 void check_weight_dtype(std::string_view op, std::string_view name, const Tensor& t) {
   SWIFTKV_CHECK(t.dtype() == DType::kF32 || t.dtype() == DType::kBF16 || t.dtype() == DType::kF16,
                 op, ": ", name, " ", shape_str(t.shape()), " is ", dtype_name(t.dtype()),

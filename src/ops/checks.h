@@ -17,6 +17,11 @@ void check_device(const Context& ctx, std::string_view op,
 
 void check_rank(std::string_view op, std::string_view name, const Tensor& t, int64_t rank);
 void check_dtype(std::string_view op, std::string_view name, const Tensor& t, DType dtype);
+// The activation dtype of an op, read from its activation `x`: f32 on the CPU backends; on
+// kCuda x's own dtype, bf16 (the default model) or f32 (the f32 model, whose weights and KV
+// cache are f32 too). Throws for any other; the op then checks its other tensors against it.
+DType activation_dtype_of(const Context& ctx, std::string_view op, std::string_view name,
+                          const Tensor& x);
 // f32, bf16 or f16.
 void check_weight_dtype(std::string_view op, std::string_view name, const Tensor& t);
 void check_shape(std::string_view op, std::string_view name, const Tensor& t,

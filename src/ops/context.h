@@ -14,7 +14,8 @@ namespace swiftkv::ops {
 enum class Backend {
   kReference,  // plain-loop fp32 oracle, single-threaded (CPU)
   kCpu,        // fast multi-threaded, vectorised CPU kernels (OpenBLAS for GEMM)
-  kCuda,       // CUDA kernels: device tensors, bf16 activations and weights (ops/device.h)
+  kCuda,       // CUDA kernels: device tensors, bf16 activations and weights (ops/device.h), or
+               // all f32 for the f32 model
 };
 
 struct Context {
@@ -23,7 +24,9 @@ struct Context {
   cuda::CudaContext* cuda = nullptr;  // required by kCuda (ops::CudaDevice::context())
 };
 
-// The activation dtype of a backend: f32 on the CPU backends, bf16 on CUDA.
+// The default activation dtype of a backend: f32 on the CPU backends, bf16 on CUDA. CUDA ops
+// also take f32 activations with f32 weights and caches (the f32 model; checks.h
+// activation_dtype_of).
 inline DType activation_dtype(const Context& ctx) {
   return ctx.backend == Backend::kCuda ? DType::kBF16 : DType::kF32;
 }

@@ -61,6 +61,12 @@ void fill_random_uniform(const Context& ctx, const Tensor& t, uint64_t seed, flo
   cuda::fill_random_uniform(cuda_context(ctx, "fill_random_uniform"), t, seed, mean, half_width);
 }
 
+DeviceMemoryInfo device_memory_info(const Context& ctx) {
+  cuda_context(ctx, "device_memory_info");
+  const cuda::MemoryInfo info = cuda::memory_info();
+  return {.free_bytes = info.free_bytes, .total_bytes = info.total_bytes};
+}
+
 void synchronize(const Context& ctx) {
   if (ctx.backend == Backend::kCuda) {
     cuda::synchronize(cuda_context(ctx, "synchronize"));

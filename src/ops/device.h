@@ -46,10 +46,16 @@ void copy(const Context& ctx, const Tensor& dst, const Tensor& src);
 Tensor to_device(const Context& ctx, const Tensor& host);
 Tensor to_host(const Context& ctx, const Tensor& device);
 void fill_zero(const Context& ctx, const Tensor& t);
-// bf16 t[i] = mean + half_width * u_i, u_i uniform in [-1, 1) from a counter-based hash of
+// bf16 or f32 t[i] = mean + half_width * u_i, u_i uniform in [-1, 1) from a counter-based hash of
 // (seed, i): reproducible whatever the launch shape. kCuda only.
 void fill_random_uniform(const Context& ctx, const Tensor& t, uint64_t seed, float mean,
                          float half_width);
+// Free and total bytes of ctx's device (cudaMemGetInfo; other processes' use counts as used).
+struct DeviceMemoryInfo {
+  int64_t free_bytes = 0;
+  int64_t total_bytes = 0;
+};
+DeviceMemoryInfo device_memory_info(const Context& ctx);
 // Waits for the work enqueued on ctx's stream (no-op on the CPU backends).
 void synchronize(const Context& ctx);
 // Sizes the workspace paged_attention's decode kernel needs for up to max_tokens query rows.

@@ -16,11 +16,11 @@ void embedding(const Context& ctx, const Tensor& out, const Tensor& table, const
   detail::check_rank(kOp, "ids", ids, 1);
   detail::check_dtype(kOp, "ids", ids, DType::kI32);
   detail::check_shape(kOp, "out", out, {ids.dim(0), table.dim(1)});
-  detail::check_dtype(kOp, "out", out, activation_dtype(ctx));
+  const DType dtype = detail::activation_dtype_of(ctx, kOp, "out", out);
   const int64_t vocab_size = table.dim(0);
   if (ctx.backend == Backend::kCuda) {
     // The ids live on the device: the caller checked them on the host before uploading.
-    detail::check_dtype(kOp, "table", table, DType::kBF16);
+    detail::check_dtype(kOp, "table", table, dtype);
   }
   for (int64_t t = 0; ctx.backend != Backend::kCuda && t < ids.dim(0); ++t) {
     const int32_t id = ids.data<int32_t>()[t];

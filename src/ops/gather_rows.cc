@@ -12,11 +12,11 @@ void gather_rows(const Context& ctx, const Tensor& out, const Tensor& x, const T
   constexpr std::string_view kOp = "gather_rows";
   detail::check_device(ctx, kOp, {&out, &x, &indices});
   detail::check_rank(kOp, "x", x, 2);
-  detail::check_dtype(kOp, "x", x, activation_dtype(ctx));
+  const DType dtype = detail::activation_dtype_of(ctx, kOp, "x", x);
   detail::check_rank(kOp, "indices", indices, 1);
   detail::check_dtype(kOp, "indices", indices, DType::kI32);
   detail::check_shape(kOp, "out", out, {indices.dim(0), x.dim(1)});
-  detail::check_dtype(kOp, "out", out, activation_dtype(ctx));
+  detail::check_dtype(kOp, "out", out, dtype);
   // On kCuda the indices live on the device: the caller checked them before uploading.
   for (int64_t i = 0; ctx.backend != Backend::kCuda && i < indices.dim(0); ++i) {
     const int32_t row = indices.data<const int32_t>()[i];

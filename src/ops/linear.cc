@@ -12,10 +12,10 @@ void linear(const Context& ctx, const Tensor& out, const Tensor& x, const Tensor
   constexpr std::string_view kOp = "linear";
   detail::check_device(ctx, kOp, {&out, &x, &w});
   detail::check_rank(kOp, "x", x, 2);
-  detail::check_dtype(kOp, "x", x, activation_dtype(ctx));
+  const DType dtype = detail::activation_dtype_of(ctx, kOp, "x", x);
   detail::check_rank(kOp, "w", w, 2);
   if (ctx.backend == Backend::kCuda) {
-    detail::check_dtype(kOp, "w", w, DType::kBF16);
+    detail::check_dtype(kOp, "w", w, dtype);
   } else {
     detail::check_weight_dtype(kOp, "w", w);
   }
@@ -23,7 +23,7 @@ void linear(const Context& ctx, const Tensor& out, const Tensor& x, const Tensor
                 shape_str(w.shape()), " disagree on in_features");
   detail::check_shape(kOp, "out", out, {x.dim(0), w.dim(0)});
   if (ctx.backend != Backend::kCuda || out.dtype() != DType::kF32) {
-    detail::check_dtype(kOp, "out", out, activation_dtype(ctx));
+    detail::check_dtype(kOp, "out", out, dtype);
   }
   const auto* out_begin = static_cast<const char*>(out.raw());
   const auto* x_begin = static_cast<const char*>(x.raw());

@@ -62,9 +62,8 @@ void paged_attention(const Context& ctx, const Tensor& out, const Tensor& q, con
   detail::check_device(ctx, kOp,
                        {&out, &q, &k_cache, &v_cache, &metadata.query_start_loc, &metadata.kv_lens,
                         &metadata.block_tables});
-  const DType dtype = activation_dtype(ctx);
   detail::check_rank(kOp, "out", out, 3);
-  detail::check_dtype(kOp, "out", out, dtype);
+  const DType dtype = detail::activation_dtype_of(ctx, kOp, "out", out);
   detail::check_dtype(kOp, "q", q, dtype);
   const bool fused_q = q.rank() == 2;
   if (fused_q) {

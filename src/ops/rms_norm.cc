@@ -13,13 +13,13 @@ void rms_norm(const Context& ctx, const Tensor& out, const Tensor& x, const Tens
   constexpr std::string_view kOp = "rms_norm";
   detail::check_device(ctx, kOp, {&out, &x, &weight});
   detail::check_rank(kOp, "x", x, 2);
-  detail::check_dtype(kOp, "x", x, activation_dtype(ctx));
+  const DType dtype = detail::activation_dtype_of(ctx, kOp, "x", x);
   detail::check_shape(kOp, "out", out, x.shape());
-  detail::check_dtype(kOp, "out", out, activation_dtype(ctx));
+  detail::check_dtype(kOp, "out", out, dtype);
   detail::check_shape(kOp, "weight", weight, {x.dim(1)});
   detail::check_weight_dtype(kOp, "weight", weight);
   if (ctx.backend == Backend::kCuda) {
-    detail::check_dtype(kOp, "weight", weight, DType::kBF16);
+    detail::check_dtype(kOp, "weight", weight, dtype);
   }
   detail::dispatch(
       ctx, kOp, [&] { kernels::cpu::ref::rms_norm(out, x, weight, eps); },

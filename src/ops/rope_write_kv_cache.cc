@@ -32,7 +32,7 @@ void rope_write_kv_cache(const Context& ctx, const Tensor& qkv, int64_t num_head
     detail::check_device(ctx, kOp, {t});
   }
   detail::check_rank(kOp, "qkv", qkv, 2);
-  detail::check_dtype(kOp, "qkv", qkv, activation_dtype(ctx));
+  const DType dtype = detail::activation_dtype_of(ctx, kOp, "qkv", qkv);
   detail::check_rank(kOp, "inv_freq", inv_freq, 1);
   detail::check_dtype(kOp, "inv_freq", inv_freq, DType::kF32);
   const int64_t num_tokens = qkv.dim(0);
@@ -60,8 +60,8 @@ void rope_write_kv_cache(const Context& ctx, const Tensor& qkv, int64_t num_head
     for (size_t i = 0; i < k_caches.size(); ++i) {
       detail::check_shape(kOp, "k_cache", k_caches[i], cache_shape);
       detail::check_shape(kOp, "v_cache", v_caches[i], cache_shape);
-      detail::check_dtype(kOp, "k_cache", k_caches[i], activation_dtype(ctx));
-      detail::check_dtype(kOp, "v_cache", v_caches[i], activation_dtype(ctx));
+      detail::check_dtype(kOp, "k_cache", k_caches[i], dtype);
+      detail::check_dtype(kOp, "v_cache", v_caches[i], dtype);
     }
   }
 

@@ -14,9 +14,9 @@ void swiglu(const Context& ctx, const Tensor& out, const Tensor& gate_up) {
   constexpr std::string_view kOp = "swiglu";
   detail::check_device(ctx, kOp, {&out, &gate_up});
   detail::check_rank(kOp, "out", out, 2);
-  detail::check_dtype(kOp, "out", out, activation_dtype(ctx));
+  const DType dtype = detail::activation_dtype_of(ctx, kOp, "out", out);
   detail::check_shape(kOp, "gate_up", gate_up, {out.dim(0), 2 * out.dim(1)});
-  detail::check_dtype(kOp, "gate_up", gate_up, activation_dtype(ctx));
+  detail::check_dtype(kOp, "gate_up", gate_up, dtype);
   const int64_t intermediate_size = out.dim(1);
   const auto split = [&] {
     return std::pair{detail::copy_columns(gate_up, 0, intermediate_size),

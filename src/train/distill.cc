@@ -18,6 +18,7 @@
 #include "train/checkpoint.h"
 #include "train/dataset.h"
 #include "train/distill_loss.h"
+#include "train/distill_step.h"
 #include "train/response_generation.h"
 #include "train/torch_llama.h"
 #include "train/training_log.h"
@@ -276,22 +277,9 @@ DistillResult run_distill(const DistillOptions& options) {
     init = init_swiftkv_tensors(config, base, DType::kF32);
   }
 
-  TorchLlamaOptions model_options;
-  model_options.device = torch::Device(options.device);
-  const bool cuda = model_options.device.is_cuda();
-  if (cuda && !torch::cuda::is_available()) {
-    throw Error(str_cat("--device ", options.device, ": this libtorch has no usable CUDA device"));
-  }
-  const std::string precision =
-      options.precision == "auto" ? (cuda ? "bf16" : "f32") : options.precision;
-  if (precision == "bf16") {
-    model_options.frozen_dtype = torch::kBFloat16;
-    model_options.compute_dtype = torch::kBFloat16;
-  } else if (precision != "f32") {
-    throw Error(str_cat("--precision: expected auto, f32 or bf16, got '", options.precision, "'"));
-  }
-  model_options.checkpoint_later_layers =
-      options.checkpointing == "auto" ? cuda : options.checkpointing == "on";
+  std::string precision;
+  const TorchLlamaOptions model_options = make_torch_llama_options(
+      options.device, options.precision, options.checkpointing, &precision);
   TorchLlama model(config, base, init, model_options);
   int64_t num_trainable = 0;
   for (const torch::Tensor& p : model.trainable_parameters()) {
@@ -339,11 +327,9 @@ DistillResult run_distill(const DistillOptions& options) {
            held_out_rows.size(), " rows; ", total_steps, " steps (", warmup_steps, " warm-up)");
 
   // --- optimizer and resume -----------------------------------------------------------------
-  torch::optim::AdamW optimizer(model.trainable_parameters(),
-                                torch::optim::AdamWOptions(options.learning_rate)
-                                    .betas({0.9, 0.999})
-                                    .eps(1e-8)
-                                    .weight_decay(options.weight_decay));
+  const std::unique_ptr<torch::optim::AdamW> adamw =
+      make_adamw(model, options.learning_rate, options.weight_decay);
+  torch::optim::AdamW& optimizer = *adamw;
   TrainerState state;
   bool resumed = false;
   if (options.resume) {
@@ -384,7 +370,6 @@ DistillResult run_distill(const DistillOptions& options) {
   // --- loop --------------------------------------------------------------------------------
   ProgressBar progress(total_steps, options.progress);
   std::vector<int64_t> order = shuffled_indices(num_rows, options.seed + 1 + state.epoch);
-  const std::vector<torch::Tensor> params = model.trainable_parameters();
   while (state.step < total_steps) {
     if (state.row >= num_rows) {
       ++state.epoch;
@@ -402,37 +387,26 @@ DistillResult run_distill(const DistillOptions& options) {
       batch_tokens += row.num_tokens;
     }
     const double lr = scheduled_lr(options.learning_rate, state.step, warmup_steps, total_steps);
-    for (auto& group : optimizer.param_groups()) {
-      static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
-    }
+    set_learning_rate(optimizer, lr);
     torch::Tensor mask, valid;
     const TorchBatch batch = make_batch(rows, model_options.device, &mask, &valid);
-    const TorchForward teacher = model.teacher_forward(batch);
-    const TorchForward student = model.student_forward(batch, teacher.swiftkv_input);
-    const DistillLoss loss = distill_loss(student.logits, teacher.logits, student.last_layer_input,
-                                          teacher.last_layer_input, mask, valid, loss_options);
-    optimizer.zero_grad();
-    loss.total.backward();
-    const double grad_norm = options.max_grad_norm > 0
-                                 ? torch::nn::utils::clip_grad_norm_(params, options.max_grad_norm)
-                                 : 0.0;
-    optimizer.step();
+    const DistillStepResult step =
+        distill_step(model, batch, mask, valid, loss_options, options.max_grad_norm, optimizer);
     ++state.step;
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - step_start).count();
     const double tokens_per_second = static_cast<double>(batch_tokens) / std::max(seconds, 1e-9);
-    const double loss_value = loss.total.item<double>();
     metrics.write(nlohmann::json{{"step", state.step},
                                  {"epoch", state.epoch},
-                                 {"loss", loss_value},
-                                 {"kl", loss.kl.item<double>()},
-                                 {"hidden_mse", loss.hidden.item<double>()},
+                                 {"loss", step.loss},
+                                 {"kl", step.kl},
+                                 {"hidden_mse", step.hidden_mse},
                                  {"lr", lr},
-                                 {"grad_norm", grad_norm},
+                                 {"grad_norm", step.grad_norm},
                                  {"tokens", batch_tokens},
                                  {"tokens_per_s", tokens_per_second}}
                       .dump());
-    progress.update(state.step, loss_value, lr, tokens_per_second);
+    progress.update(state.step, step.loss, lr, tokens_per_second);
     if (options.eval_every > 0 && state.step % options.eval_every == 0 &&
         state.step < total_steps && !held_out_rows.empty()) {
       run_eval(state.step);

@@ -84,11 +84,18 @@ Tensor from_torch(const torch::Tensor& tensor, DType dtype) {
   return dtype == DType::kF32 ? out : out.to_dtype(dtype);
 }
 
-TorchLlama::TorchLlama(const ModelConfig& config, const ModelWeights& base,
-                       const NamedTensors& swiftkv, TorchLlamaOptions options)
+TorchLlama::TorchLlama(const ModelConfig& config, TorchLlamaOptions options)
     : config_(config), options_(options) {
   SWIFTKV_CHECK(config_.architecture == Architecture::kLlamaSwiftKV,
                 "TorchLlama needs a SwiftKV config");
+  const RopeFrequencies rope = rope_frequencies(config_);
+  inv_freq_ = torch::tensor(rope.inv_freq, torch::kFloat32).to(options_.device);
+  attention_scaling_ = rope.attention_scaling;
+}
+
+TorchLlama::TorchLlama(const ModelConfig& config, const ModelWeights& base,
+                       const NamedTensors& swiftkv, TorchLlamaOptions options)
+    : TorchLlama(config, options) {
   embed_tokens_ = frozen(base.embed_tokens);
   norm_ = frozen(base.norm);
   lm_head_ = config_.tie_word_embeddings ? embed_tokens_ : frozen(base.lm_head);
@@ -98,10 +105,7 @@ TorchLlama::TorchLlama(const ModelConfig& config, const ModelWeights& base,
     if (it == init.end()) {
       throw Error(str_cat("missing SwiftKV tensor '", name, "'"));
     }
-    torch::Tensor param =
-        to_torch(it->second).to(options_.device, options_.param_dtype).set_requires_grad(true);
-    trainable_.emplace_back(name, param);
-    return param;
+    return add_trainable(name, to_torch(it->second));
   };
   norm_swiftkv_ = trainable(std::string(names::kNormSwiftKV));
   const int64_t num_layers = config_.num_hidden_layers;
@@ -128,9 +132,75 @@ TorchLlama::TorchLlama(const ModelConfig& config, const ModelWeights& base,
     }
     layers_.push_back(std::move(layer));
   }
-  const RopeFrequencies rope = rope_frequencies(config_);
-  inv_freq_ = torch::tensor(rope.inv_freq, torch::kFloat32).to(options_.device);
-  attention_scaling_ = rope.attention_scaling;
+}
+
+std::unique_ptr<TorchLlama> TorchLlama::random(const ModelConfig& config, uint64_t seed,
+                                               TorchLlamaOptions options) {
+  std::unique_ptr<TorchLlama> model(new TorchLlama(config, options));
+  TorchLlama& m = *model;
+  const torch::NoGradGuard no_grad;
+  torch::manual_seed(seed);  // seeds the CPU and every CUDA generator
+  const torch::TensorOptions f32 =
+      torch::TensorOptions().dtype(torch::kFloat32).device(options.device);
+  const int64_t hidden = config.hidden_size;
+  const auto matrix = [&](int64_t rows, int64_t cols) {
+    return torch::randn({rows, cols}, f32).mul_(0.02).to(options.frozen_dtype);
+  };
+  const auto norm = [&] {
+    return torch::randn({hidden}, f32).mul_(0.05).add_(1.0).to(options.frozen_dtype);
+  };
+  const int64_t q_width = config.num_attention_heads * config.head_dim;
+  const int64_t kv_width = config.num_key_value_heads * config.head_dim;
+  const int64_t inter = config.intermediate_size;
+  const int64_t num_layers = config.num_hidden_layers;
+  const int64_t first = config.num_key_value_layers;
+  const int64_t group = config.key_value_group_size;
+  m.embed_tokens_ = matrix(config.vocab_size, hidden);
+  for (int64_t j = 0; j < num_layers; ++j) {
+    Layer layer;
+    layer.input_layernorm = norm();
+    layer.q_proj = matrix(q_width, hidden);
+    layer.k_proj = matrix(kv_width, hidden);
+    layer.v_proj = matrix(kv_width, hidden);
+    layer.o_proj = matrix(hidden, q_width);
+    layer.post_attention_layernorm = norm();
+    layer.gate_proj = matrix(inter, hidden);
+    layer.up_proj = matrix(inter, hidden);
+    layer.down_proj = matrix(hidden, inter);
+    m.layers_.push_back(std::move(layer));
+  }
+  m.norm_ = norm();
+  m.lm_head_ = config.tie_word_embeddings ? m.embed_tokens_ : matrix(config.vocab_size, hidden);
+  // init_swiftkv_tensors on the device: norm_swiftkv = layer l's input norm, q_proj_swiftkv =
+  // q_proj, each leader's k/v_proj_swiftkv = the mean of its group's k/v_proj (f32).
+  if (first < num_layers) {
+    m.norm_swiftkv_ =
+        m.add_trainable(std::string(names::kNormSwiftKV), m.layers_[first].input_layernorm);
+  }
+  for (int64_t j = first; j < num_layers; ++j) {
+    Layer& layer = m.layers_[j];
+    layer.q_proj_swiftkv = m.add_trainable(names::layer(j, names::kQProjSwiftKV), layer.q_proj);
+    if (config.is_swiftkv_leader(j)) {
+      torch::Tensor k_mean = torch::zeros({kv_width, hidden}, f32);
+      torch::Tensor v_mean = torch::zeros({kv_width, hidden}, f32);
+      for (int64_t member = j; member < j + group; ++member) {
+        k_mean.add_(m.layers_[member].k_proj.to(torch::kFloat32) / static_cast<double>(group));
+        v_mean.add_(m.layers_[member].v_proj.to(torch::kFloat32) / static_cast<double>(group));
+      }
+      layer.k_proj_swiftkv = m.add_trainable(names::layer(j, names::kKProjSwiftKV), k_mean);
+      layer.v_proj_swiftkv = m.add_trainable(names::layer(j, names::kVProjSwiftKV), v_mean);
+    }
+  }
+  return model;
+}
+
+torch::Tensor TorchLlama::add_trainable(const std::string& name, const torch::Tensor& init) {
+  torch::Tensor param =
+      init.detach().to(options_.device, options_.param_dtype, /*non_blocking=*/false,
+                       /*copy=*/true);
+  param.set_requires_grad(true);
+  trainable_.emplace_back(name, param);
+  return param;
 }
 
 torch::Tensor TorchLlama::frozen(const Tensor& tensor) const {

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -56,6 +57,12 @@ class TorchLlama {
   // the initial SwiftKV parameters by Hugging Face name (init_swiftkv_tensors or a checkpoint).
   TorchLlama(const ModelConfig& config, const ModelWeights& base, const NamedTensors& swiftkv,
              TorchLlamaOptions options);
+  // A model of `config` (a SwiftKV config) with random frozen weights drawn on options.device
+  // by torch's generator seeded with `seed` (matrices N(0, 0.02), norms N(1, 0.05), as
+  // random_model_weights), nothing built on the host, and the SwiftKV parameters initialised
+  // from them as init_swiftkv_tensors does. For throughput benchmarks of large shapes.
+  static std::unique_ptr<TorchLlama> random(const ModelConfig& config, uint64_t seed,
+                                            TorchLlamaOptions options);
   TorchLlama(const TorchLlama&) = delete;
   TorchLlama& operator=(const TorchLlama&) = delete;
 
@@ -94,7 +101,9 @@ class TorchLlama {
     torch::Tensor cos, sin;  // [rows, 1, seq, head_dim]
   };
 
+  TorchLlama(const ModelConfig& config, TorchLlamaOptions options);  // no weights yet
   torch::Tensor frozen(const Tensor& tensor) const;
+  torch::Tensor add_trainable(const std::string& name, const torch::Tensor& init);
   torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight) const;
   torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& weight) const;
   Rope rope(const torch::Tensor& positions) const;

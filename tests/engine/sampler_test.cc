@@ -114,6 +114,35 @@ TEST(Sampler, MinTokensMasksEosAndLogitBiasApplies) {
   EXPECT_EQ(sampler.sample(again), 0);
 }
 
+// The rows the GPU sampler may take (engine/device_sampler.h): temperature, top-k/p, min-p and
+// the seed only; anything that edits the logits first stays on the host.
+TEST(Sampler, DeviceSampleableOnlyWithoutLogitEdits) {
+  SamplingParams plain = sampling(0.7F);
+  plain.top_k = 5;
+  plain.top_p = 0.9F;
+  plain.min_p = 0.1F;
+  EXPECT_TRUE(Sampler(plain, {2}).device_sampleable());
+  EXPECT_EQ(Sampler(plain, {2}).draw_seed(), 1U);
+  const auto with = [&](auto edit) {
+    SamplingParams p = plain;
+    edit(p);
+    return Sampler(p, {2}).device_sampleable();
+  };
+  EXPECT_FALSE(with([](SamplingParams& p) { p.repetition_penalty = 1.1F; }));
+  EXPECT_FALSE(with([](SamplingParams& p) { p.presence_penalty = 0.5F; }));
+  EXPECT_FALSE(with([](SamplingParams& p) { p.frequency_penalty = 0.5F; }));
+  EXPECT_FALSE(with([](SamplingParams& p) { p.logit_bias = {{1, 2.0F}}; }));
+  EXPECT_FALSE(with([](SamplingParams& p) { p.min_tokens = 2; }));
+  // min_tokens stops mattering once that many tokens are out.
+  SamplingParams min_tokens = plain;
+  min_tokens.min_tokens = 1;
+  Sampler sampler(min_tokens, {2});
+  sampler.accept(0);
+  EXPECT_TRUE(sampler.device_sampleable());
+  // Without EOS or stop tokens there is nothing to mask.
+  EXPECT_TRUE(Sampler(min_tokens, {}).device_sampleable());
+}
+
 TEST(SamplingParams, ValidationNamesTheField) {
   SamplingParams p;
   p.top_p = 1.5F;

@@ -10,6 +10,7 @@
 #include <functional>
 #include <numeric>
 #include <random>
+#include <type_traits>
 #include <vector>
 
 #include "cuda_test_util.h"
@@ -37,17 +38,29 @@ inline std::string describe(const AttentionCase& c) {
   return s;
 }
 
-// Builds the problem, runs `kernel` (which launches on the given args), and checks every row.
-// Tolerance, per element: the kernel rounds each softmax weight to bf16 before the P·V product
+// Builds the problem in element type E (Bf16Elem, or F32Elem for generic_attention_f32), runs
+// `kernel` (which launches on the given args), and checks every row.
+// bf16 tolerance, per element: the kernel rounds each softmax weight to bf16 before the P·V product
 // (one rounding, relative 2^-8), which moves the output by at most 2^-8 · max|v| of the rows
 // attended; the output is rounded once to bf16 (2^-8 · |out|). Everything else (f32 scores,
 // exp2 approximations, f32 sums, the f32 split combine) is ~2^-20 relative. Over the whole
 // output the relative L2 error must also stay under 4e-3: roundings to nearest are unbiased,
 // about 2^-9/sqrt(3) ≈ 1.1e-3 RMS relative for the output rounding, less for the weights.
+// f32 tolerance (no roundings to bf16, accurate expf): the scores' f32 dot products over
+// head_dim <= 128 terms err by at most head_dim·2^-24·sum|q k|·scale, and sum|q k|·scale ≈
+// 0.64·sqrt(head_dim) for unit-normal data, so <= 0.64·128^1.5·2^-24 ≈ 2^-14 absolute on the
+// scores, which moves the softmax weights by that much relatively and the output by
+// <= 2^-14·max|v|; the f32 sums add ~2^-20 relative. Both bounds use 2^-14.
+template <typename E = Bf16Elem>
 inline void run_attention_case(
     const AttentionCase& c, uint32_t seed,
-    const std::function<void(cudaStream_t, const cuda::PagedAttentionArgs&)>& kernel) {
+    const std::function<void(cudaStream_t, const cuda::PagedAttentionArgsT<typename E::Device>&)>&
+        kernel) {
   SCOPED_TRACE(describe(c));
+  using Bits = typename E::Bits;
+  constexpr bool kF32 = std::is_same_v<E, F32Elem>;
+  const float element_tolerance = kF32 ? 0x1p-14F : 0x1p-8F;
+  const double l2_tolerance = kF32 ? 0x1p-14 : 4e-3;
   std::mt19937 rng(seed);
   const int64_t num_seqs = static_cast<int64_t>(c.seqs.size());
   const int64_t d = c.head_dim;
@@ -82,16 +95,16 @@ inline void run_attention_case(
   // q is a column slice of a wider fused-QKV-like row (q_stride > num_heads * head_dim).
   const int64_t q_width = c.num_heads * d;
   const int64_t q_stride = q_width + 2 * c.num_kv_heads * d;
-  const std::vector<uint16_t> q_rows = random_bf16(static_cast<size_t>(num_tokens * q_stride), rng);
+  const std::vector<Bits> q_rows = random_elems<E>(static_cast<size_t>(num_tokens * q_stride), rng);
   const int64_t cache_elements = num_blocks * c.block_size * c.num_kv_heads * d;
-  const std::vector<uint16_t> k_cache = random_bf16(static_cast<size_t>(cache_elements), rng);
-  const std::vector<uint16_t> v_cache = random_bf16(static_cast<size_t>(cache_elements), rng);
+  const std::vector<Bits> k_cache = random_elems<E>(static_cast<size_t>(cache_elements), rng);
+  const std::vector<Bits> v_cache = random_elems<E>(static_cast<size_t>(cache_elements), rng);
 
   std::vector<float> q(static_cast<size_t>(real_tokens * q_width));
   for (int64_t t = 0; t < real_tokens; ++t) {
     for (int64_t i = 0; i < q_width; ++i) {
       q[static_cast<size_t>(t * q_width + i)] =
-          bf16_to_f32(q_rows[static_cast<size_t>(t * q_stride + i)]);
+          E::to_f32(q_rows[static_cast<size_t>(t * q_stride + i)]);
     }
   }
   const float scale = 1.0F / std::sqrt(static_cast<float>(d));
@@ -99,7 +112,7 @@ inline void run_attention_case(
   const Shape cache_shape = {num_blocks, c.block_size, c.num_kv_heads, d};
   kernels::cpu::ref::paged_attention(
       expected, f32_tensor({real_tokens, c.num_heads, d}, q),
-      bf16_tensor(cache_shape, k_cache).to_f32(), bf16_tensor(cache_shape, v_cache).to_f32(),
+      elem_tensor<E>(cache_shape, k_cache).to_f32(), elem_tensor<E>(cache_shape, v_cache).to_f32(),
       i32_tensor({num_seqs + 1}, query_start_loc), i32_tensor({num_seqs}, kv_lens),
       i32_tensor({num_seqs, max_blocks}, block_tables), scale);
 
@@ -112,12 +125,12 @@ inline void run_attention_case(
   const cuda::DeviceBuffer d_tables = to_device(block_tables, stream.get());
   const size_t out_elements = static_cast<size_t>(num_tokens * q_width);
   const cuda::DeviceBuffer d_out =
-      to_device(std::vector<uint16_t>(out_elements, kPoisonBf16), stream.get());
-  kernel(stream.get(), {.out = bf16_ptr(d_out),
-                        .q = bf16_ptr(d_q),
+      to_device(std::vector<Bits>(out_elements, E::kPoison), stream.get());
+  kernel(stream.get(), {.out = elem_ptr<E>(d_out),
+                        .q = elem_ptr<E>(d_q),
                         .q_stride = q_stride,
-                        .k_cache = bf16_ptr(d_k),
-                        .v_cache = bf16_ptr(d_v),
+                        .k_cache = elem_ptr<E>(d_k),
+                        .v_cache = elem_ptr<E>(d_v),
                         .query_start_loc = d_starts.as<int32_t>(),
                         .kv_lens = d_kv_lens.as<int32_t>(),
                         .block_tables = d_tables.as<int32_t>(),
@@ -129,7 +142,7 @@ inline void run_attention_case(
                         .block_size = c.block_size,
                         .max_blocks_per_seq = max_blocks,
                         .scale = scale});
-  const std::vector<uint16_t> out = to_host<uint16_t>(d_out, out_elements, stream.get());
+  const std::vector<Bits> out = to_host<Bits>(d_out, out_elements, stream.get());
 
   // max |v| over each sequence's visible rows per kv head bounds the weight-rounding error.
   const int64_t group = c.num_heads / c.num_kv_heads;
@@ -145,7 +158,7 @@ inline void run_attention_case(
           max_v[static_cast<size_t>(h)] = std::max(
               max_v[static_cast<size_t>(h)],
               std::abs(
-                  bf16_to_f32(v_cache[static_cast<size_t>((slot * c.num_kv_heads + h) * d + i)])));
+                  E::to_f32(v_cache[static_cast<size_t>((slot * c.num_kv_heads + h) * d + i)])));
         }
       }
     }
@@ -155,9 +168,10 @@ inline void run_attention_case(
         for (int64_t i = 0; i < d; ++i) {
           const size_t index = static_cast<size_t>((t * c.num_heads + h) * d + i);
           const float e = expected.data<float>()[index];
-          const float a = bf16_to_f32(out[index]);
+          const float a = E::to_f32(out[index]);
           const float tolerance =
-              0x1p-8F * (max_v[static_cast<size_t>(h / group)] + std::abs(e)) + 1e-6F;
+              element_tolerance * (max_v[static_cast<size_t>(h / group)] + std::abs(e)) +
+              (kF32 ? 1e-7F : 1e-6F);
           ASSERT_NEAR(a, e, tolerance)
               << "seq " << s << " token " << t << " head " << h << " dim " << i;
           error_squares += static_cast<double>(a - e) * (a - e);
@@ -166,9 +180,9 @@ inline void run_attention_case(
       }
     }
   }
-  EXPECT_LT(std::sqrt(error_squares / std::max(reference_squares, 1e-30)), 4e-3);
+  EXPECT_LT(std::sqrt(error_squares / std::max(reference_squares, 1e-30)), l2_tolerance);
   for (size_t i = static_cast<size_t>(real_tokens * q_width); i < out_elements; ++i) {
-    ASSERT_EQ(out[i], kPoisonBf16) << "padding row written at element " << i;
+    ASSERT_EQ(out[i], E::kPoison) << "padding row written at element " << i;
   }
 }
 

@@ -84,4 +84,67 @@ inline __nv_bfloat16* bf16_ptr(const cuda::DeviceBuffer& buffer) {
 // kernel forgot to write fails every comparison.
 inline constexpr uint16_t kPoisonBf16 = 0x7fc1;
 
+// The element types the kernels are templated on, as the tests hold them on the host: raw bits
+// (so equality and poison checks compare bits, NaN included), with their conversions, the
+// relative error of one rounding to the type, and the kernel-side pointer type.
+struct Bf16Elem {
+  using Bits = uint16_t;
+  using Device = __nv_bfloat16;
+  static constexpr Bits kPoison = kPoisonBf16;
+  static constexpr float kRounding = 0x1p-8F;  // one rounding to nearest: 2^-9, plus slack
+  static constexpr DType kDType = DType::kBF16;
+  static float to_f32(Bits b) { return bf16_to_f32(b); }
+  static Bits from_f32(float x) { return f32_to_bf16(x); }
+};
+struct F32Elem {
+  using Bits = uint32_t;
+  using Device = float;
+  static constexpr Bits kPoison = 0x7fc00001U;  // a quiet NaN
+  static constexpr float kRounding = 0x1p-23F;  // one rounding to nearest: 2^-24, plus slack
+  static constexpr DType kDType = DType::kF32;
+  static float to_f32(Bits b) {
+    float x = 0.0F;
+    std::memcpy(&x, &b, sizeof(x));
+    return x;
+  }
+  static Bits from_f32(float x) {
+    Bits b = 0;
+    std::memcpy(&b, &x, sizeof(b));
+    return b;
+  }
+};
+
+template <typename E>
+std::vector<typename E::Bits> random_elems(size_t n, std::mt19937& rng, float stddev = 1.0F,
+                                           float mean = 0.0F) {
+  std::normal_distribution<float> normal(mean, stddev);
+  std::vector<typename E::Bits> values(n);
+  for (auto& v : values) {
+    v = E::from_f32(normal(rng));
+  }
+  return values;
+}
+
+template <typename E>
+std::vector<float> elems_to_f32(const std::vector<typename E::Bits>& bits) {
+  std::vector<float> values(bits.size());
+  for (size_t i = 0; i < bits.size(); ++i) {
+    values[i] = E::to_f32(bits[i]);
+  }
+  return values;
+}
+
+template <typename E>
+typename E::Device* elem_ptr(const cuda::DeviceBuffer& buffer) {
+  return buffer.as<typename E::Device>();
+}
+
+// A host tensor of `bits` in E's dtype.
+template <typename E>
+Tensor elem_tensor(Shape shape, const std::vector<typename E::Bits>& bits) {
+  Tensor t = Tensor::empty(std::move(shape), E::kDType);
+  std::memcpy(t.raw(), bits.data(), bits.size() * sizeof(typename E::Bits));
+  return t;
+}
+
 }  // namespace swiftkv::testing

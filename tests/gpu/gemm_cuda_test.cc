@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 #include <random>
+#include <tuple>
 #include <vector>
 
 #include "cuda_test_util.h"
@@ -121,6 +122,69 @@ TEST(CudaGemm, MatchesCpuReference) {
   for (const GemmCase& c : cases) {
     run_case(blas, c, seed++);
     run_case(blas, c, seed++);  // a second call hits the plan cache
+  }
+}
+
+// f32 operands and output (the f32 model): true f32, checked tightly enough that TF32 (inputs
+// rounded to 10-bit mantissas, ~2^-11 relative per product) would fail by orders of magnitude.
+void run_f32_case(cuda::CublasLt& blas, int64_t m, int64_t n, int64_t k, uint32_t seed) {
+  SCOPED_TRACE(::testing::Message() << "f32 m=" << m << " n=" << n << " k=" << k);
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.0F, 1.0F);
+  std::vector<float> x(static_cast<size_t>(m * k));
+  std::vector<float> w(static_cast<size_t>(n * k));
+  for (float& v : x) {
+    v = normal(rng);
+  }
+  for (float& v : w) {
+    v = 0.05F * normal(rng);
+  }
+  Tensor expected = Tensor::empty({m, n}, DType::kF32);
+  kernels::cpu::ref::linear(expected, testing::f32_tensor({m, k}, x),
+                            testing::f32_tensor({n, k}, w));
+  cuda::Stream stream;
+  const cuda::DeviceBuffer d_x = to_device(x, stream.get());
+  const cuda::DeviceBuffer d_w = to_device(w, stream.get());
+  const cuda::DeviceBuffer d_out(static_cast<size_t>(m * n) * sizeof(float));
+  blas.linear(stream.get(), {.out = d_out.data(),
+                             .out_type = cuda::GemmOutType::kF32,
+                             .x = d_x.data(),
+                             .w = d_w.data(),
+                             .in_type = cuda::GemmInType::kF32,
+                             .num_tokens = m,
+                             .out_features = n,
+                             .in_features = k});
+  const std::vector<float> actual = to_host<float>(d_out, static_cast<size_t>(m * n), stream.get());
+  for (int64_t t = 0; t < m; ++t) {
+    for (int64_t j = 0; j < n; ++j) {
+      double magnitude = 0.0;  // sum_k |x w|
+      for (int64_t i = 0; i < k; ++i) {
+        magnitude += std::abs(static_cast<double>(x[static_cast<size_t>(t * k + i)]) *
+                              w[static_cast<size_t>(j * k + i)]);
+      }
+      // Each f32 product and partial sum rounds once (any order, split-K in f32): at most
+      // (k + 1)·2^-24·sum|x w| from the f64 reference, plus the final rounding of the result.
+      const double reference = expected.data<float>()[t * n + j];
+      const double tolerance =
+          0x1p-24 * std::abs(reference) + static_cast<double>(k + 1) * 0x1p-24 * magnitude + 1e-30;
+      ASSERT_NEAR(actual[static_cast<size_t>(t * n + j)], reference, tolerance)
+          << "t=" << t << " j=" << j;
+    }
+  }
+}
+
+TEST(CudaGemm, F32MatchesCpuReference) {
+  cuda::CublasLt blas;
+  uint32_t seed = 100;
+  // stories260K's projections (hidden 64, MLP 172, vocab 512), odd sizes, a long k.
+  for (const auto& [m, n, k] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{{1, 128, 64},
+                                                                                  {70, 344, 64},
+                                                                                  {70, 64, 172},
+                                                                                  {1, 512, 64},
+                                                                                  {37, 200, 96},
+                                                                                  {3, 96, 4096}}) {
+    run_f32_case(blas, m, n, k, seed++);
+    run_f32_case(blas, m, n, k, seed++);  // a second call hits the plan cache
   }
 }
 

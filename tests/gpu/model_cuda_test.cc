@@ -13,6 +13,15 @@
 // (max |a - b| / max |b|). Different row counts (skip vs no-skip) may pick different GEMM
 // kernels, hence the same bf16 tolerance there. The same kernels on the same shapes (graph
 // replay vs eager, `off` vs base) must agree exactly.
+//
+// The f32 model (CudaModelOptions::dtype = kF32) keeps every value in f32, as the CPU engine and
+// llama2.c do: its greedy output must be the golden one, token for token, and its logits must
+// match the CPU forward on the same f32 weights to kF32Tolerance. That tolerance scales the bf16
+// one by the ratio of unit roundoffs (2^-24 / 2^-9 = 2^-15: 3e-2 * 2^-15 ~ 1e-6), times 10 for
+// what differs between the two f32 forwards beyond rounding the same operations: the GEMMs' and
+// reductions' summation orders (cuBLASLt tiles vs OpenBLAS, over at most 512 terms here, each
+// reordering worth ~sqrt(K) roundings) and CUDA's cosf/sinf/expf/rsqrtf against libm (<= 2 ulp
+// each): 1e-5 of the largest logit.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -40,6 +49,7 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr double kBf16Tolerance = 3e-2;
+constexpr double kF32Tolerance = 1e-5;
 
 std::string gpu_data_dir() {
   const char* env = std::getenv("SWIFTKV_GPU_DATA");
@@ -154,8 +164,9 @@ class CudaModel : public ::testing::Test {
     ctx_ = device_->context();
   }
 
-  static CudaModelOptions small_options(bool graphs = true) {
+  static CudaModelOptions small_options(bool graphs = true, DType dtype = DType::kBF16) {
     CudaModelOptions o;
+    o.dtype = dtype;
     o.max_num_batched_tokens = 512;
     o.max_num_seqs = 8;
     o.max_num_logits = 512;
@@ -165,13 +176,13 @@ class CudaModel : public ::testing::Test {
   }
 
   std::unique_ptr<CudaLlamaModel> load_gpu(const std::string& dir, SwiftKVMode mode,
-                                           bool graphs = true) {
+                                           bool graphs = true, DType dtype = DType::kBF16) {
     LoadOptions load;
     load.mode = mode;
-    return load_cuda_model(dir, load, ctx_, small_options(graphs));
+    return load_cuda_model(dir, load, ctx_, small_options(graphs, dtype));
   }
 
-  // The CPU forward on the GPU model's own (bf16) weights.
+  // The CPU forward on the GPU model's own (bf16 or f32) weights.
   std::unique_ptr<LlamaModel> cpu_oracle(const CudaLlamaModel& gpu) {
     return std::make_unique<LlamaModel>(gpu.config(), gpu.download_weights(ctx_), gpu.mode());
   }
@@ -267,6 +278,55 @@ TEST_F(CudaModel, Stories260KGreedyMatchesGoldenWhereBf16Decides) {
       matching, agree, num_decided, first_undecided);
 }
 
+// The f32 model reproduces the f32 reference: free-running greedy decoding from BOS (whole-step
+// decode graphs, the generic attention kernel, true f32 GEMMs) gives the golden 256 tokens.
+TEST_F(CudaModel, Stories260KF32GreedyEqualsGolden) {
+  const std::vector<int32_t> golden = expected_greedy();
+  ASSERT_EQ(golden.size(), 256U);
+  const auto model = load_gpu(stories_dir(), SwiftKVMode::kOn, true, DType::kF32);
+  const KvCache cache(ctx_, model->cache_shape(32, 16));
+  ASSERT_EQ(cache.keys(0).dtype(), DType::kF32);
+  std::vector<int32_t> got;
+  int32_t token = 1;
+  for (int pos = 0; pos < 256; ++pos) {
+    const Tensor logits = model->forward(ctx_, batcher_.one({token}, pos, 1), cache);
+    token = argmax_row(logits, 0);
+    got.push_back(token);
+  }
+  int matching = 0;
+  while (matching < 256 &&
+         got[static_cast<size_t>(matching)] == golden[static_cast<size_t>(matching)]) {
+    ++matching;
+  }
+  EXPECT_EQ(got, golden);
+  EXPECT_GE(model->num_graphs(), 1);
+  std::printf("stories260K f32 on GPU: greedy matches the golden output for %d of 256 tokens\n",
+              matching);
+}
+
+// The f32 model against the CPU engine on the checkpoint's f32 weights: every row of a prompt
+// (prefill) and a decode step (whole-step graph), to kF32Tolerance.
+TEST_F(CudaModel, Stories260KF32LogitsMatchCpu) {
+  const auto gpu = load_gpu(stories_dir(), SwiftKVMode::kOn, true, DType::kF32);
+  const auto cpu = load_model(stories_dir(), LoadOptions{});
+  const KvCache gpu_cache(ctx_, gpu->cache_shape(32, 16));
+  const KvCache cpu_cache(cpu->cache_shape(32, 16));
+  const std::vector<int32_t> prompt = random_tokens(70, 3, 512);
+  const BatchView batch = batcher_.one(prompt, 0, 70);
+  const double prompt_error = max_relative_error(gpu->forward(ctx_, batch, gpu_cache),
+                                                 cpu->forward(cpu_, batch, cpu_cache));
+  EXPECT_LT(prompt_error, kF32Tolerance);
+  double decode_error = 0.0;
+  for (int step = 0; step < 3; ++step) {
+    const BatchView next = batcher_.one({static_cast<int32_t>(42 + step)}, 70 + step, 1);
+    decode_error = std::max(decode_error, max_relative_error(gpu->forward(ctx_, next, gpu_cache),
+                                                             cpu->forward(cpu_, next, cpu_cache)));
+  }
+  EXPECT_LT(decode_error, kF32Tolerance);
+  std::printf("stories260K f32 GPU vs CPU: prompt %.2e, decode %.2e (tolerance %.0e)\n",
+              prompt_error, decode_error, kF32Tolerance);
+}
+
 // Prompt logits of every row and a decode step, against the CPU forward on the same weights.
 TEST_F(CudaModel, Stories260KLogitsMatchCpu) {
   const auto gpu = load_gpu(stories_dir(), SwiftKVMode::kOn);
@@ -342,6 +402,34 @@ TEST_P(CudaModelSwiftKV, SkipMatchesNoSkipAndCpu) {
   EXPECT_LT(max_relative_error(skip->forward(ctx_, prompt_batch, gpu_cache),
                                cpu->forward(cpu_, prompt_batch, cpu_cache)),
             kBf16Tolerance);
+}
+
+// The same in f32: skip == no-skip and the GPU == the CPU forward, to kF32Tolerance.
+TEST_P(CudaModelSwiftKV, F32SkipMatchesNoSkipAndCpu) {
+  const auto [l, g] = GetParam();
+  const std::string dir = swiftkv_dir(l, g);
+  const auto skip = load_gpu(dir, SwiftKVMode::kOn, true, DType::kF32);
+  const auto no_skip = load_gpu(dir, SwiftKVMode::kNoSkip, true, DType::kF32);
+  const auto cpu = cpu_oracle(*skip);
+  const KvCache skip_cache(ctx_, skip->cache_shape(32, 16));
+  const KvCache no_skip_cache(ctx_, no_skip->cache_shape(32, 16));
+  const KvCache cpu_cache(cpu->cache_shape(32, 16));
+  const std::vector<int32_t> prompt = random_tokens(75, static_cast<uint32_t>(l * 10 + g), 512);
+  const BatchView batch = batcher_.one(prompt, 0, 75);
+  const Tensor expected = cpu->forward(cpu_, batch, cpu_cache);
+  const double no_skip_error =
+      max_relative_error(no_skip->forward(ctx_, batch, no_skip_cache), expected);
+  EXPECT_LT(no_skip_error, kF32Tolerance);
+  const double skip_error = max_relative_error(skip->forward(ctx_, batch, skip_cache), expected);
+  EXPECT_LT(skip_error, kF32Tolerance);
+  const BatchView next = batcher_.one({42}, 75, 1);
+  const Tensor next_expected = cpu->forward(cpu_, next, cpu_cache);
+  const double decode_error =
+      std::max(max_relative_error(skip->forward(ctx_, next, skip_cache), next_expected),
+               max_relative_error(no_skip->forward(ctx_, next, no_skip_cache), next_expected));
+  EXPECT_LT(decode_error, kF32Tolerance);
+  std::printf("SwiftKV l=%d G=%d f32 GPU vs CPU: no-skip %.2e, skip %.2e, decode %.2e\n",
+              static_cast<int>(l), static_cast<int>(g), no_skip_error, skip_error, decode_error);
 }
 
 // `--swiftkv off` on a SwiftKV checkpoint is the base model, bit for bit.

@@ -16,7 +16,7 @@
 namespace swiftkv {
 namespace {
 
-using testing::bf16_ptr;
+using testing::elem_ptr;
 using testing::to_device;
 using testing::to_host;
 
@@ -52,7 +52,16 @@ struct RopeCase {
   bool write_cache;
 };
 
+void launch(cudaStream_t stream, const cuda::RopeKvCacheArgs& args) {
+  cuda::rope_write_kv_cache_bf16(stream, args);
+}
+void launch(cudaStream_t stream, const cuda::RopeKvCacheArgsT<float>& args) {
+  cuda::rope_write_kv_cache_f32(stream, args);
+}
+
+template <typename E>
 void run_case(const RopeCase& c, uint32_t seed) {
+  using Bits = typename E::Bits;
   SCOPED_TRACE(::testing::Message() << "tokens=" << c.num_tokens << " heads=" << c.num_heads << "/"
                                     << c.num_kv_heads << " head_dim=" << c.head_dim);
   std::mt19937 rng(seed);
@@ -61,7 +70,7 @@ void run_case(const RopeCase& c, uint32_t seed) {
   const int64_t q_width = c.num_heads * d;
   const int64_t kv_width = c.num_kv_heads * d;
   const int64_t stride = q_width + 2 * kv_width;  // fused [q | k | v] rows
-  const std::vector<uint16_t> qkv = testing::random_bf16(static_cast<size_t>(tokens * stride), rng);
+  const std::vector<Bits> qkv = testing::random_elems<E>(static_cast<size_t>(tokens * stride), rng);
   std::uniform_int_distribution<int32_t> position_distribution(0, 131071);
   std::vector<int32_t> positions(static_cast<size_t>(tokens));
   for (int32_t& p : positions) {
@@ -86,12 +95,11 @@ void run_case(const RopeCase& c, uint32_t seed) {
   std::vector<float> k(static_cast<size_t>(tokens * kv_width));
   for (int64_t t = 0; t < tokens; ++t) {
     for (int64_t i = 0; i < q_width; ++i) {
-      q[static_cast<size_t>(t * q_width + i)] =
-          bf16_to_f32(qkv[static_cast<size_t>(t * stride + i)]);
+      q[static_cast<size_t>(t * q_width + i)] = E::to_f32(qkv[static_cast<size_t>(t * stride + i)]);
     }
     for (int64_t i = 0; i < kv_width; ++i) {
       k[static_cast<size_t>(t * kv_width + i)] =
-          bf16_to_f32(qkv[static_cast<size_t>(t * stride + q_width + i)]);
+          E::to_f32(qkv[static_cast<size_t>(t * stride + q_width + i)]);
     }
   }
   const Tensor q_expected = testing::f32_tensor({tokens, c.num_heads, d}, q);
@@ -106,42 +114,42 @@ void run_case(const RopeCase& c, uint32_t seed) {
   const cuda::DeviceBuffer d_positions = to_device(positions, stream.get());
   const cuda::DeviceBuffer d_inv_freq = to_device(inv_freq, stream.get());
   const cuda::DeviceBuffer d_slots = to_device(slot_mapping, stream.get());
-  const std::vector<uint16_t> poison(static_cast<size_t>(num_slots * kv_width),
-                                     testing::kPoisonBf16);
+  const std::vector<Bits> poison(static_cast<size_t>(num_slots * kv_width), E::kPoison);
   const cuda::DeviceBuffer d_k_cache = to_device(poison, stream.get());
   const cuda::DeviceBuffer d_v_cache = to_device(poison, stream.get());
-  __nv_bfloat16* base = bf16_ptr(d_qkv);
-  cuda::rope_write_kv_cache_bf16(stream.get(),
-                                 {.q = base,
-                                  .q_stride = stride,
-                                  .k = base + q_width,
-                                  .v = base + q_width + kv_width,
-                                  .kv_stride = stride,
-                                  .k_cache = c.write_cache ? bf16_ptr(d_k_cache) : nullptr,
-                                  .v_cache = c.write_cache ? bf16_ptr(d_v_cache) : nullptr,
-                                  .slot_mapping = c.write_cache ? d_slots.as<int32_t>() : nullptr,
-                                  .positions = d_positions.as<int32_t>(),
-                                  .inv_freq = d_inv_freq.as<float>(),
-                                  .num_tokens = tokens,
-                                  .num_heads = c.num_heads,
-                                  .num_kv_heads = c.num_kv_heads,
-                                  .head_dim = d});
-  const std::vector<uint16_t> out = to_host<uint16_t>(d_qkv, qkv.size(), stream.get());
-  const std::vector<uint16_t> k_cache = to_host<uint16_t>(d_k_cache, poison.size(), stream.get());
-  const std::vector<uint16_t> v_cache = to_host<uint16_t>(d_v_cache, poison.size(), stream.get());
+  typename E::Device* base = elem_ptr<E>(d_qkv);
+  launch(stream.get(), cuda::RopeKvCacheArgsT<typename E::Device>{
+                           .q = base,
+                           .q_stride = stride,
+                           .k = base + q_width,
+                           .v = base + q_width + kv_width,
+                           .kv_stride = stride,
+                           .k_cache = c.write_cache ? elem_ptr<E>(d_k_cache) : nullptr,
+                           .v_cache = c.write_cache ? elem_ptr<E>(d_v_cache) : nullptr,
+                           .slot_mapping = c.write_cache ? d_slots.as<int32_t>() : nullptr,
+                           .positions = d_positions.as<int32_t>(),
+                           .inv_freq = d_inv_freq.as<float>(),
+                           .num_tokens = tokens,
+                           .num_heads = c.num_heads,
+                           .num_kv_heads = c.num_kv_heads,
+                           .head_dim = d});
+  const std::vector<Bits> out = to_host<Bits>(d_qkv, qkv.size(), stream.get());
+  const std::vector<Bits> k_cache = to_host<Bits>(d_k_cache, poison.size(), stream.get());
+  const std::vector<Bits> v_cache = to_host<Bits>(d_v_cache, poison.size(), stream.get());
 
-  // Output rounded once to bf16 (2^-8 relative); cosf/sinf on the GPU and the host each err by
-  // <= 2 ulp of f32, i.e. <= 2^-22 absolute on values <= 1, times |a| + |b| of the pair.
+  // Output rounded once to E (bf16: 2^-8 relative; f32: 2^-23 with slack); cosf/sinf on the GPU
+  // and the host each err by <= 2 ulp of f32, i.e. <= 2^-22 absolute on values <= 1, times
+  // |a| + |b| of the pair (the f32 rotation's own roundings are below that).
   auto check = [&](const Tensor& expected, int64_t column0, int64_t width, const char* what) {
     for (int64_t t = 0; t < tokens; ++t) {
       for (int64_t i = 0; i < width; ++i) {
         const int64_t within = i % d;
         const int64_t partner = within < d / 2 ? i + d / 2 : i - d / 2;
-        const float a = bf16_to_f32(qkv[static_cast<size_t>(t * stride + column0 + i)]);
-        const float b = bf16_to_f32(qkv[static_cast<size_t>(t * stride + column0 + partner)]);
+        const float a = E::to_f32(qkv[static_cast<size_t>(t * stride + column0 + i)]);
+        const float b = E::to_f32(qkv[static_cast<size_t>(t * stride + column0 + partner)]);
         const float e = expected.data<float>()[t * width + i];
-        const float tolerance = std::abs(e) * 0x1p-8F + (std::abs(a) + std::abs(b)) * 0x1p-20F;
-        ASSERT_NEAR(bf16_to_f32(out[static_cast<size_t>(t * stride + column0 + i)]), e, tolerance)
+        const float tolerance = std::abs(e) * E::kRounding + (std::abs(a) + std::abs(b)) * 0x1p-20F;
+        ASSERT_NEAR(E::to_f32(out[static_cast<size_t>(t * stride + column0 + i)]), e, tolerance)
             << what << " t=" << t << " i=" << i << " position "
             << positions[static_cast<size_t>(t)];
       }
@@ -176,20 +184,26 @@ void run_case(const RopeCase& c, uint32_t seed) {
   for (int64_t slot = 0; slot < num_slots; ++slot) {
     if (!written[static_cast<size_t>(slot)]) {
       for (int64_t i = 0; i < kv_width; ++i) {
-        ASSERT_EQ(k_cache[static_cast<size_t>(slot * kv_width + i)], testing::kPoisonBf16);
-        ASSERT_EQ(v_cache[static_cast<size_t>(slot * kv_width + i)], testing::kPoisonBf16);
+        ASSERT_EQ(k_cache[static_cast<size_t>(slot * kv_width + i)], E::kPoison);
+        ASSERT_EQ(v_cache[static_cast<size_t>(slot * kv_width + i)], E::kPoison);
       }
     }
   }
 }
 
-TEST(CudaRopeKvCache, MatchesCpuReference) {
-  run_case({37, 32, 8, 128, 16, true}, 1);   // Llama-3.1-8B heads
-  run_case({5, 4, 4, 64, 8, true}, 2);       // MHA, head_dim 64
-  run_case({130, 12, 2, 128, 32, true}, 3);  // GQA ratio 6
-  run_case({3, 6, 3, 8, 16, false}, 4);      // tiny head_dim, rotate only (no cache)
-  run_case({9, 0, 2, 128, 16, true}, 5);     // K/V only (SwiftKV's later-layer pass)
+template <typename E>
+void run_all_cases() {
+  run_case<E>({37, 32, 8, 128, 16, true}, 1);   // Llama-3.1-8B heads
+  run_case<E>({5, 4, 4, 64, 8, true}, 2);       // MHA, head_dim 64
+  run_case<E>({130, 12, 2, 128, 32, true}, 3);  // GQA ratio 6
+  run_case<E>({3, 6, 3, 8, 16, false}, 4);      // tiny head_dim, rotate only (no cache)
+  run_case<E>({9, 0, 2, 128, 16, true}, 5);     // K/V only (SwiftKV's later-layer pass)
+  run_case<E>({11, 8, 4, 8, 16, true}, 6);      // stories260K's heads (head_dim 8)
 }
+
+TEST(CudaRopeKvCache, MatchesCpuReference) { run_all_cases<testing::Bf16Elem>(); }
+
+TEST(CudaRopeKvCache, F32MatchesCpuReference) { run_all_cases<testing::F32Elem>(); }
 
 }  // namespace
 }  // namespace swiftkv

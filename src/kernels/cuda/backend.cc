@@ -17,6 +17,7 @@
 #include "kernels/cuda/random_fill.h"
 #include "kernels/cuda/rms_norm.h"
 #include "kernels/cuda/rope_kv_cache.h"
+#include "kernels/cuda/sampling.h"
 #include "kernels/cuda/silu_mul.h"
 
 namespace swiftkv::cuda {
@@ -39,7 +40,10 @@ void GraphDeleter::operator()(Graph* graph) const { delete graph; }
 namespace {
 
 __nv_bfloat16* bf16(const Tensor& t) { return static_cast<__nv_bfloat16*>(t.raw()); }
+float* f32(const Tensor& t) { return static_cast<float*>(t.raw()); }
 const int32_t* i32(const Tensor& t) { return t.data<const int32_t>(); }
+// The f32 model's tensors (CudaModelOptions::dtype); the op checked that all agree.
+bool is_f32(const Tensor& t) { return t.dtype() == DType::kF32; }
 
 }  // namespace
 
@@ -91,8 +95,13 @@ void fill_zero(CudaContext& context, const Tensor& t) {
 
 void fill_random_uniform(CudaContext& context, const Tensor& t, uint64_t seed, float mean,
                          float half_width) {
-  SWIFTKV_CHECK(t.dtype() == DType::kBF16, "fill_random_uniform: ", dtype_name(t.dtype()));
-  fill_random_uniform_bf16(context.stream(), bf16(t), t.numel(), seed, mean, half_width);
+  SWIFTKV_CHECK(t.dtype() == DType::kBF16 || t.dtype() == DType::kF32,
+                "fill_random_uniform: ", dtype_name(t.dtype()));
+  if (is_f32(t)) {
+    fill_random_uniform_f32(context.stream(), f32(t), t.numel(), seed, mean, half_width);
+  } else {
+    fill_random_uniform_bf16(context.stream(), bf16(t), t.numel(), seed, mean, half_width);
+  }
 }
 
 void synchronize(CudaContext& context) { CUDA_CHECK(cudaStreamSynchronize(context.stream())); }
@@ -129,7 +138,11 @@ void replay(CudaContext& context, const Graph& graph) {
 }
 
 void embedding(CudaContext& context, const Tensor& out, const Tensor& table, const Tensor& ids) {
-  embedding_bf16(context.stream(), bf16(out), bf16(table), i32(ids), ids.dim(0), table.dim(1));
+  if (is_f32(table)) {
+    embedding_f32(context.stream(), f32(out), f32(table), i32(ids), ids.dim(0), table.dim(1));
+  } else {
+    embedding_bf16(context.stream(), bf16(out), bf16(table), i32(ids), ids.dim(0), table.dim(1));
+  }
 }
 
 void linear(CudaContext& context, const Tensor& out, const Tensor& x, const Tensor& w) {
@@ -137,8 +150,9 @@ void linear(CudaContext& context, const Tensor& out, const Tensor& x, const Tens
       context.stream(),
       {.out = out.raw(),
        .out_type = out.dtype() == DType::kF32 ? GemmOutType::kF32 : GemmOutType::kBF16,
-       .x = bf16(x),
-       .w = bf16(w),
+       .x = x.raw(),
+       .w = w.raw(),
+       .in_type = is_f32(x) ? GemmInType::kF32 : GemmInType::kBF16,
        .num_tokens = x.dim(0),
        .out_features = w.dim(0),
        .in_features = w.dim(1)});
@@ -146,17 +160,30 @@ void linear(CudaContext& context, const Tensor& out, const Tensor& x, const Tens
 
 void rms_norm(CudaContext& context, const Tensor& out, const Tensor& x, const Tensor& weight,
               float eps) {
-  rms_norm_bf16(context.stream(), bf16(out), bf16(x), bf16(weight), x.dim(0), x.dim(1), eps);
+  if (is_f32(x)) {
+    rms_norm_f32(context.stream(), f32(out), f32(x), f32(weight), x.dim(0), x.dim(1), eps);
+  } else {
+    rms_norm_bf16(context.stream(), bf16(out), bf16(x), bf16(weight), x.dim(0), x.dim(1), eps);
+  }
 }
 
 void fused_add_rms_norm(CudaContext& context, const Tensor& out, const Tensor& residual,
                         const Tensor& x, const Tensor& weight, float eps) {
-  fused_add_rms_norm_bf16(context.stream(), bf16(out), bf16(residual), bf16(x), bf16(weight),
-                          x.dim(0), x.dim(1), eps);
+  if (is_f32(x)) {
+    fused_add_rms_norm_f32(context.stream(), f32(out), f32(residual), f32(x), f32(weight), x.dim(0),
+                           x.dim(1), eps);
+  } else {
+    fused_add_rms_norm_bf16(context.stream(), bf16(out), bf16(residual), bf16(x), bf16(weight),
+                            x.dim(0), x.dim(1), eps);
+  }
 }
 
 void swiglu(CudaContext& context, const Tensor& out, const Tensor& gate_up) {
-  silu_mul_bf16(context.stream(), bf16(out), bf16(gate_up), out.dim(0), out.dim(1));
+  if (is_f32(out)) {
+    silu_mul_f32(context.stream(), f32(out), f32(gate_up), out.dim(0), out.dim(1));
+  } else {
+    silu_mul_bf16(context.stream(), bf16(out), bf16(gate_up), out.dim(0), out.dim(1));
+  }
 }
 
 void gather_rows(CudaContext& context, const Tensor& out, const Tensor& x, const Tensor& indices) {
@@ -164,50 +191,73 @@ void gather_rows(CudaContext& context, const Tensor& out, const Tensor& x, const
   cuda::gather_rows(context.stream(), out.raw(), x.raw(), i32(indices), indices.dim(0), row_bytes);
 }
 
-void rope_write_kv_cache(CudaContext& context, const RopeWriteArgs& args) {
+namespace {
+
+template <typename T>
+RopeKvCacheArgsT<T> rope_kernel_args(const RopeWriteArgs& args) {
   const int64_t q_width = args.num_heads * args.head_dim;
   const int64_t kv_width = args.num_kv_heads * args.head_dim;
-  __nv_bfloat16* base = bf16(args.qkv);
+  T* base = static_cast<T*>(args.qkv.raw());
   const int64_t stride = args.qkv.dim(1);
-  rope_write_kv_cache_bf16(
-      context.stream(),
-      {.q = args.num_heads > 0 ? base : nullptr,
-       .q_stride = stride,
-       .k = args.num_kv_heads > 0 ? base + q_width : nullptr,
-       .v = args.num_kv_heads > 0 ? base + q_width + kv_width : nullptr,
-       .kv_stride = stride,
-       .k_cache = static_cast<__nv_bfloat16*>(args.k_cache),
-       .v_cache = static_cast<__nv_bfloat16*>(args.v_cache),
-       .slot_mapping = args.slot_mapping.defined() ? i32(args.slot_mapping) : nullptr,
-       .positions = i32(args.positions),
-       .inv_freq = args.inv_freq.data<const float>(),
-       .num_tokens = args.qkv.dim(0),
-       .num_layers = args.num_layers,
-       .kv_layer_stride = 2 * kv_width,
-       .cache_layer_stride = args.cache_layer_stride,
-       .num_heads = args.num_heads,
-       .num_kv_heads = args.num_kv_heads,
-       .head_dim = args.head_dim});
+  return {.q = args.num_heads > 0 ? base : nullptr,
+          .q_stride = stride,
+          .k = args.num_kv_heads > 0 ? base + q_width : nullptr,
+          .v = args.num_kv_heads > 0 ? base + q_width + kv_width : nullptr,
+          .kv_stride = stride,
+          .k_cache = static_cast<T*>(args.k_cache),
+          .v_cache = static_cast<T*>(args.v_cache),
+          .slot_mapping = args.slot_mapping.defined() ? i32(args.slot_mapping) : nullptr,
+          .positions = i32(args.positions),
+          .inv_freq = args.inv_freq.data<const float>(),
+          .num_tokens = args.qkv.dim(0),
+          .num_layers = args.num_layers,
+          .kv_layer_stride = 2 * kv_width,
+          .cache_layer_stride = args.cache_layer_stride,
+          .num_heads = args.num_heads,
+          .num_kv_heads = args.num_kv_heads,
+          .head_dim = args.head_dim};
+}
+
+template <typename T>
+PagedAttentionArgsT<T> attention_kernel_args(const AttentionArgs& args) {
+  const Tensor& cache = args.k_cache;
+  return {.out = static_cast<T*>(args.out.raw()),
+          .q = static_cast<const T*>(args.q.raw()),
+          .q_stride = args.q.rank() == 2 ? args.q.dim(1) : 0,
+          .k_cache = static_cast<const T*>(args.k_cache.raw()),
+          .v_cache = static_cast<const T*>(args.v_cache.raw()),
+          .query_start_loc = i32(args.query_start_loc),
+          .kv_lens = i32(args.kv_lens),
+          .block_tables = i32(args.block_tables),
+          .num_seqs = args.kv_lens.dim(0),
+          .num_tokens = args.out.dim(0),
+          .num_heads = args.out.dim(1),
+          .num_kv_heads = cache.dim(2),
+          .head_dim = cache.dim(3),
+          .block_size = cache.dim(1),
+          .max_blocks_per_seq = args.block_tables.dim(1),
+          .scale = args.scale};
+}
+
+}  // namespace
+
+void rope_write_kv_cache(CudaContext& context, const RopeWriteArgs& args) {
+  if (is_f32(args.qkv)) {
+    rope_write_kv_cache_f32(context.stream(), rope_kernel_args<float>(args));
+  } else {
+    rope_write_kv_cache_bf16(context.stream(), rope_kernel_args<__nv_bfloat16>(args));
+  }
 }
 
 void paged_attention(CudaContext& context, const AttentionArgs& args) {
-  const Tensor& cache = args.k_cache;
-  PagedAttentionArgs a{.out = bf16(args.out),
-                       .q = bf16(args.q),
-                       .q_stride = args.q.rank() == 2 ? args.q.dim(1) : 0,
-                       .k_cache = bf16(args.k_cache),
-                       .v_cache = bf16(args.v_cache),
-                       .query_start_loc = i32(args.query_start_loc),
-                       .kv_lens = i32(args.kv_lens),
-                       .block_tables = i32(args.block_tables),
-                       .num_seqs = args.kv_lens.dim(0),
-                       .num_tokens = args.out.dim(0),
-                       .num_heads = args.out.dim(1),
-                       .num_kv_heads = cache.dim(2),
-                       .head_dim = cache.dim(3),
-                       .block_size = cache.dim(1),
-                       .max_blocks_per_seq = args.block_tables.dim(1),
-                       .scale = args.scale};
+  if (is_f32(args.out)) {
+    // The f32 model: the mma.sync prefill and decode kernels are bf16-only (tensor-core tiles of
+    // bf16), so every head size goes to the generic kernel (f32 CUDA cores; slow for large
+    // models, exact for the small ones f32 serving is for).
+    generic_attention_f32(context.stream(), attention_kernel_args<float>(args));
+    return;
+  }
+  const PagedAttentionArgs a = attention_kernel_args<__nv_bfloat16>(args);
   const bool tensor_core_shape = (a.head_dim == 64 || a.head_dim == 128) &&
                                  a.num_heads / a.num_kv_heads <= 16 &&
                                  (a.q_stride == 0 || a.q_stride % 8 == 0);
@@ -220,6 +270,29 @@ void paged_attention(CudaContext& context, const AttentionArgs& args) {
   } else {
     prefill_attention_bf16(context.stream(), a);
   }
+}
+
+MemoryInfo memory_info() {
+  size_t free_bytes = 0;
+  size_t total_bytes = 0;
+  CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
+  return {.free_bytes = static_cast<int64_t>(free_bytes),
+          .total_bytes = static_cast<int64_t>(total_bytes)};
+}
+
+void sample_tokens(CudaContext& context, const SampleArgs& args) {
+  sample_tokens(context.stream(),
+                SamplingArgs{.tokens = args.tokens.data<int32_t>(),
+                             .logits = args.logits.data<const float>(),
+                             .logits_stride = args.logits.dim(1),
+                             .num_rows = args.logits.dim(0),
+                             .vocab_size = args.logits.dim(1),
+                             .temperatures = args.temperatures.data<const float>(),
+                             .top_k = args.top_k.data<const int32_t>(),
+                             .top_p = args.top_p.data<const float>(),
+                             .min_p = args.min_p.data<const float>(),
+                             .seeds = static_cast<const uint64_t*>(args.seeds.raw()),
+                             .offsets = static_cast<const uint64_t*>(args.offsets.raw())});
 }
 
 }  // namespace swiftkv::cuda

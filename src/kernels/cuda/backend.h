@@ -46,8 +46,9 @@ Tensor device_empty(Shape shape, DType dtype);
 // context's stream; returns after the copy when dst is on the host.
 void copy(CudaContext& context, const Tensor& dst, const Tensor& src);
 void fill_zero(CudaContext& context, const Tensor& t);
-// Counter-based random fill of a bf16 tensor: element i = mean + half_width * u, u uniform in
-// [-1, 1) from a SplitMix64 hash of (seed, i). Reproducible, independent of launch shape.
+// Counter-based random fill of a bf16 or f32 tensor: element i = mean + half_width * u, u
+// uniform in [-1, 1) from a SplitMix64 hash of (seed, i). Reproducible, independent of launch
+// shape.
 void fill_random_uniform(CudaContext& context, const Tensor& t, uint64_t seed, float mean,
                          float half_width);
 void synchronize(CudaContext& context);
@@ -64,6 +65,8 @@ GraphPtr end_capture(CudaContext& context);
 void replay(CudaContext& context, const Graph& graph);
 
 // ---- kernels (contracts: the op of the same name in src/ops) ---------------------------------
+// Activations, weights and caches are all bf16 (the default model) or all f32 (the f32 model,
+// CudaModelOptions::dtype); each function picks its kernel by the tensors' dtype.
 void embedding(CudaContext& context, const Tensor& out, const Tensor& table, const Tensor& ids);
 void linear(CudaContext& context, const Tensor& out, const Tensor& x, const Tensor& w);
 void rms_norm(CudaContext& context, const Tensor& out, const Tensor& x, const Tensor& weight,
@@ -106,5 +109,27 @@ struct AttentionArgs {
   bool use_decode_kernel = false;
 };
 void paged_attention(CudaContext& context, const AttentionArgs& args);
+
+// ---- engine support ------------------------------------------------------------------------
+// Free and total bytes of the current device (cudaMemGetInfo), for KV cache planning.
+struct MemoryInfo {
+  int64_t free_bytes = 0;
+  int64_t total_bytes = 0;
+};
+MemoryInfo memory_info();
+
+// One token per row of logits (contract: sampling.h, sample_tokens). Per-row parameters are
+// device arrays; seeds and offsets hold each row's uint64 as two i32 (little-endian).
+struct SampleArgs {
+  Tensor tokens;        // [num_rows] i32, out
+  Tensor logits;        // [num_rows, vocab_size] f32
+  Tensor temperatures;  // [num_rows] f32
+  Tensor top_k;         // [num_rows] i32
+  Tensor top_p;         // [num_rows] f32
+  Tensor min_p;         // [num_rows] f32
+  Tensor seeds;         // [num_rows, 2] i32
+  Tensor offsets;       // [num_rows, 2] i32
+};
+void sample_tokens(CudaContext& context, const SampleArgs& args);
 
 }  // namespace swiftkv::cuda

@@ -42,5 +42,7 @@ void swiglu(CudaContext&, const Tensor&, const Tensor&) { not_built(); }
 void gather_rows(CudaContext&, const Tensor&, const Tensor&, const Tensor&) { not_built(); }
 void rope_write_kv_cache(CudaContext&, const RopeWriteArgs&) { not_built(); }
 void paged_attention(CudaContext&, const AttentionArgs&) { not_built(); }
+MemoryInfo memory_info() { not_built(); }
+void sample_tokens(CudaContext&, const SampleArgs&) { not_built(); }
 
 }  // namespace swiftkv::cuda

@@ -26,6 +26,10 @@ cudaDataType_t cuda_type(GemmOutType type) {
   return type == GemmOutType::kBF16 ? CUDA_R_16BF : CUDA_R_32F;
 }
 
+cudaDataType_t cuda_type(GemmInType type) {
+  return type == GemmInType::kBF16 ? CUDA_R_16BF : CUDA_R_32F;
+}
+
 }  // namespace
 
 CublasLt::CublasLt(size_t workspace_bytes) : workspace_(workspace_bytes) {
@@ -61,15 +65,24 @@ const CublasLt::Plan& CublasLt::plan_for(const GemmArgs& args, int64_t x_stride,
                                          int64_t out_stride) {
   const std::array<int, 3> alignments = {alignment_of(args.w), alignment_of(args.x),
                                          alignment_of(args.out)};
-  const PlanKey key{args.num_tokens, args.out_features, args.in_features,
-                    x_stride,        out_stride,        static_cast<int>(args.out_type),
-                    args.beta != 0,  alignments[0],     alignments[1],
-                    alignments[2]};
+  const PlanKey key{args.num_tokens,
+                    args.out_features,
+                    args.in_features,
+                    x_stride,
+                    out_stride,
+                    static_cast<int>(args.out_type),
+                    args.beta != 0,
+                    alignments[0],
+                    alignments[1],
+                    alignments[2],
+                    static_cast<int>(args.in_type)};
   if (const auto it = plans_.find(key); it != plans_.end()) {
     return it->second;
   }
   Plan plan;
   try {
+    // CUBLAS_COMPUTE_32F pinned: f32 accumulation for bf16 operands, and true f32 (IEEE fma, no
+    // TF32 rounding of the inputs, which CUBLAS_COMPUTE_32F_FAST_TF32 would allow) for f32 ones.
     CUBLAS_CHECK(cublasLtMatmulDescCreate(&plan.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
     const cublasOperation_t transpose = CUBLAS_OP_T;
     const cublasOperation_t no_transpose = CUBLAS_OP_N;
@@ -80,9 +93,10 @@ const CublasLt::Plan& CublasLt::plan_for(const GemmArgs& args, int64_t x_stride,
     const auto m = static_cast<uint64_t>(args.num_tokens);
     const auto n = static_cast<uint64_t>(args.out_features);
     const auto k = static_cast<uint64_t>(args.in_features);
+    const cudaDataType_t in_type = cuda_type(args.in_type);
     CUBLAS_CHECK(
-        cublasLtMatrixLayoutCreate(&plan.w_layout, CUDA_R_16BF, k, n, static_cast<int64_t>(k)));
-    CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&plan.x_layout, CUDA_R_16BF, k, m, x_stride));
+        cublasLtMatrixLayoutCreate(&plan.w_layout, in_type, k, n, static_cast<int64_t>(k)));
+    CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&plan.x_layout, in_type, k, m, x_stride));
     CUBLAS_CHECK(
         cublasLtMatrixLayoutCreate(&plan.out_layout, cuda_type(args.out_type), n, m, out_stride));
 
@@ -135,6 +149,8 @@ void CublasLt::linear(cudaStream_t stream, const GemmArgs& args) {
                 "bad linear shape: num_tokens ", args.num_tokens, ", out_features ",
                 args.out_features, ", in_features ", args.in_features);
   SWIFTKV_CHECK(args.beta == 0.0F || args.beta == 1.0F, "beta must be 0 or 1, got ", args.beta);
+  SWIFTKV_CHECK(args.in_type == GemmInType::kBF16 || args.out_type == GemmOutType::kF32,
+                "an f32 linear needs an f32 output");
   if (args.num_tokens == 0) {
     return;
   }

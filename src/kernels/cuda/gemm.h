@@ -1,6 +1,7 @@
 // Linear layers on CUDA through cuBLASLt: out = x · wᵀ with bf16 operands, f32 accumulation and
-// a bf16 or f32 result. Fused projections (QKV, gate-up, SwiftKV's all-leaders K/V) are one call
-// on the concatenated weight; the caller slices the output by columns (see out_stride).
+// a bf16 or f32 result; or, for the f32 model, f32 operands and result in true f32 (no TF32). Fused
+// projections (QKV, gate-up, SwiftKV's all-leaders K/V) are one call on the concatenated weight;
+// the caller slices the output by columns (see out_stride).
 #pragma once
 
 #include <cublasLt.h>
@@ -17,20 +18,24 @@
 namespace swiftkv::cuda {
 
 enum class GemmOutType { kBF16, kF32 };
+// The operands' type. kF32 computes in true f32 (CUBLAS_COMPUTE_32F, never the TF32 fast modes)
+// and needs an f32 output.
+enum class GemmInType { kBF16, kF32 };
 
 // One linear layer. Row-major, Hugging Face weight layout:
 // out: [num_tokens, out_features] (row stride out_stride elements, 0 = out_features);
-// x: [num_tokens, in_features] bf16 (row stride x_stride, 0 = in_features);
-// w: [out_features, in_features] bf16, contiguous.
+// x: [num_tokens, in_features] (row stride x_stride, 0 = in_features);
+// w: [out_features, in_features], contiguous; x and w both of in_type.
 // beta = 0: out = x · wᵀ; beta = 1: out += x · wᵀ (e.g. adding into the residual stream; with a
 // bf16 output cuBLASLt rounds x · wᵀ to bf16 before the add: two roundings, not one).
 struct GemmArgs {
   void* out = nullptr;
   GemmOutType out_type = GemmOutType::kBF16;
   int64_t out_stride = 0;
-  const __nv_bfloat16* x = nullptr;
+  const void* x = nullptr;
   int64_t x_stride = 0;
-  const __nv_bfloat16* w = nullptr;
+  const void* w = nullptr;
+  GemmInType in_type = GemmInType::kBF16;
   int64_t num_tokens = 0;
   int64_t out_features = 0;
   int64_t in_features = 0;
@@ -67,8 +72,9 @@ class CublasLt {
     cublasLtMatmulAlgo_t algo{};
   };
   // (num_tokens, out_features, in_features, x_stride, out_stride, out_type, beta != 0,
-  //  alignment of w, x, out in bytes)
-  using PlanKey = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, int, bool, int, int, int>;
+  //  alignment of w, x, out in bytes, in_type)
+  using PlanKey =
+      std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, int, bool, int, int, int, int>;
 
   const Plan& plan_for(const GemmArgs& args, int64_t x_stride, int64_t out_stride);
   static void destroy(Plan& plan);

@@ -2,9 +2,11 @@
 
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/generic_attention.h"
+#include "kernels/cuda/vector_types.cuh"
 
 namespace swiftkv::cuda {
 namespace {
@@ -32,7 +34,19 @@ __device__ float block_reduce(float value, float* scratch, Op op) {
   return result;
 }
 
-__global__ void generic_attention_kernel(PagedAttentionArgs args, int64_t q_stride) {
+// e^x for the softmax: the fast intrinsic for bf16 (its error is far below bf16's resolution),
+// the accurate expf for f32 (the f32 model must match the CPU engine to ~1e-5).
+template <typename T>
+__device__ __forceinline__ float softmax_exp(float x) {
+  if constexpr (std::is_same_v<T, float>) {
+    return expf(x);
+  } else {
+    return __expf(x);
+  }
+}
+
+template <typename T>
+__global__ void generic_attention_kernel(PagedAttentionArgsT<T> args, int64_t q_stride) {
   __shared__ float q_shared[kThreads];
   __shared__ float p_shared[kThreads];
   __shared__ float scratch[kWarps];
@@ -67,7 +81,7 @@ __global__ void generic_attention_kernel(PagedAttentionArgs args, int64_t q_stri
 
   if (tid < head_dim) {
     q_shared[tid] =
-        __bfloat162float(args.q[static_cast<int64_t>(token) * q_stride + head * head_dim + tid]);
+        to_float(args.q[static_cast<int64_t>(token) * q_stride + head * head_dim + tid]);
   }
   __syncthreads();
 
@@ -82,26 +96,27 @@ __global__ void generic_attention_kernel(PagedAttentionArgs args, int64_t q_stri
     const int position = tile + tid;
     float score = -INFINITY;
     if (position < visible) {
-      const __nv_bfloat16* k = args.k_cache + row_of(position);
+      const T* k = args.k_cache + row_of(position);
       float dot = 0.0F;
       for (int d = 0; d < head_dim; ++d) {
-        dot += q_shared[d] * __bfloat162float(k[d]);
+        dot += q_shared[d] * to_float(k[d]);
       }
       score = dot * args.scale;
     }
     const float tile_max =
         block_reduce(score, scratch, [](float a, float b) { return fmaxf(a, b); });
     const float new_max = fmaxf(running_max, tile_max);
-    const float p = position < visible ? __expf(score - new_max) : 0.0F;
+    const float p = position < visible ? softmax_exp<T>(score - new_max) : 0.0F;
     p_shared[tid] = p;
     const float tile_sum = block_reduce(p, scratch, [](float a, float b) { return a + b; });
-    const float correction = running_max == -INFINITY ? 0.0F : __expf(running_max - new_max);
+    const float correction =
+        running_max == -INFINITY ? 0.0F : softmax_exp<T>(running_max - new_max);
     running_sum = running_sum * correction + tile_sum;
     if (tid < head_dim) {
       float sum = 0.0F;
       const int count = min(kThreads, visible - tile);
       for (int j = 0; j < count; ++j) {
-        sum += p_shared[j] * __bfloat162float(args.v_cache[row_of(tile + j) + tid]);
+        sum += p_shared[j] * to_float(args.v_cache[row_of(tile + j) + tid]);
       }
       accumulator = accumulator * correction + sum;
     }
@@ -110,13 +125,12 @@ __global__ void generic_attention_kernel(PagedAttentionArgs args, int64_t q_stri
   }
   if (tid < head_dim) {
     args.out[(static_cast<int64_t>(token) * args.num_heads + head) * head_dim + tid] =
-        __float2bfloat16_rn(visible > 0 ? accumulator / running_sum : 0.0F);
+        from_float<T>(visible > 0 ? accumulator / running_sum : 0.0F);
   }
 }
 
-}  // namespace
-
-void generic_attention_bf16(cudaStream_t stream, const PagedAttentionArgs& args) {
+template <typename T>
+void launch_generic_attention(cudaStream_t stream, const PagedAttentionArgsT<T>& args) {
   SWIFTKV_CHECK(args.head_dim > 0 && args.head_dim <= kThreads,
                 "generic_attention: head_dim must be in [1, ", kThreads, "], got ", args.head_dim);
   SWIFTKV_CHECK(
@@ -130,8 +144,18 @@ void generic_attention_bf16(cudaStream_t stream, const PagedAttentionArgs& args)
   }
   const int64_t q_stride = args.q_stride == 0 ? args.num_heads * args.head_dim : args.q_stride;
   const dim3 grid(static_cast<unsigned>(args.num_tokens), static_cast<unsigned>(args.num_heads));
-  generic_attention_kernel<<<grid, kThreads, 0, stream>>>(args, q_stride);
+  generic_attention_kernel<T><<<grid, kThreads, 0, stream>>>(args, q_stride);
   CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace
+
+void generic_attention_bf16(cudaStream_t stream, const PagedAttentionArgs& args) {
+  launch_generic_attention(stream, args);
+}
+
+void generic_attention_f32(cudaStream_t stream, const PagedAttentionArgsT<float>& args) {
+  launch_generic_attention(stream, args);
 }
 
 }  // namespace swiftkv::cuda

@@ -12,20 +12,24 @@
 
 namespace swiftkv::cuda {
 
-struct LmHeadArgs {
-  float* logits = nullptr;                // [num_selected, vocab_size] f32
-  const __nv_bfloat16* hidden = nullptr;  // [num_tokens, hidden_size] bf16 (already normed)
-  const int32_t* selected = nullptr;      // [num_selected] i32 rows of hidden, or null = the
-                                          // first num_selected rows (no gather)
-  const __nv_bfloat16* weight = nullptr;  // [vocab_size, hidden_size] bf16
-  __nv_bfloat16* scratch = nullptr;       // [num_selected, hidden_size] bf16, for the gather
+// T: the model's element type (__nv_bfloat16, or float for the f32 model: a true f32 GEMM).
+template <typename T>
+struct LmHeadArgsT {
+  float* logits = nullptr;            // [num_selected, vocab_size] f32
+  const T* hidden = nullptr;          // [num_tokens, hidden_size] (already normed)
+  const int32_t* selected = nullptr;  // [num_selected] i32 rows of hidden, or null = the
+                                      // first num_selected rows (no gather)
+  const T* weight = nullptr;          // [vocab_size, hidden_size]
+  T* scratch = nullptr;               // [num_selected, hidden_size], for the gather
   int64_t num_selected = 0;
   int64_t hidden_size = 0;
   int64_t vocab_size = 0;
 };
+using LmHeadArgs = LmHeadArgsT<__nv_bfloat16>;
 
 // Cost: 2 · num_selected · hidden_size · vocab_size flops; at decode sizes it streams the
-// weight once (vocab_size · hidden_size · 2 bytes).
+// weight once (vocab_size · hidden_size · sizeof(T) bytes).
 void lm_head_bf16(CublasLt& blas, cudaStream_t stream, const LmHeadArgs& args);
+void lm_head_f32(CublasLt& blas, cudaStream_t stream, const LmHeadArgsT<float>& args);
 
 }  // namespace swiftkv::cuda

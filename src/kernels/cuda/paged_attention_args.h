@@ -10,13 +10,16 @@
 
 namespace swiftkv::cuda {
 
-struct PagedAttentionArgs {
-  __nv_bfloat16* out = nullptr;      // [num_tokens, num_heads, head_dim], contiguous
-  const __nv_bfloat16* q = nullptr;  // [num_tokens, num_heads, head_dim], token stride q_stride
-  int64_t q_stride = 0;              // elements between tokens; 0 = num_heads * head_dim
+// T is the element type of q, out and the caches: __nv_bfloat16 for every kernel, float for
+// generic_attention_f32 (the f32 model).
+template <typename T>
+struct PagedAttentionArgsT {
+  T* out = nullptr;      // [num_tokens, num_heads, head_dim], contiguous
+  const T* q = nullptr;  // [num_tokens, num_heads, head_dim], token stride q_stride
+  int64_t q_stride = 0;  // elements between tokens; 0 = num_heads * head_dim
   // [num_blocks, block_size, num_kv_heads, head_dim] each.
-  const __nv_bfloat16* k_cache = nullptr;
-  const __nv_bfloat16* v_cache = nullptr;
+  const T* k_cache = nullptr;
+  const T* v_cache = nullptr;
   // Device arrays, as in ops::AttentionMetadata: query_start_loc [num_seqs + 1] non-decreasing
   // from 0; kv_lens [num_seqs] with q_len(s) <= kv_lens[s] <= max_blocks_per_seq * block_size;
   // block_tables [num_seqs, max_blocks_per_seq], entries < num_blocks for the blocks in use.
@@ -33,6 +36,7 @@ struct PagedAttentionArgs {
   int64_t max_blocks_per_seq = 0;
   float scale = 0.0F;  // softmax scale, usually 1 / sqrt(head_dim)
 };
+using PagedAttentionArgs = PagedAttentionArgsT<__nv_bfloat16>;
 
 // Host-side checks shared by both kernels: shapes, head_dim, GQA ratio, 16-byte alignment of
 // q, out and the caches (throws InternalError naming `kernel` and the offending value).

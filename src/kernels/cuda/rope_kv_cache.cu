@@ -4,6 +4,7 @@
 
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/rope_kv_cache.h"
+#include "kernels/cuda/vector_types.cuh"
 
 namespace swiftkv::cuda {
 namespace {
@@ -12,27 +13,32 @@ constexpr int kThreads = 256;
 
 // Rotates elements (i, i+1) and (i+half, i+half+1) of one head in place and optionally copies
 // the rotated values to `cache_head`.
-__device__ void rotate_pair(__nv_bfloat16* head, __nv_bfloat16* cache_head, int i, int half,
-                            const float* cos_table, const float* sin_table) {
-  __nv_bfloat162* lo_ptr = reinterpret_cast<__nv_bfloat162*>(head + i);
-  __nv_bfloat162* hi_ptr = reinterpret_cast<__nv_bfloat162*>(head + i + half);
-  const float2 a = __bfloat1622float2(*lo_ptr);
-  const float2 b = __bfloat1622float2(*hi_ptr);
+template <typename T>
+__device__ void rotate_pair(T* head, T* cache_head, int i, int half, const float* cos_table,
+                            const float* sin_table) {
+  using Pair = PairOf<T>;
+  using P = typename Pair::Type;
+  P* lo_ptr = reinterpret_cast<P*>(head + i);
+  P* hi_ptr = reinterpret_cast<P*>(head + i + half);
+  const float2 a = Pair::to_float2(*lo_ptr);
+  const float2 b = Pair::to_float2(*hi_ptr);
   const float c0 = cos_table[i];
   const float c1 = cos_table[i + 1];
   const float s0 = sin_table[i];
   const float s1 = sin_table[i + 1];
-  const __nv_bfloat162 lo = __floats2bfloat162_rn(a.x * c0 - b.x * s0, a.y * c1 - b.y * s1);
-  const __nv_bfloat162 hi = __floats2bfloat162_rn(b.x * c0 + a.x * s0, b.y * c1 + a.y * s1);
+  const P lo = Pair::from_floats(a.x * c0 - b.x * s0, a.y * c1 - b.y * s1);
+  const P hi = Pair::from_floats(b.x * c0 + a.x * s0, b.y * c1 + a.y * s1);
   *lo_ptr = lo;
   *hi_ptr = hi;
   if (cache_head != nullptr) {
-    *reinterpret_cast<__nv_bfloat162*>(cache_head + i) = lo;
-    *reinterpret_cast<__nv_bfloat162*>(cache_head + i + half) = hi;
+    *reinterpret_cast<P*>(cache_head + i) = lo;
+    *reinterpret_cast<P*>(cache_head + i + half) = hi;
   }
 }
 
-__global__ void rope_kv_cache_kernel(RopeKvCacheArgs args) {
+template <typename T>
+__global__ void rope_kv_cache_kernel(RopeKvCacheArgsT<T> args) {
+  using P = typename PairOf<T>::Type;
   extern __shared__ float tables[];  // cos[half], sin[half]
   const int half = static_cast<int>(args.head_dim / 2);
   float* cos_table = tables;
@@ -50,11 +56,11 @@ __global__ void rope_kv_cache_kernel(RopeKvCacheArgs args) {
   const int64_t slot = args.k_cache != nullptr ? args.slot_mapping[t] : -1;
   const int pairs_per_head = half / 2;
   const int num_heads = layer == 0 ? static_cast<int>(args.num_heads) : 0;
-  __nv_bfloat16* const k = args.k + layer * args.kv_layer_stride;
-  const __nv_bfloat16* const v = args.v + layer * args.kv_layer_stride;
-  __nv_bfloat16* const k_cache =
+  T* const k = args.k + layer * args.kv_layer_stride;
+  const T* const v = args.v + layer * args.kv_layer_stride;
+  T* const k_cache =
       args.k_cache != nullptr ? args.k_cache + layer * args.cache_layer_stride : nullptr;
-  __nv_bfloat16* const v_cache =
+  T* const v_cache =
       args.v_cache != nullptr ? args.v_cache + layer * args.cache_layer_stride : nullptr;
   const int num_kv_heads = static_cast<int>(args.num_kv_heads);
   const int num_rotations = (num_heads + num_kv_heads) * pairs_per_head;
@@ -62,34 +68,32 @@ __global__ void rope_kv_cache_kernel(RopeKvCacheArgs args) {
     const int head = e / pairs_per_head;
     const int i = 2 * (e % pairs_per_head);
     if (head < num_heads) {
-      rotate_pair(args.q + t * args.q_stride + head * args.head_dim, nullptr, i, half, cos_table,
-                  sin_table);
+      rotate_pair<T>(args.q + t * args.q_stride + head * args.head_dim, nullptr, i, half, cos_table,
+                     sin_table);
     } else {
       const int kv_head = head - num_heads;
-      __nv_bfloat16* cache_head =
+      T* cache_head =
           slot >= 0 ? k_cache + (slot * num_kv_heads + kv_head) * args.head_dim : nullptr;
-      rotate_pair(k + t * args.kv_stride + kv_head * args.head_dim, cache_head, i, half, cos_table,
-                  sin_table);
+      rotate_pair<T>(k + t * args.kv_stride + kv_head * args.head_dim, cache_head, i, half,
+                     cos_table, sin_table);
     }
   }
   if (slot >= 0) {
     const int64_t num_v_pairs = num_kv_heads * args.head_dim / 2;
-    const auto* v_row = reinterpret_cast<const __nv_bfloat162*>(v + t * args.kv_stride);
-    auto* v_cache_row =
-        reinterpret_cast<__nv_bfloat162*>(v_cache + slot * num_kv_heads * args.head_dim);
+    const auto* v_row = reinterpret_cast<const P*>(v + t * args.kv_stride);
+    auto* v_cache_row = reinterpret_cast<P*>(v_cache + slot * num_kv_heads * args.head_dim);
     for (int64_t e = threadIdx.x; e < num_v_pairs; e += kThreads) {
       v_cache_row[e] = v_row[e];
     }
   }
 }
 
-}  // namespace
-
-void rope_write_kv_cache_bf16(cudaStream_t stream, const RopeKvCacheArgs& args) {
+template <typename T>
+void launch_rope_kv_cache(cudaStream_t stream, const RopeKvCacheArgsT<T>& args) {
   SWIFTKV_CHECK(args.head_dim % 4 == 0 && args.head_dim > 0 && args.head_dim <= 1024,
                 "rope: head_dim must be a positive multiple of 4 up to 1024, got ", args.head_dim);
   SWIFTKV_CHECK(args.q_stride % 2 == 0 && args.kv_stride % 2 == 0,
-                "rope: token strides must be even (bf16 pairs): q_stride ", args.q_stride,
+                "rope: token strides must be even (element pairs): q_stride ", args.q_stride,
                 ", kv_stride ", args.kv_stride);
   SWIFTKV_CHECK(args.num_heads == 0 || args.q != nullptr, "rope: q is null with num_heads ",
                 args.num_heads);
@@ -101,8 +105,9 @@ void rope_write_kv_cache_bf16(cudaStream_t stream, const RopeKvCacheArgs& args) 
        {static_cast<const void*>(args.q), static_cast<const void*>(args.k),
         static_cast<const void*>(args.v), static_cast<const void*>(args.k_cache),
         static_cast<const void*>(args.v_cache)}) {
-    SWIFTKV_CHECK(reinterpret_cast<uintptr_t>(pointer) % 4 == 0,
-                  "rope: tensors must be 4-byte aligned (bf16 pairs), got ", pointer);
+    SWIFTKV_CHECK(reinterpret_cast<uintptr_t>(pointer) % (2 * sizeof(T)) == 0,
+                  "rope: tensors must be aligned to element pairs (", 2 * sizeof(T),
+                  " bytes), got ", pointer);
   }
   SWIFTKV_CHECK(args.num_layers >= 1 && args.num_layers <= 65535 &&
                     (args.num_layers == 1 ||
@@ -114,8 +119,18 @@ void rope_write_kv_cache_bf16(cudaStream_t stream, const RopeKvCacheArgs& args) 
   }
   const size_t shared_bytes = sizeof(float) * static_cast<size_t>(args.head_dim);
   const dim3 grid(static_cast<unsigned>(args.num_tokens), static_cast<unsigned>(args.num_layers));
-  rope_kv_cache_kernel<<<grid, kThreads, shared_bytes, stream>>>(args);
+  rope_kv_cache_kernel<T><<<grid, kThreads, shared_bytes, stream>>>(args);
   CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace
+
+void rope_write_kv_cache_bf16(cudaStream_t stream, const RopeKvCacheArgs& args) {
+  launch_rope_kv_cache(stream, args);
+}
+
+void rope_write_kv_cache_f32(cudaStream_t stream, const RopeKvCacheArgsT<float>& args) {
+  launch_rope_kv_cache(stream, args);
 }
 
 }  // namespace swiftkv::cuda

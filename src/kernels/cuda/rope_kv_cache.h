@@ -1,4 +1,5 @@
-// Rotary position embedding fused with the paged KV-cache write, on CUDA (bf16, f32 math).
+// Rotary position embedding fused with the paged KV-cache write, on CUDA (bf16 or f32 tensors,
+// the model's dtype; f32 math).
 // Contract: ops/rope.h on q and k, then ops/write_kv_cache.h with the rotated k and v.
 #pragma once
 
@@ -10,17 +11,19 @@
 namespace swiftkv::cuda {
 
 // q, k and v may be column slices of one fused QKV projection output: each has its own token
-// stride (elements between consecutive tokens); heads of a token are contiguous.
-struct RopeKvCacheArgs {
-  __nv_bfloat16* q = nullptr;  // [num_tokens, num_heads, head_dim], rotated in place (may be
-                               // null when num_heads == 0, e.g. SwiftKV's K/V-only pass)
+// stride (elements between consecutive tokens); heads of a token are contiguous. T is the
+// element type of q, k, v and the caches: __nv_bfloat16 or float.
+template <typename T>
+struct RopeKvCacheArgsT {
+  T* q = nullptr;  // [num_tokens, num_heads, head_dim], rotated in place (may be null when
+                   // num_heads == 0, e.g. SwiftKV's K/V-only pass)
   int64_t q_stride = 0;
-  __nv_bfloat16* k = nullptr;        // [num_tokens, num_kv_heads, head_dim], rotated in place
-  const __nv_bfloat16* v = nullptr;  // [num_tokens, num_kv_heads, head_dim]
-  int64_t kv_stride = 0;             // token stride of both k and v
+  T* k = nullptr;         // [num_tokens, num_kv_heads, head_dim], rotated in place
+  const T* v = nullptr;   // [num_tokens, num_kv_heads, head_dim]
+  int64_t kv_stride = 0;  // token stride of both k and v
   // [num_blocks, block_size, num_kv_heads, head_dim]; both null = rotate only, no cache write.
-  __nv_bfloat16* k_cache = nullptr;
-  __nv_bfloat16* v_cache = nullptr;
+  T* k_cache = nullptr;
+  T* v_cache = nullptr;
   const int32_t* slot_mapping = nullptr;  // [num_tokens], slot = block * block_size + offset;
                                           // -1 = do not write this token
   const int32_t* positions = nullptr;     // [num_tokens]
@@ -36,11 +39,13 @@ struct RopeKvCacheArgs {
   int64_t num_kv_heads = 0;
   int64_t head_dim = 0;  // a multiple of 4, at most 1024
 };
+using RopeKvCacheArgs = RopeKvCacheArgsT<__nv_bfloat16>;
 
 // Rotate-half RoPE with cos/sin of (f32 position × f32 inv_freq) in f32 (cosf/sinf, the same
-// function as the CPU reference's float overloads), the rotation in f32, rounded once to bf16.
-// One block per (token, layer); memory-bound (reads and writes q and k once, copies v into the
-// cache).
+// function as the CPU reference's float overloads), the rotation in f32, rounded once to bf16
+// (stored as is in f32). One block per (token, layer); memory-bound (reads and writes q and k
+// once, copies v into the cache).
 void rope_write_kv_cache_bf16(cudaStream_t stream, const RopeKvCacheArgs& args);
+void rope_write_kv_cache_f32(cudaStream_t stream, const RopeKvCacheArgsT<float>& args);
 
 }  // namespace swiftkv::cuda

@@ -1,5 +1,5 @@
-// SwiGLU activation on CUDA (bf16 in/out, f32 math). Contract: ops/silu_mul.h, reading gate and
-// up from the fused gate-up projection output.
+// SwiGLU activation on CUDA (bf16 or f32 in/out, the model's dtype; f32 math). Contract:
+// ops/silu_mul.h, reading gate and up from the fused gate-up projection output.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -10,10 +10,12 @@
 namespace swiftkv::cuda {
 
 // out[t, i] = silu(gate_up[t, i]) * gate_up[t, intermediate_size + i], silu(g) = g / (1 + e^-g).
-// out: [num_tokens, intermediate_size] bf16; gate_up: [num_tokens, 2 * intermediate_size] bf16
-// (gate columns first, as the fused weight [gate_proj; up_proj] produces them). Grid-stride
-// over elements, 16-byte vectors when intermediate_size % 8 == 0; memory-bound (6 bytes/output).
+// out: [num_tokens, intermediate_size]; gate_up: [num_tokens, 2 * intermediate_size] (gate
+// columns first, as the fused weight [gate_proj; up_proj] produces them); both bf16 or both f32.
+// Grid-stride over elements, 16-byte vectors when rows allow; memory-bound (3 accesses/output).
 void silu_mul_bf16(cudaStream_t stream, __nv_bfloat16* out, const __nv_bfloat16* gate_up,
                    int64_t num_tokens, int64_t intermediate_size);
+void silu_mul_f32(cudaStream_t stream, float* out, const float* gate_up, int64_t num_tokens,
+                  int64_t intermediate_size);
 
 }  // namespace swiftkv::cuda
