@@ -2,21 +2,25 @@
 // stories260K through the OfflineEngine with GPU sampling and its host fallback, the
 // --gpu-memory-utilization planner (engine/capacity.h), and preemption on a small device cache.
 //
-// Batch independence: on CUDA, a row's logits depend on the batch only through bf16 effects
-// (GEMM kernels chosen per row count). The golden greedy continuation of stories260K was made in
-// f32; up to the first position where the GPU's own free-running greedy leaves it, bf16 did not
-// decide any argmax, so there the greedy output inside a mixed batch must equal the output alone
-// (and the golden). Past that point a near-tie may flip either way and nothing is asserted.
+// Batch independence: on CUDA a row's logits depend on the batch only through rounding (GEMM
+// kernels are chosen per row count). In bf16 that flips near-ties: stories260K's teacher-forced
+// bf16 argmax is undecidable already at position 20 (model_cuda_test), so the bf16 run only
+// reports how long the mixed-batch output follows the output alone. In f32 the rounding
+// differences (~1e-7 relative) are far below stories260K's argmax margins along the golden path
+// (the f32 GPU forward reproduces all 256 golden tokens), so there the greedy output inside a
+// mixed batch must equal the output alone and the golden, token for token.
 //
 // Data: stories260K from $SWIFTKV_GPU_DATA as in model_cuda_test.cc.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "core/error.h"
@@ -91,13 +95,46 @@ class CudaEngine : public ::testing::Test {
       GTEST_SKIP() << "no CUDA device";
     }
     device_ = std::make_unique<ops::CudaDevice>();
+    load(DType::kBF16);
+  }
+
+  // (Re)loads stories260K with weights, activations and KV cache in `dtype`.
+  void load(DType dtype) {
+    step_.reset();
     CudaModelOptions options;
     options.max_num_batched_tokens = kMaxBatchedTokens;
     options.max_num_seqs = kMaxSeqs;
     options.max_num_logits = kMaxSeqs;
     options.max_model_len = kMaxModelLen;
+    options.dtype = dtype;
     model_ = load_cuda_model(stories_dir(), LoadOptions{}, device_->context(), options);
     step_ = std::make_unique<CudaStepModel>(*model_, device_->context());
+  }
+
+  // BOS greedy for `num_tokens` alone, then inside mixed_requests(); returns {alone, batched}
+  // after checking every mixed request finished sanely.
+  std::pair<std::vector<int32_t>, std::vector<int32_t>> greedy_alone_and_batched(
+      int32_t num_tokens) {
+    std::vector<int32_t> alone;
+    {
+      OfflineEngine engine(*step_, nullptr, config(256));
+      const std::vector<CompletionResult> r = engine.generate({make_request({1}, num_tokens)});
+      EXPECT_EQ(r[0].status, FinishStatus::kLength) << r[0].error;
+      alone = r[0].output_ids;
+    }
+    OfflineEngine engine(*step_, nullptr, config(256));
+    const std::vector<CompletionResult> results = engine.generate(mixed_requests(num_tokens));
+    for (const CompletionResult& r : results) {
+      EXPECT_NE(r.status, FinishStatus::kError) << r.request_id << ": " << r.error;
+      EXPECT_FALSE(r.output_ids.empty()) << r.request_id;
+      for (const int32_t t : r.output_ids) {
+        EXPECT_TRUE(t >= 0 && t < 512) << r.request_id << " sampled " << t;
+      }
+    }
+    // Host-sampled rows did their host parts: logprobs came back, min_tokens held off EOS.
+    EXPECT_EQ(results[6].logprobs.size(), results[6].output_ids.size());
+    EXPECT_GE(results[7].output_ids.size(), size_t{10});
+    return {alone, results[0].output_ids};
   }
 
   EngineConfig config(int64_t num_blocks) const {
@@ -156,44 +193,36 @@ class CudaEngine : public ::testing::Test {
   std::unique_ptr<CudaStepModel> step_;
 };
 
-TEST_F(CudaEngine, GreedyInAMixedBatchEqualsAloneWhereBf16DoesNotDecide) {
-  const std::vector<int32_t> golden = expected_greedy();
+size_t common_prefix(const std::vector<int32_t>& a, const std::vector<int32_t>& b) {
+  size_t n = 0;
+  while (n < a.size() && n < b.size() && a[n] == b[n]) {
+    ++n;
+  }
+  return n;
+}
+
+TEST_F(CudaEngine, GreedyInAMixedBatchEqualsAloneInF32) {
+  load(DType::kF32);
   constexpr int32_t kTokens = 200;
-  std::vector<int32_t> alone;
-  {
-    OfflineEngine engine(*step_, nullptr, config(256));
-    const std::vector<CompletionResult> r = engine.generate({make_request({1}, kTokens)});
-    ASSERT_EQ(r[0].status, FinishStatus::kLength) << r[0].error;
-    alone = r[0].output_ids;
-  }
-  size_t follows_golden = 0;
-  while (follows_golden < alone.size() && alone[follows_golden] == golden[follows_golden]) {
-    ++follows_golden;
-  }
-  OfflineEngine engine(*step_, nullptr, config(256));
-  const std::vector<CompletionResult> results = engine.generate(mixed_requests(kTokens));
-  for (const CompletionResult& r : results) {
-    EXPECT_NE(r.status, FinishStatus::kError) << r.request_id << ": " << r.error;
-    EXPECT_FALSE(r.output_ids.empty()) << r.request_id;
-    for (const int32_t t : r.output_ids) {
-      EXPECT_TRUE(t >= 0 && t < 512) << r.request_id << " sampled " << t;
-    }
-  }
-  const std::vector<int32_t>& batched = results[0].output_ids;
+  const std::vector<int32_t> golden = expected_greedy();
+  const auto [alone, batched] = greedy_alone_and_batched(kTokens);
+  ASSERT_EQ(alone.size(), size_t{kTokens});
+  EXPECT_EQ(alone, std::vector<int32_t>(golden.begin(), golden.begin() + kTokens));
+  EXPECT_EQ(batched, alone);
+}
+
+TEST_F(CudaEngine, GreedyInAMixedBatchBf16Reported) {
+  constexpr int32_t kTokens = 200;
+  const std::vector<int32_t> golden = expected_greedy();
+  const auto [alone, batched] = greedy_alone_and_batched(kTokens);
   ASSERT_EQ(batched.size(), alone.size());
-  size_t agree = 0;
-  while (agree < batched.size() && batched[agree] == alone[agree]) {
-    ++agree;
-  }
   std::printf(
-      "stories260K on GPU through the engine: greedy alone follows the f32 golden for %zu of %d "
-      "tokens; greedy inside a 16-request mixed batch equals greedy alone for %zu\n",
-      follows_golden, kTokens, agree);
-  EXPECT_GE(follows_golden, size_t{16}) << "the GPU engine's greedy output left the golden early";
-  EXPECT_GE(agree, follows_golden);
-  // Host-sampled rows did their host parts: logprobs came back, min_tokens held off EOS.
-  EXPECT_EQ(results[6].logprobs.size(), results[6].output_ids.size());
-  EXPECT_GE(results[7].output_ids.size(), size_t{10});
+      "stories260K bf16 on GPU through the engine: greedy alone follows the f32 golden for %zu of "
+      "%d tokens; greedy inside a 16-request mixed batch equals greedy alone for %zu\n",
+      common_prefix(alone, golden), kTokens, common_prefix(batched, alone));
+  // Position 20 is the first where bf16 cannot decide the argmax (see the file header).
+  EXPECT_GE(common_prefix(alone, golden), size_t{20});
+  EXPECT_GE(common_prefix(batched, alone), size_t{20});
 }
 
 TEST_F(CudaEngine, SeededSamplingIsReproducible) {
