@@ -159,6 +159,9 @@ TEST(ServerLifecycleTest, ShutdownDrainsInFlightRequests) {
     return http_post(fake.port(), "/v1/completions", json{{"prompt", "b"}, {"max_tokens", 80}});
   });
   ASSERT_EQ(started.get_future().wait_for(10s), std::future_status::ready);
+  // Both requests must be in flight before the drain starts (on a loaded machine the plain one
+  // can still be on its way, and would then rightly be refused).
+  ASSERT_TRUE(eventually([&] { return fake.engine().received().size() == 2; }));
   auto shutdown = std::async(std::launch::async, [&] { fake.server().shutdown(10s); });
   ASSERT_TRUE(
       eventually([&] { return fake.server().context().state() != server::ServerState::kReady; }));
