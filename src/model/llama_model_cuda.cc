@@ -65,6 +65,32 @@ int64_t layout_b_size(int64_t rows, int64_t seqs, int64_t width) {
   return 2 * rows + (seqs + 1) + seqs + seqs * width;
 }
 
+// Consecutive views of a metadata buffer, in the order the layouts above list them.
+class MetadataCursor {
+ public:
+  explicit MetadataCursor(const Tensor& buffer) : buffer_(buffer) {}
+
+  Tensor take(int64_t n) {
+    Tensor t = buffer_.rows(offset_, offset_ + n);
+    offset_ += n;
+    return t;
+  }
+  // query_start_loc, kv_lens and block_tables of `num_seqs` sequences, as both layouts end.
+  ops::AttentionMetadata take_attention(int64_t num_seqs, int64_t table_width,
+                                        int64_t max_query_len) {
+    ops::AttentionMetadata attention;
+    attention.query_start_loc = take(num_seqs + 1);
+    attention.kv_lens = take(num_seqs);
+    attention.block_tables = take(num_seqs * table_width).reshape({num_seqs, table_width});
+    attention.max_query_len = max_query_len;
+    return attention;
+  }
+
+ private:
+  const Tensor& buffer_;
+  int64_t offset_ = 0;
+};
+
 }  // namespace
 
 struct CudaLlamaModel::StepShape {
@@ -530,19 +556,11 @@ CudaLlamaModel::Rows CudaLlamaModel::phase_a_rows(const HostStep& step) const {
   rows.num_rows = s.rows_a;
   rows.residual = view(residual_, s.rows_a, config_.hidden_size);
   rows.block_out = view(block_out_, s.rows_a, config_.hidden_size);
-  int64_t offset = 0;
-  const auto take = [&](int64_t n) {
-    Tensor t = metadata_a_.rows(offset, offset + n);
-    offset += n;
-    return t;
-  };
-  rows.token_ids = take(s.rows_a);
-  rows.positions = take(s.rows_a);
-  rows.slot_mapping = take(s.rows_a);
-  rows.attention.query_start_loc = take(s.seqs_a + 1);
-  rows.attention.kv_lens = take(s.seqs_a);
-  rows.attention.block_tables = take(s.seqs_a * s.table_width).reshape({s.seqs_a, s.table_width});
-  rows.attention.max_query_len = step.max_query_len_a;
+  MetadataCursor cursor(metadata_a_);
+  rows.token_ids = cursor.take(s.rows_a);
+  rows.positions = cursor.take(s.rows_a);
+  rows.slot_mapping = cursor.take(s.rows_a);
+  rows.attention = cursor.take_attention(s.seqs_a, s.table_width, step.max_query_len_a);
   return rows;
 }
 
@@ -552,18 +570,10 @@ CudaLlamaModel::Rows CudaLlamaModel::phase_b_rows(const HostStep& step) const {
   rows.num_rows = s.rows_b;
   rows.residual = view(residual_b_, s.rows_b, config_.hidden_size);
   rows.block_out = view(block_out_b_, s.rows_b, config_.hidden_size);
-  int64_t offset = 0;
-  const auto take = [&](int64_t n) {
-    Tensor t = metadata_b_.rows(offset, offset + n);
-    offset += n;
-    return t;
-  };
-  rows.selected = take(s.rows_b);
-  rows.positions = take(s.rows_b);
-  rows.attention.query_start_loc = take(s.seqs_b + 1);
-  rows.attention.kv_lens = take(s.seqs_b);
-  rows.attention.block_tables = take(s.seqs_b * s.table_width).reshape({s.seqs_b, s.table_width});
-  rows.attention.max_query_len = step.max_query_len_b;
+  MetadataCursor cursor(metadata_b_);
+  rows.selected = cursor.take(s.rows_b);
+  rows.positions = cursor.take(s.rows_b);
+  rows.attention = cursor.take_attention(s.seqs_b, s.table_width, step.max_query_len_b);
   return rows;
 }
 

@@ -24,6 +24,29 @@ std::string_view mode_name(SwiftKVMode mode) {
   return "?";
 }
 
+RandomModelSpec random_spec(const std::string& model, const LoadOptions& options, DType dtype) {
+  return RandomModelSpec{.shape = model.substr(kRandomPrefix.size()),
+                         .num_swiftkv_layers = options.random_swiftkv_layers,
+                         .group_size = options.random_group_size,
+                         .dtype = dtype,
+                         .seed = options.random_seed};
+}
+
+// The one-line summary of a loaded model; `where` is "" or " on the GPU".
+template <typename Model>
+void log_loaded(const std::string& model, std::string_view where, const Model& loaded,
+                SwiftKVMode mode, std::chrono::steady_clock::time_point start) {
+  const ModelConfig& c = loaded.config();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  log_info("loaded ", model, where, ": ", loaded.num_parameters() / 1e6, "M parameters, ",
+           c.num_hidden_layers, " layers, ",
+           c.is_swiftkv() ? str_cat("SwiftKV l=", c.num_key_value_layers,
+                                    " G=", c.key_value_group_size, " (", mode_name(mode), ")")
+                          : std::string("plain Llama"),
+           ", ", loaded.num_cache_layers(), " cache layers, in ", seconds, " s");
+}
+
 // `options` with max_model_len <= 0 resolved to the model's max_position_embeddings.
 CudaModelOptions resolve_cuda_options(CudaModelOptions options, const ModelConfig& config) {
   if (options.max_model_len <= 0) {
@@ -39,11 +62,7 @@ std::unique_ptr<LlamaModel> load_model(const std::string& model, const LoadOptio
   ModelConfig config;
   ModelWeights weights;
   if (model.starts_with(kRandomPrefix)) {
-    RandomModelSpec spec{.shape = model.substr(kRandomPrefix.size()),
-                         .num_swiftkv_layers = options.random_swiftkv_layers,
-                         .group_size = options.random_group_size,
-                         .dtype = options.random_dtype,
-                         .seed = options.random_seed};
+    const RandomModelSpec spec = random_spec(model, options, options.random_dtype);
     config = random_model_config(spec);
     log_info("generating random weights for ", spec.shape, " (", dtype_name(spec.dtype), ", seed ",
              spec.seed, ")");
@@ -53,16 +72,7 @@ std::unique_ptr<LlamaModel> load_model(const std::string& model, const LoadOptio
     weights = ModelWeights::from_store(config, WeightStore::open(model));
   }
   auto result = std::make_unique<LlamaModel>(std::move(config), std::move(weights), options.mode);
-  const ModelConfig& c = result->config();
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  log_info("loaded ", model, ": ", result->num_parameters() / 1e6, "M parameters, ",
-           c.num_hidden_layers, " layers, ",
-           c.is_swiftkv()
-               ? str_cat("SwiftKV l=", c.num_key_value_layers, " G=", c.key_value_group_size, " (",
-                         mode_name(options.mode), ")")
-               : std::string("plain Llama"),
-           ", ", result->num_cache_layers(), " cache layers, in ", seconds, " s");
+  log_loaded(model, "", *result, options.mode, start);
   return result;
 }
 
@@ -72,11 +82,7 @@ std::unique_ptr<CudaLlamaModel> load_cuda_model(const std::string& model,
   const auto start = std::chrono::steady_clock::now();
   std::unique_ptr<CudaLlamaModel> result;
   if (model.starts_with(kRandomPrefix)) {
-    RandomModelSpec spec{.shape = model.substr(kRandomPrefix.size()),
-                         .num_swiftkv_layers = options.random_swiftkv_layers,
-                         .group_size = options.random_group_size,
-                         .dtype = DType::kBF16,
-                         .seed = options.random_seed};
+    const RandomModelSpec spec = random_spec(model, options, DType::kBF16);
     log_info("generating random weights for ", spec.shape, " on the GPU (",
              dtype_name(cuda_options.dtype), ", seed ", spec.seed, ")");
     ModelConfig config = random_model_config(spec);
@@ -88,16 +94,7 @@ std::unique_ptr<CudaLlamaModel> load_cuda_model(const std::string& model,
     const CudaModelOptions resolved = resolve_cuda_options(cuda_options, config);
     result = CudaLlamaModel::upload(ctx, std::move(config), weights, options.mode, resolved);
   }
-  const ModelConfig& c = result->config();
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  log_info("loaded ", model, " on the GPU: ", result->num_parameters() / 1e6, "M parameters, ",
-           c.num_hidden_layers, " layers, ",
-           c.is_swiftkv()
-               ? str_cat("SwiftKV l=", c.num_key_value_layers, " G=", c.key_value_group_size, " (",
-                         mode_name(options.mode), ")")
-               : std::string("plain Llama"),
-           ", ", result->num_cache_layers(), " cache layers, in ", seconds, " s");
+  log_loaded(model, " on the GPU", *result, options.mode, start);
   return result;
 }
 
