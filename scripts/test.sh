@@ -16,8 +16,10 @@ echo "== tests (Release)"
 ctest --test-dir build --output-on-failure -j "$jobs" -LE gpu
 
 echo "== build (ASan+UBSan, no CUDA)"
+# -O1 -g1: half the compile time of -O2 -g (57 s -> 30 s for safetensors.cc on the 2-core CI
+# machine) and still line numbers in every sanitizer report.
 SWIFTKV_BUILD_DIR=build-sanitize scripts/build.sh -DSWIFTKV_SANITIZE=ON -DSWIFTKV_CUDA=OFF \
-  -DCMAKE_BUILD_TYPE=RelWithDebInfo
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG"
 echo "== tests (ASan+UBSan: unit and model)"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-sanitize --output-on-failure -j "$jobs" -L 'unit|model'
