@@ -44,6 +44,7 @@ struct ThroughputOptions {
   int64_t max_model_len = 0;
   int64_t kv_cache_memory = 0;  // bytes; 0 = enough for max_num_seqs requests at once
   std::string device = "cpu";
+  int tensor_parallel_size = 1;  // --device cuda: GPUs the model is split over
   double gpu_memory_utilization = 0.9;
   bool no_prefix_caching = false;
   uint64_t seed = 0;
@@ -64,7 +65,7 @@ void run_throughput(const ThroughputOptions& o) {
   cuda.max_num_seqs = o.max_num_seqs;
   cuda.max_num_logits = o.max_num_seqs;
   cuda.max_model_len = o.max_model_len;  // 0: the model's max_position_embeddings
-  EngineModel model(o.model, load, device, o.runtime, cuda);
+  EngineModel model(o.model, load, device, o.runtime, cuda, o.tensor_parallel_size);
   std::unique_ptr<Tokenizer> tokenizer;
   if (std::filesystem::exists(std::filesystem::path(o.model) / "tokenizer.json")) {
     tokenizer = std::make_unique<Tokenizer>(Tokenizer::load(o.model));
@@ -186,6 +187,7 @@ void register_bench_throughput(CLI::App& bench) {
                   "KV cache bytes, e.g. 4GiB (default: enough for max-num-seqs requests)")
       ->transform(CLI::AsSizeValue(/*kb_is_1000=*/false));
   add_device_option(*cmd, o->device);
+  add_tensor_parallel_option(*cmd, o->tensor_parallel_size);
   cmd->add_option("--gpu-memory-utilization", o->gpu_memory_utilization,
                   "--device cuda: fraction of GPU memory for weights, activations and the KV cache")
       ->check(CLI::Range(0.0, 1.0))

@@ -10,6 +10,14 @@ void add_device_option(CLI::App& command, std::string& device) {
       ->capture_default_str();
 }
 
+void add_tensor_parallel_option(CLI::App& command, int& tensor_parallel_size) {
+  command
+      .add_option("--tensor-parallel-size", tensor_parallel_size,
+                  "--device cuda: split the model over this many GPUs (0..N-1, NCCL)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+}
+
 EngineDevice parse_device(const std::string& device) {
   if (device == "cpu") {
     return EngineDevice::kCpu;
@@ -21,20 +29,35 @@ EngineDevice parse_device(const std::string& device) {
 }
 
 EngineModel::EngineModel(const std::string& model, const LoadOptions& load, EngineDevice device,
-                         const RuntimeOptions& runtime, const CudaModelOptions& cuda_options)
+                         const RuntimeOptions& runtime, const CudaModelOptions& cuda_options,
+                         int tensor_parallel_size)
     : device_(device) {
   if (device == EngineDevice::kCpu) {
+    if (tensor_parallel_size != 1) {
+      throw Error("--tensor-parallel-size needs --device cuda");
+    }
     cpu_ = load_model(model, load);
     runtime_ = make_runtime(runtime);
     step_ = std::make_unique<CpuStepModel>(*cpu_, runtime_.ctx);
+    active_ = step_.get();
+    return;
+  }
+  if (tensor_parallel_size > 1) {
+    const CudaModelSource source(model, load);
+    tensor_parallel_ = TensorParallelStepModel::on_gpus(source, tensor_parallel_size, cuda_options);
+    active_ = tensor_parallel_.get();
     return;
   }
   gpu_ = std::make_unique<ops::CudaDevice>();
   cuda_ = load_cuda_model(model, load, gpu_->context(), cuda_options);
   step_ = std::make_unique<CudaStepModel>(*cuda_, gpu_->context());
+  active_ = step_.get();
 }
 
 int64_t EngineModel::num_parameters() const {
+  if (tensor_parallel_ != nullptr) {
+    return tensor_parallel_->rank_model(0).num_parameters();
+  }
   return cpu_ != nullptr ? cpu_->num_parameters() : cuda_->num_parameters();
 }
 
@@ -44,6 +67,9 @@ const LlamaModel& EngineModel::cpu_model() const {
 }
 
 std::string EngineModel::description() const {
+  if (tensor_parallel_ != nullptr) {
+    return tensor_parallel_->description();
+  }
   return gpu_ != nullptr
              ? gpu_->description()
              : str_cat("CPU, ", runtime_.pool ? runtime_.pool->num_threads() : 1, " threads");

@@ -49,8 +49,9 @@ struct ServeOptions {
   std::string model;
   std::string tokenizer;  // a directory; empty: --model
   std::string device = "cpu";
-  int64_t swiftkv_layers = 0;  // random: models only
-  int64_t group_size = 1;      // random: models only
+  int tensor_parallel_size = 1;  // --device cuda: GPUs the model is split over
+  int64_t swiftkv_layers = 0;    // random: models only
+  int64_t group_size = 1;        // random: models only
   std::string host = "127.0.0.1";
   int port = 8000;
   std::vector<std::string> served_model_names;
@@ -277,7 +278,8 @@ void run_serve(const ServeOptions& o) {
     cuda.max_num_seqs = o.max_num_seqs;
     cuda.max_num_logits = o.max_num_seqs;
     cuda.max_model_len = o.max_model_len;  // 0: the model's max_position_embeddings
-    model = std::make_unique<EngineModel>(o.model, load, device, o.runtime, cuda);
+    model = std::make_unique<EngineModel>(o.model, load, device, o.runtime, cuda,
+                                          o.tensor_parallel_size);
   }
   if (tokenizer->vocab_size() > model->config().vocab_size) {
     throw Error(str_cat("the tokenizer of ", tokenizer_dir, " has ", tokenizer->vocab_size(),
@@ -342,6 +344,7 @@ void register_serve(CLI::App& app) {
   cmd->add_option("--tokenizer", o->tokenizer,
                   "Directory with tokenizer.json (default: --model; required for random:)");
   add_device_option(*cmd, o->device);
+  add_tensor_parallel_option(*cmd, o->tensor_parallel_size);
   cmd->add_option("--swiftkv-layers", o->swiftkv_layers,
                   "random: models only: number of SwiftKV layers (0 = plain Llama)");
   cmd->add_option("--group-size", o->group_size, "random: models only: AcrossKV group size");

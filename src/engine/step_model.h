@@ -29,8 +29,8 @@ class StepModel {
   // The cache shape for `num_blocks` blocks of `block_size` tokens (bytes_per_token() is what
   // capacity planning divides by).
   virtual KvCacheShape cache_shape(int64_t num_blocks, int64_t block_size) const = 0;
-  // A zero-filled cache where the model runs.
-  KvCache allocate_cache(int64_t num_blocks, int64_t block_size) const {
+  // A zero-filled cache where the model runs (every rank's shard under tensor parallelism).
+  virtual KvCache allocate_cache(int64_t num_blocks, int64_t block_size) const {
     return {context(), cache_shape(num_blocks, block_size)};
   }
   // LlamaModel::forward's contract: writes every token's K/V into `cache` and returns the

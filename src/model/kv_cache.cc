@@ -63,4 +63,19 @@ const Tensor& KvCache::values(int64_t cache_layer) const {
   return values_[static_cast<size_t>(cache_layer)];
 }
 
+void KvCache::attach_shards(std::vector<KvCache> other_ranks) {
+  for (const KvCache& c : other_ranks) {
+    SWIFTKV_CHECK(c.shape().num_blocks == shape_.num_blocks &&
+                      c.shape().block_size == shape_.block_size &&
+                      c.shape().num_cache_layers == shape_.num_cache_layers,
+                  "KV cache shards differ in blocks or layers");
+  }
+  other_ranks_ = std::make_shared<std::vector<KvCache>>(std::move(other_ranks));
+}
+
+const KvCache& KvCache::shard(int64_t rank) const {
+  SWIFTKV_CHECK(rank >= 0 && rank < num_shards(), "KV cache shard ", rank, " of ", num_shards());
+  return rank == 0 ? *this : (*other_ranks_)[static_cast<size_t>(rank - 1)];
+}
+
 }  // namespace swiftkv

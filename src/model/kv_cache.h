@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "core/tensor.h"
@@ -42,10 +43,18 @@ class KvCache {
   const Tensor& keys(int64_t cache_layer) const;    // [num_blocks, block_size, kv_heads, dim]
   const Tensor& values(int64_t cache_layer) const;  // same
 
+  // Tensor parallelism: this object is rank 0's shard of the cache and carries the other ranks'
+  // shards (each on its rank's device, the same blocks), so the engine holds one cache whatever
+  // the number of GPUs. shard(0) is *this.
+  void attach_shards(std::vector<KvCache> other_ranks);
+  int64_t num_shards() const { return 1 + static_cast<int64_t>(other_ranks_->size()); }
+  const KvCache& shard(int64_t rank) const;
+
  private:
   KvCacheShape shape_;
   std::vector<Tensor> keys_;
   std::vector<Tensor> values_;
+  std::shared_ptr<std::vector<KvCache>> other_ranks_ = std::make_shared<std::vector<KvCache>>();
 };
 
 }  // namespace swiftkv

@@ -45,12 +45,18 @@ uint64_t tensor_seed(uint64_t seed, const std::string& name) {
   return splitmix64(seed ^ hash);
 }
 
-// One weight tensor's place on the device: a row range of a (possibly concatenated) tensor.
+// One weight tensor's place on the device: the block [row0, row0 + dst rows) x [col0, col0 +
+// dst cols) of the named [full_rows, full_cols] tensor (the whole tensor, or this rank's slice
+// under tensor parallelism) goes to dst, a row range of a (possibly concatenated) tensor.
 struct WeightPart {
-  Tensor dst;
+  Tensor dst;  // [rows, cols]
   std::string name;
   const Tensor* host = nullptr;  // the source when uploading
   bool is_norm = false;
+  int64_t full_rows = 0;
+  int64_t full_cols = 0;
+  int64_t row0 = 0;
+  int64_t col0 = 0;
 };
 
 // Sizes of one step's metadata; the device layouts (and so the graphs) depend on them only.
@@ -127,12 +133,19 @@ struct CudaLlamaModel::Rows {
 CudaLlamaModel::CudaLlamaModel(const ops::Context& ctx, ModelConfig config, SwiftKVMode mode,
                                const CudaModelOptions& options)
     : config_(std::move(config)),
+      shard_(TensorParallelShard::of(
+          config_, options.tensor_parallel != nullptr ? options.tensor_parallel->rank() : 0,
+          options.tensor_parallel != nullptr ? options.tensor_parallel->size() : 1)),
+      local_(shard_.local_config(config_)),
       mode_(mode),
       swiftkv_active_(config_.is_swiftkv() && mode != SwiftKVMode::kOff),
       options_(options) {
   SWIFTKV_CHECK(ctx.backend == ops::Backend::kCuda, "CudaLlamaModel needs a kCuda context");
   if (options_.dtype != DType::kBF16 && options_.dtype != DType::kF32) {
     throw Error(str_cat("the CUDA model runs in bf16 or f32, not ", dtype_name(options_.dtype)));
+  }
+  if (options_.tensor_parallel != nullptr && !options_.tensor_parallel->supports_graphs()) {
+    options_.cuda_graphs = false;
   }
   options_.max_num_logits = std::min(options_.max_num_logits, options_.max_num_batched_tokens);
   options_.max_num_seqs = std::min(options_.max_num_seqs, options_.max_num_batched_tokens);
@@ -164,7 +177,7 @@ KvCacheShape CudaLlamaModel::cache_shape(int64_t num_blocks, int64_t block_size)
   return KvCacheShape{.num_cache_layers = num_cache_layers(),
                       .num_blocks = num_blocks,
                       .block_size = block_size,
-                      .num_kv_heads = config_.num_key_value_heads,
+                      .num_kv_heads = local_.num_key_value_heads,
                       .head_dim = config_.head_dim,
                       .dtype = options_.dtype};
 }
@@ -183,11 +196,22 @@ struct DeviceWeightsBuilder {
   std::vector<WeightPart> parts;
 
   Tensor alloc(Shape shape) { return ops::device_empty(ctx, std::move(shape), dtype); }
+  // The whole named tensor into dst.
   void add(const Tensor& dst, std::string name, const Tensor* source, bool is_norm = false) {
-    SWIFTKV_CHECK(host == nullptr ||
-                      (source != nullptr && source->defined() && source->numel() == dst.numel()),
+    const int64_t rows = dst.rank() == 1 ? 1 : dst.dim(0);
+    add_block(dst, std::move(name), source, {rows, dst.numel() / std::max<int64_t>(rows, 1)}, 0, 0,
+              is_norm);
+  }
+  // The block of the named `full`-shaped tensor at (row0, col0) with dst's shape into dst.
+  void add_block(const Tensor& dst, std::string name, const Tensor* source,
+                 std::pair<int64_t, int64_t> full, int64_t row0, int64_t col0,
+                 bool is_norm = false) {
+    SWIFTKV_CHECK(host == nullptr || (source != nullptr && source->defined() &&
+                                      source->numel() == full.first * full.second),
                   "weight ", name, " missing or mis-shaped for the upload");
-    parts.push_back({dst, std::move(name), source, is_norm});
+    const int64_t rows = dst.rank() == 1 ? 1 : dst.dim(0);
+    parts.push_back({dst.reshape({rows, dst.numel() / std::max<int64_t>(rows, 1)}), std::move(name),
+                     source, is_norm, full.first, full.second, row0, col0});
   }
 };
 
@@ -215,24 +239,41 @@ std::unique_ptr<CudaLlamaModel> CudaLlamaModel::random(const ops::Context& ctx, 
 void CudaLlamaModel::allocate_weights(const ops::Context& ctx, const ModelWeights* host,
                                       uint64_t seed) {
   const ModelConfig& c = config_;
+  const TensorParallelShard& sh = shard_;
   const int64_t hidden = c.hidden_size;
-  const int64_t q_width = c.num_attention_heads * c.head_dim;
-  const int64_t kv_width = c.num_key_value_heads * c.head_dim;
-  const int64_t inter = c.intermediate_size;
+  const int64_t hd = c.head_dim;
+  // The rank's widths (the whole model's when alone) and where its slices start.
+  const int64_t q_width = local_.num_attention_heads * hd;
+  const int64_t kv_width = local_.num_key_value_heads * hd;
+  const int64_t inter = local_.intermediate_size;
+  const int64_t q0 = sh.first_head * hd;
+  const int64_t kv0 = sh.first_kv_head * hd;
+  const int64_t i0 = sh.first_intermediate;
+  const std::pair<int64_t, int64_t> q_full{c.num_attention_heads * hd, hidden};
+  const std::pair<int64_t, int64_t> kv_full{c.num_key_value_heads * hd, hidden};
+  const std::pair<int64_t, int64_t> vocab_full{c.vocab_size, hidden};
   DeviceWeightsBuilder b{ctx, c, host, options_.dtype, {}};
   const auto src = [&](auto member) -> const Tensor* {
     return host == nullptr ? nullptr : &(host->*member);
   };
 
-  embed_tokens_ = b.alloc({c.vocab_size, hidden});
-  b.add(embed_tokens_, std::string(names::kEmbedTokens), src(&ModelWeights::embed_tokens));
+  // Vocabulary rows [vocab_begin, vocab_end) of a shard of vocab_shard_rows rows (the rest of
+  // the last shard stays zero).
+  const int64_t vocab_rows = sh.vocab_end - sh.vocab_begin;
+  const auto vocab_shard = [&](Tensor& dst, std::string name, const Tensor* source) {
+    dst = b.alloc({sh.vocab_shard_rows, hidden});
+    if (vocab_rows < sh.vocab_shard_rows) {
+      ops::fill_zero(ctx, dst);
+    }
+    b.add_block(dst.rows(0, vocab_rows), std::move(name), source, vocab_full, sh.vocab_begin, 0);
+  };
+  vocab_shard(embed_tokens_, std::string(names::kEmbedTokens), src(&ModelWeights::embed_tokens));
   norm_ = b.alloc({hidden});
   b.add(norm_, std::string(names::kNorm), src(&ModelWeights::norm), true);
   if (c.tie_word_embeddings) {
     lm_head_ = embed_tokens_;
   } else {
-    lm_head_ = b.alloc({c.vocab_size, hidden});
-    b.add(lm_head_, std::string(names::kLmHead), src(&ModelWeights::lm_head));
+    vocab_shard(lm_head_, std::string(names::kLmHead), src(&ModelWeights::lm_head));
   }
   int64_t num_leaders = 0;
   for (int64_t j = 0; j < c.num_hidden_layers; ++j) {
@@ -256,31 +297,38 @@ void CudaLlamaModel::allocate_weights(const ops::Context& ctx, const ModelWeight
     d.post_attention_layernorm = b.alloc({hidden});
     b.add(d.post_attention_layernorm, names::layer(j, names::kPostAttentionLayernorm),
           lsrc(&LayerWeights::post_attention_layernorm), true);
+    // Column-parallel: this rank's query heads, K/V heads and intermediate features.
     d.qkv_proj = b.alloc({q_width + 2 * kv_width, hidden});
-    b.add(d.qkv_proj.rows(0, q_width), names::layer(j, names::kQProj), lsrc(&LayerWeights::q_proj));
-    b.add(d.qkv_proj.rows(q_width, q_width + kv_width), names::layer(j, names::kKProj),
-          lsrc(&LayerWeights::k_proj));
-    b.add(d.qkv_proj.rows(q_width + kv_width, q_width + 2 * kv_width),
-          names::layer(j, names::kVProj), lsrc(&LayerWeights::v_proj));
-    d.o_proj = b.alloc({hidden, q_width});
-    b.add(d.o_proj, names::layer(j, names::kOProj), lsrc(&LayerWeights::o_proj));
+    b.add_block(d.qkv_proj.rows(0, q_width), names::layer(j, names::kQProj),
+                lsrc(&LayerWeights::q_proj), q_full, q0, 0);
+    b.add_block(d.qkv_proj.rows(q_width, q_width + kv_width), names::layer(j, names::kKProj),
+                lsrc(&LayerWeights::k_proj), kv_full, kv0, 0);
+    b.add_block(d.qkv_proj.rows(q_width + kv_width, q_width + 2 * kv_width),
+                names::layer(j, names::kVProj), lsrc(&LayerWeights::v_proj), kv_full, kv0, 0);
     d.gate_up_proj = b.alloc({2 * inter, hidden});
-    b.add(d.gate_up_proj.rows(0, inter), names::layer(j, names::kGateProj),
-          lsrc(&LayerWeights::gate_proj));
-    b.add(d.gate_up_proj.rows(inter, 2 * inter), names::layer(j, names::kUpProj),
-          lsrc(&LayerWeights::up_proj));
+    b.add_block(d.gate_up_proj.rows(0, inter), names::layer(j, names::kGateProj),
+                lsrc(&LayerWeights::gate_proj), {c.intermediate_size, hidden}, i0, 0);
+    b.add_block(d.gate_up_proj.rows(inter, 2 * inter), names::layer(j, names::kUpProj),
+                lsrc(&LayerWeights::up_proj), {c.intermediate_size, hidden}, i0, 0);
+    // Row-parallel: the input features of this rank's heads / intermediate features.
+    d.o_proj = b.alloc({hidden, q_width});
+    b.add_block(d.o_proj, names::layer(j, names::kOProj), lsrc(&LayerWeights::o_proj),
+                {hidden, q_full.first}, 0, q0);
     d.down_proj = b.alloc({hidden, inter});
-    b.add(d.down_proj, names::layer(j, names::kDownProj), lsrc(&LayerWeights::down_proj));
+    b.add_block(d.down_proj, names::layer(j, names::kDownProj), lsrc(&LayerWeights::down_proj),
+                {hidden, c.intermediate_size}, 0, i0);
     if (c.is_swiftkv() && j >= c.num_key_value_layers) {
       d.q_proj_swiftkv = b.alloc({q_width, hidden});
-      b.add(d.q_proj_swiftkv, names::layer(j, names::kQProjSwiftKV),
-            lsrc(&LayerWeights::q_proj_swiftkv));
+      b.add_block(d.q_proj_swiftkv, names::layer(j, names::kQProjSwiftKV),
+                  lsrc(&LayerWeights::q_proj_swiftkv), q_full, q0, 0);
       if (c.is_swiftkv_leader(j)) {
         const int64_t row = leader * 2 * kv_width;
-        b.add(kv_proj_swiftkv_.rows(row, row + kv_width), names::layer(j, names::kKProjSwiftKV),
-              lsrc(&LayerWeights::k_proj_swiftkv));
-        b.add(kv_proj_swiftkv_.rows(row + kv_width, row + 2 * kv_width),
-              names::layer(j, names::kVProjSwiftKV), lsrc(&LayerWeights::v_proj_swiftkv));
+        b.add_block(kv_proj_swiftkv_.rows(row, row + kv_width),
+                    names::layer(j, names::kKProjSwiftKV), lsrc(&LayerWeights::k_proj_swiftkv),
+                    kv_full, kv0, 0);
+        b.add_block(kv_proj_swiftkv_.rows(row + kv_width, row + 2 * kv_width),
+                    names::layer(j, names::kVProjSwiftKV), lsrc(&LayerWeights::v_proj_swiftkv),
+                    kv_full, kv0, 0);
         ++leader;
       }
     }
@@ -289,27 +337,35 @@ void CudaLlamaModel::allocate_weights(const ops::Context& ctx, const ModelWeight
 
   num_parameters_ = 0;
   for (const WeightPart& part : b.parts) {
-    num_parameters_ += part.dst.numel();
+    num_parameters_ += part.full_rows * part.full_cols;  // the whole model's, once per name
+    const bool whole = part.dst.dim(0) == part.full_rows && part.dst.dim(1) == part.full_cols;
+    Tensor source;  // the whole named tensor, in options_.dtype
     if (host != nullptr) {
-      const Tensor& source = *part.host;
-      const Tensor converted =
-          source.dtype() == options_.dtype ? source : source.to_dtype(options_.dtype);
-      ops::copy(ctx, part.dst, converted.reshape(part.dst.shape()));
+      source =
+          part.host->dtype() == options_.dtype ? *part.host : part.host->to_dtype(options_.dtype);
+      source = source.reshape({part.full_rows, part.full_cols});
     } else {
-      // Uniform on [-a, a] has standard deviation a / sqrt(3).
+      // Uniform on [-a, a] has standard deviation a / sqrt(3). A slice is cut from the whole
+      // tensor drawn on the device, so every rank holds the values of the one-GPU model.
+      source = whole ? part.dst
+                     : ops::device_empty(ctx, {part.full_rows, part.full_cols}, options_.dtype);
       const float half_width = (part.is_norm ? 0.05F : 0.02F) * std::sqrt(3.0F);
-      ops::fill_random_uniform(ctx, part.dst, tensor_seed(seed, part.name),
+      ops::fill_random_uniform(ctx, source, tensor_seed(seed, part.name),
                                part.is_norm ? 1.0F : 0.0F, half_width);
     }
-    // Host sources may be converted temporaries: wait before they go.
-    if (host != nullptr && part.host->dtype() != options_.dtype) {
-      ops::synchronize(ctx);
+    if (host != nullptr || !whole) {
+      ops::copy_block(ctx, part.dst, 0, 0, source, part.row0, part.col0, part.dst.dim(0),
+                      part.dst.dim(1));
+      ops::synchronize(ctx);  // temporaries (converted host tensors, whole random tensors) go
     }
   }
+  // Parameters of a tied head were counted once (the embedding only).
   ops::synchronize(ctx);
 }
 
 ModelWeights CudaLlamaModel::download_weights(const ops::Context& ctx) const {
+  SWIFTKV_CHECK(shard_.size == 1, "download_weights: rank ", shard_.rank, " of ", shard_.size,
+                " holds a slice of the weights");
   const ModelConfig& c = config_;
   const int64_t q_width = c.num_attention_heads * c.head_dim;
   const int64_t kv_width = c.num_key_value_heads * c.head_dim;
@@ -352,7 +408,7 @@ ModelWeights CudaLlamaModel::download_weights(const ops::Context& ctx) const {
 // ---- buffers and metadata --------------------------------------------------------------------
 
 void CudaLlamaModel::allocate_buffers(const ops::Context& ctx) {
-  const ModelConfig& c = config_;
+  const ModelConfig& c = local_;
   const int64_t rows = options_.max_num_batched_tokens;
   const int64_t q_width = c.num_attention_heads * c.head_dim;
   const int64_t kv_width = c.num_key_value_heads * c.head_dim;
@@ -371,6 +427,10 @@ void CudaLlamaModel::allocate_buffers(const ops::Context& ctx) {
   residual_b_ = flat(options_.max_num_logits * c.hidden_size, act);
   block_out_b_ = flat(options_.max_num_logits * c.hidden_size, act);
   logits_ = flat(options_.max_num_logits * c.vocab_size, DType::kF32);
+  if (shard_.size > 1) {
+    logits_shard_ = flat(options_.max_num_logits * shard_.vocab_shard_rows, DType::kF32);
+    logits_ranks_ = flat(shard_.size * logits_shard_.numel(), DType::kF32);
+  }
   // Block tables are at most max_model_len wide (block_size >= 1).
   metadata_a_ =
       flat(layout_a_size(rows, options_.max_num_seqs, options_.max_model_len), DType::kI32);
@@ -390,7 +450,7 @@ CudaLlamaModel::HostStep CudaLlamaModel::plan_step(const BatchView& batch,
                                                    const KvCache& cache) const {
   const KvCacheShape& cs = cache.shape();
   SWIFTKV_CHECK(cs.num_cache_layers == num_cache_layers() && cs.dtype == options_.dtype &&
-                    cs.num_kv_heads == config_.num_key_value_heads &&
+                    cs.num_kv_heads == local_.num_key_value_heads &&
                     cs.head_dim == config_.head_dim && cache.keys(0).device() == Device::kCuda,
                 "the KV cache (", cs.num_cache_layers, " layers, ", dtype_name(cs.dtype),
                 ") does not fit this model (", num_cache_layers(), " ", dtype_name(options_.dtype),
@@ -579,9 +639,15 @@ CudaLlamaModel::Rows CudaLlamaModel::phase_b_rows(const HostStep& step) const {
 
 // ---- the forward -----------------------------------------------------------------------------
 
+void CudaLlamaModel::all_reduce(const ops::Context& ctx, const Tensor& t) const {
+  if (shard_.size > 1) {
+    ops::all_reduce_sum(ctx, *options_.tensor_parallel, t);
+  }
+}
+
 void CudaLlamaModel::run_layer(const ops::Context& ctx, int64_t layer, const Rows& rows,
                                const KvCache& cache, bool& pending) {
-  const ModelConfig& c = config_;
+  const ModelConfig& c = local_;  // this rank's heads and intermediate features
   const DeviceLayer& w = layers_[static_cast<size_t>(layer)];
   const int64_t n = rows.num_rows;
   const int64_t num_heads = c.num_attention_heads;
@@ -615,6 +681,7 @@ void CudaLlamaModel::run_layer(const ops::Context& ctx, int64_t layer, const Row
                          rows.attention, scale);
   }
   ops::linear(ctx, rows.block_out, attn, w.o_proj);
+  all_reduce(ctx, rows.block_out);  // row-parallel: the sum of every rank's heads
   ops::fused_add_rms_norm(ctx, normed, rows.residual, rows.block_out, w.post_attention_layernorm,
                           eps);
   const Tensor gate_up = view(gate_up_, n, 2 * c.intermediate_size);
@@ -622,6 +689,7 @@ void CudaLlamaModel::run_layer(const ops::Context& ctx, int64_t layer, const Row
   const Tensor act = view(act_, n, c.intermediate_size);
   ops::swiglu(ctx, act, gate_up);
   ops::linear(ctx, rows.block_out, act, w.down_proj);
+  all_reduce(ctx, rows.block_out);
   pending = true;
 }
 
@@ -629,7 +697,7 @@ void CudaLlamaModel::run_layer(const ops::Context& ctx, int64_t layer, const Row
 // into all later cache layers in one launch.
 void CudaLlamaModel::write_swiftkv_cache(const ops::Context& ctx, const Rows& rows,
                                          const KvCache& cache) {
-  const ModelConfig& c = config_;
+  const ModelConfig& c = local_;
   const int64_t n = rows.num_rows;
   const Tensor normed = view(normed_, n, c.hidden_size);  // norm_swiftkv(x_l), run_phase_a
   const Tensor kv = view(kv_swiftkv_, n, kv_proj_swiftkv_.dim(0));
@@ -649,7 +717,12 @@ void CudaLlamaModel::write_swiftkv_cache(const ops::Context& ctx, const Rows& ro
 void CudaLlamaModel::run_phase_a(const ops::Context& ctx, const Rows& rows, const KvCache& cache,
                                  bool& pending) {
   const ModelConfig& c = config_;
-  ops::embedding(ctx, rows.residual, embed_tokens_, rows.token_ids);
+  if (shard_.size > 1) {  // vocabulary-parallel: zero rows for other ranks' tokens, then summed
+    ops::embedding_shard(ctx, rows.residual, embed_tokens_, rows.token_ids, shard_.vocab_begin);
+    all_reduce(ctx, rows.residual);
+  } else {
+    ops::embedding(ctx, rows.residual, embed_tokens_, rows.token_ids);
+  }
   pending = false;
   const int64_t num_ordinary = swiftkv_active_ ? c.num_key_value_layers : c.num_hidden_layers;
   for (int64_t layer = 0; layer < num_ordinary; ++layer) {
@@ -679,7 +752,23 @@ void CudaLlamaModel::run_logits(const ops::Context& ctx, const Rows& rows, int64
   } else {
     ops::rms_norm(ctx, normed, residual, norm_, eps);
   }
-  ops::linear(ctx, view(logits_, num_rows, c.vocab_size), normed, lm_head_);
+  if (shard_.size == 1) {
+    ops::linear(ctx, view(logits_, num_rows, c.vocab_size), normed, lm_head_);
+    return;
+  }
+  // Vocabulary-parallel head: this rank's columns, all-gathered rank-major, then laid side by
+  // side (the last shard's padding rows dropped).
+  const int64_t shard_rows = shard_.vocab_shard_rows;
+  const Tensor mine = view(logits_shard_, num_rows, shard_rows);
+  ops::linear(ctx, mine, normed, lm_head_);
+  const Tensor ranks = view(logits_ranks_, shard_.size * num_rows, shard_rows);
+  ops::all_gather(ctx, *options_.tensor_parallel, ranks, mine);
+  const Tensor logits = view(logits_, num_rows, c.vocab_size);
+  for (int64_t r = 0; r < shard_.size; ++r) {
+    const int64_t begin = std::min(c.vocab_size, r * shard_rows);
+    const int64_t width = std::min(c.vocab_size, begin + shard_rows) - begin;
+    ops::copy_block(ctx, logits, 0, begin, ranks, r * num_rows, 0, num_rows, width);
+  }
 }
 
 // After Phase A: the later layers (SwiftKV) and the logits of the selected rows. With a whole-

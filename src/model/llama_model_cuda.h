@@ -30,6 +30,13 @@
 // true f32 GEMMs and every attention on the generic kernel. The same kernels, templated on the
 // element type, run both.
 //
+// Tensor parallelism (CudaModelOptions.tensor_parallel, model/tensor_parallel.h): each rank holds
+// its heads, KV heads, intermediate features and vocabulary rows, sliced from the same named
+// tensors (uploaded or generated, so a random model's shards are the shards of the one-GPU
+// model); o_proj, down_proj and the embedding are all-reduced, the logits all-gathered. Every
+// rank runs forward() on the same batch at the same time, one thread per rank, and every rank
+// returns the full logits.
+//
 // Not thread-safe: one step at a time (forward() mutates the activation buffers and graphs).
 #pragma once
 
@@ -44,7 +51,9 @@
 #include "model/config.h"
 #include "model/kv_cache.h"
 #include "model/llama_model.h"
+#include "model/tensor_parallel.h"
 #include "model/weights.h"
+#include "ops/collectives.h"
 #include "ops/context.h"
 #include "ops/device.h"
 
@@ -61,6 +70,10 @@ struct CudaModelOptions {
   // exact f32 serving of small models (true f32 GEMMs, no TF32; attention on the generic kernel,
   // since the tensor-core attention kernels are bf16-only).
   DType dtype = DType::kBF16;
+  // Tensor parallelism: this model is rank tensor_parallel->rank() of tensor_parallel->size()
+  // (model/tensor_parallel.h says what each rank holds); null: the whole model. The communicator
+  // must outlive the model; a communicator that cannot be captured turns CUDA graphs off.
+  const ops::Communicator* tensor_parallel = nullptr;
 };
 
 class CudaLlamaModel {
@@ -80,14 +93,15 @@ class CudaLlamaModel {
   CudaLlamaModel(const CudaLlamaModel&) = delete;
   CudaLlamaModel& operator=(const CudaLlamaModel&) = delete;
 
-  const ModelConfig& config() const { return config_; }
+  const ModelConfig& config() const { return config_; }  // the whole model's
+  const TensorParallelShard& shard() const { return shard_; }
   SwiftKVMode mode() const { return mode_; }
   bool swiftkv_active() const { return swiftkv_active_; }
   const CudaModelOptions& options() const { return options_; }
   int64_t num_cache_layers() const;
   int64_t cache_layer_of(int64_t layer) const;
   // A cache shape (options().dtype) for `num_blocks` blocks of `block_size` tokens (allocate it
-  // with KvCache(ctx, shape)).
+  // with KvCache(ctx, shape)); under tensor parallelism, this rank's KV heads.
   KvCacheShape cache_shape(int64_t num_blocks, int64_t block_size) const;
 
   // LlamaModel::forward's contract: writes every token's K/V into `cache` (a device cache) and
@@ -99,7 +113,7 @@ class CudaLlamaModel {
   Tensor forward_device(const ops::Context& ctx, const BatchView& batch, const KvCache& cache);
 
   // A host copy of the weights (options().dtype, LlamaModel's layout), to build the CPU oracle in
-  // tests.
+  // tests. Not for a tensor-parallel rank.
   ModelWeights download_weights(const ops::Context& ctx) const;
   // Parameters counted once (tied head once), as LlamaModel::num_parameters.
   int64_t num_parameters() const;
@@ -137,10 +151,13 @@ class CudaLlamaModel {
                  bool& pending);
   void run_logits(const ops::Context& ctx, const Rows& rows, int64_t num_rows, bool pending);
   void write_swiftkv_cache(const ops::Context& ctx, const Rows& rows, const KvCache& cache);
+  void all_reduce(const ops::Context& ctx, const Tensor& t) const;
   void run_graph(const ops::Context& ctx, GraphKind kind, int64_t padded,
                  const std::function<void()>& body);
 
-  ModelConfig config_;
+  ModelConfig config_;  // the whole model
+  TensorParallelShard shard_;
+  ModelConfig local_;  // this rank's part (heads, KV heads, intermediate size); config_ when alone
   SwiftKVMode mode_;
   bool swiftkv_active_;
   CudaModelOptions options_;
@@ -156,18 +173,20 @@ class CudaLlamaModel {
   int64_t num_parameters_ = 0;
 
   // Activation buffers, allocated once (rows = max_num_batched_tokens unless noted).
-  Tensor residual_;     // [rows, hidden_size] the residual stream of Phase A
-  Tensor block_out_;    // [rows, hidden_size] the last block's output, not yet added
-  Tensor normed_;       // [rows, hidden_size]
-  Tensor qkv_;          // [rows, qkv width]
-  Tensor attn_;         // [rows, num_heads head_dim]
-  Tensor gate_up_;      // [rows, 2 intermediate_size]
-  Tensor act_;          // [rows, intermediate_size]
-  Tensor kv_swiftkv_;   // [rows, num_leaders * 2 * kv_width] (SwiftKV only)
-  Tensor residual_b_;   // [max_num_logits, hidden_size] Phase B / selected rows
-  Tensor block_out_b_;  // [max_num_logits, hidden_size]
-  Tensor logits_;       // [max_num_logits, vocab_size] f32
-  Tensor metadata_a_;   // i32 device buffers the graphs read (layouts: StepShape)
+  Tensor residual_;      // [rows, hidden_size] the residual stream of Phase A
+  Tensor block_out_;     // [rows, hidden_size] the last block's output, not yet added
+  Tensor normed_;        // [rows, hidden_size]
+  Tensor qkv_;           // [rows, qkv width]
+  Tensor attn_;          // [rows, num_heads head_dim]
+  Tensor gate_up_;       // [rows, 2 intermediate_size]
+  Tensor act_;           // [rows, intermediate_size]
+  Tensor kv_swiftkv_;    // [rows, num_leaders * 2 * kv_width] (SwiftKV only)
+  Tensor residual_b_;    // [max_num_logits, hidden_size] Phase B / selected rows
+  Tensor block_out_b_;   // [max_num_logits, hidden_size]
+  Tensor logits_;        // [max_num_logits, vocab_size] f32
+  Tensor logits_shard_;  // tensor parallelism: [max_num_logits, vocab shard rows] f32
+  Tensor logits_ranks_;  // tensor parallelism: every rank's logits_shard_, rank-major
+  Tensor metadata_a_;    // i32 device buffers the graphs read (layouts: StepShape)
   Tensor metadata_b_;
 
   // Graphs by (kind, padded batch); valid for graph_cache_key_.

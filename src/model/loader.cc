@@ -1,6 +1,7 @@
 #include "model/loader.h"
 
 #include <chrono>
+#include <utility>
 
 #include "core/error.h"
 #include "core/logging.h"
@@ -76,26 +77,51 @@ std::unique_ptr<LlamaModel> load_model(const std::string& model, const LoadOptio
   return result;
 }
 
+CudaModelSource::CudaModelSource(std::string model, const LoadOptions& options)
+    : model_(std::move(model)), options_(options) {
+  if (model_.starts_with(kRandomPrefix)) {
+    const RandomModelSpec spec = random_spec(model_, options_, DType::kBF16);
+    config_ = random_model_config(spec);
+    random_seed_ = spec.seed;
+  } else {
+    config_ = ModelConfig::load(model_);
+    weights_ = ModelWeights::from_store(config_, WeightStore::open(model_));
+  }
+}
+
+CudaModelSource CudaModelSource::random(ModelConfig config, uint64_t seed, SwiftKVMode mode) {
+  CudaModelSource source;
+  source.model_ = "a random model";
+  source.options_.mode = mode;
+  source.random_seed_ = seed;
+  source.config_ = std::move(config);
+  return source;
+}
+
+std::unique_ptr<CudaLlamaModel> CudaModelSource::build(const ops::Context& ctx,
+                                                       const CudaModelOptions& cuda_options) const {
+  const auto start = std::chrono::steady_clock::now();
+  const CudaModelOptions resolved = resolve_cuda_options(cuda_options, config_);
+  const std::string where = cuda_options.tensor_parallel == nullptr
+                                ? std::string(" on the GPU")
+                                : str_cat(" on GPU rank ", cuda_options.tensor_parallel->rank(),
+                                          " of ", cuda_options.tensor_parallel->size());
+  std::unique_ptr<CudaLlamaModel> result;
+  if (random_seed_.has_value()) {
+    log_info("generating random weights for ", model_, where, " (", dtype_name(cuda_options.dtype),
+             ", seed ", *random_seed_, ")");
+    result = CudaLlamaModel::random(ctx, config_, *random_seed_, options_.mode, resolved);
+  } else {
+    result = CudaLlamaModel::upload(ctx, config_, weights_, options_.mode, resolved);
+  }
+  log_loaded(model_, where, *result, options_.mode, start);
+  return result;
+}
+
 std::unique_ptr<CudaLlamaModel> load_cuda_model(const std::string& model,
                                                 const LoadOptions& options, const ops::Context& ctx,
                                                 const CudaModelOptions& cuda_options) {
-  const auto start = std::chrono::steady_clock::now();
-  std::unique_ptr<CudaLlamaModel> result;
-  if (model.starts_with(kRandomPrefix)) {
-    const RandomModelSpec spec = random_spec(model, options, DType::kBF16);
-    log_info("generating random weights for ", spec.shape, " on the GPU (",
-             dtype_name(cuda_options.dtype), ", seed ", spec.seed, ")");
-    ModelConfig config = random_model_config(spec);
-    const CudaModelOptions resolved = resolve_cuda_options(cuda_options, config);
-    result = CudaLlamaModel::random(ctx, std::move(config), spec.seed, options.mode, resolved);
-  } else {
-    ModelConfig config = ModelConfig::load(model);
-    const ModelWeights weights = ModelWeights::from_store(config, WeightStore::open(model));
-    const CudaModelOptions resolved = resolve_cuda_options(cuda_options, config);
-    result = CudaLlamaModel::upload(ctx, std::move(config), weights, options.mode, resolved);
-  }
-  log_loaded(model, " on the GPU", *result, options.mode, start);
-  return result;
+  return CudaModelSource(model, options).build(ctx, cuda_options);
 }
 
 }  // namespace swiftkv

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "model/llama_model.h"
@@ -31,5 +32,28 @@ std::unique_ptr<LlamaModel> load_model(const std::string& model, const LoadOptio
 std::unique_ptr<CudaLlamaModel> load_cuda_model(const std::string& model,
                                                 const LoadOptions& options, const ops::Context& ctx,
                                                 const CudaModelOptions& cuda_options = {});
+
+// A model opened once and built on several devices (tensor parallelism): the constructor reads
+// the config and, for a checkpoint, the host weights; build() makes one device model from them
+// (a rank when cuda_options.tensor_parallel is set). build() only reads this object, so the ranks
+// may build concurrently, one thread each.
+class CudaModelSource {
+ public:
+  CudaModelSource(std::string model, const LoadOptions& options);
+  // Random weights of `config` generated on each device from `seed` (as `random:` shapes).
+  static CudaModelSource random(ModelConfig config, uint64_t seed, SwiftKVMode mode);
+  const ModelConfig& config() const { return config_; }
+  std::unique_ptr<CudaLlamaModel> build(const ops::Context& ctx,
+                                        const CudaModelOptions& cuda_options) const;
+
+ private:
+  CudaModelSource() = default;
+
+  std::string model_;
+  LoadOptions options_;
+  std::optional<uint64_t> random_seed_;  // random weights
+  ModelConfig config_;
+  ModelWeights weights_;  // a checkpoint's, on the host
+};
 
 }  // namespace swiftkv

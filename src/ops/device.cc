@@ -21,6 +21,16 @@ bool cuda_available() { return cuda::device_available(); }
 
 CudaDevice::CudaDevice() : ctx_(cuda::create_context().release()) {}
 
+CudaDevice::CudaDevice(int device) : ctx_(cuda::create_context(device).release()) {}
+
+void use_device(const Context& ctx) {
+  if (ctx.backend == Backend::kCuda) {
+    cuda::use_device(cuda_context(ctx, "use_device"));
+  }
+}
+
+int cuda_device_count() { return cuda::device_count(); }
+
 CudaDevice::~CudaDevice() { cuda::CudaContextDeleter{}(ctx_); }
 
 std::string CudaDevice::description() const { return cuda::device_description(); }
@@ -38,6 +48,12 @@ void copy(const Context& ctx, const Tensor& dst, const Tensor& src) {
     return;
   }
   cuda::copy(cuda_context(ctx, "copy"), dst, src);
+}
+
+void copy_block(const Context& ctx, const Tensor& dst, int64_t dst_row, int64_t dst_col,
+                const Tensor& src, int64_t src_row, int64_t src_col, int64_t rows, int64_t cols) {
+  cuda::copy_block(cuda_context(ctx, "copy_block"), dst, dst_row, dst_col, src, src_row, src_col,
+                   rows, cols);
 }
 
 Tensor to_device(const Context& ctx, const Tensor& host) {

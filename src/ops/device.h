@@ -26,7 +26,8 @@ bool cuda_available();
 // Not thread-safe: one per thread of work.
 class CudaDevice {
  public:
-  CudaDevice();
+  CudaDevice();                     // the calling thread's current device
+  explicit CudaDevice(int device);  // device `device` (made the calling thread's current one)
   ~CudaDevice();
   CudaDevice(const CudaDevice&) = delete;
   CudaDevice& operator=(const CudaDevice&) = delete;
@@ -38,11 +39,21 @@ class CudaDevice {
   cuda::CudaContext* ctx_;
 };
 
+// Makes ctx's device the calling thread's current CUDA device (kCuda; no-op otherwise). A thread
+// that runs ops on a context of another device (a tensor-parallel rank) calls it first.
+void use_device(const Context& ctx);
+int cuda_device_count();  // visible CUDA devices (0 without the backend)
+
 // Uninitialised device tensor (kCuda contexts only), freed with its last view.
 Tensor device_empty(const Context& ctx, Shape shape, DType dtype);
 // dst = src (same shape and dtype, host or device on either side; device sides need kCuda),
 // ordered on ctx's stream; returns after the copy when dst is on the host.
 void copy(const Context& ctx, const Tensor& dst, const Tensor& src);
+// The rows x cols block of 2-D src at (src_row, src_col) into 2-D dst at (dst_row, dst_col), same
+// dtype, host or device on either side (kCuda), ordered on ctx's stream; a host source must stay
+// alive until the stream reaches the copy.
+void copy_block(const Context& ctx, const Tensor& dst, int64_t dst_row, int64_t dst_col,
+                const Tensor& src, int64_t src_row, int64_t src_col, int64_t rows, int64_t cols);
 Tensor to_device(const Context& ctx, const Tensor& host);
 Tensor to_host(const Context& ctx, const Tensor& device);
 void fill_zero(const Context& ctx, const Tensor& t);

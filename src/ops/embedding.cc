@@ -34,3 +34,22 @@ void embedding(const Context& ctx, const Tensor& out, const Tensor& table, const
 }
 
 }  // namespace swiftkv::ops
+
+namespace swiftkv::ops {
+
+void embedding_shard(const Context& ctx, const Tensor& out, const Tensor& table, const Tensor& ids,
+                     int64_t first_row) {
+  constexpr std::string_view kOp = "embedding_shard";
+  SWIFTKV_CHECK(ctx.backend == Backend::kCuda && ctx.cuda != nullptr, kOp,
+                ": tensor parallelism runs on kCuda only");
+  detail::check_device(ctx, kOp, {&out, &table, &ids});
+  detail::check_rank(kOp, "table", table, 2);
+  detail::check_rank(kOp, "ids", ids, 1);
+  detail::check_dtype(kOp, "ids", ids, DType::kI32);
+  detail::check_shape(kOp, "out", out, {ids.dim(0), table.dim(1)});
+  detail::check_dtype(kOp, "table", table, detail::activation_dtype_of(ctx, kOp, "out", out));
+  SWIFTKV_CHECK(first_row >= 0, kOp, ": first_row ", first_row);
+  cuda::embedding(*ctx.cuda, out, table, ids, first_row);
+}
+
+}  // namespace swiftkv::ops

@@ -13,4 +13,10 @@ namespace swiftkv::ops {
 // host before the upload).
 void embedding(const Context& ctx, const Tensor& out, const Tensor& table, const Tensor& ids);
 
+// Vocabulary-parallel embedding (tensor parallelism, kCuda only): `table` holds the rows
+// [first_row, first_row + table.dim(0)) of the vocabulary; tokens outside it get zero rows, so
+// the all-reduced sum over ranks is the full embedding. ids are checked by the caller.
+void embedding_shard(const Context& ctx, const Tensor& out, const Tensor& table, const Tensor& ids,
+                     int64_t first_row);
+
 }  // namespace swiftkv::ops

@@ -1,6 +1,7 @@
 // CUDA embedding gather against the CPU reference.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <random>
@@ -18,9 +19,11 @@ using testing::elem_ptr;
 using testing::to_device;
 using testing::to_host;
 
+// The table is the vocabulary shard [first_row, first_row + shard_rows) of a 1000-token
+// vocabulary (the whole table by default); ids outside it must give zero rows.
 template <typename E>
-void run_embedding(int64_t hidden) {
-  SCOPED_TRACE(hidden);
+void run_embedding(int64_t hidden, int64_t first_row = 0, int64_t shard_rows = 1000) {
+  SCOPED_TRACE(::testing::Message() << hidden << " rows " << first_row << "+" << shard_rows);
   using Bits = typename E::Bits;
   const int64_t vocab = 1000;
   const int64_t tokens = 67;
@@ -36,18 +39,26 @@ void run_embedding(int64_t hidden) {
   const Tensor expected = Tensor::empty({tokens, hidden}, DType::kF32);
   kernels::cpu::ref::embedding(expected, testing::elem_tensor<E>({vocab, hidden}, table),
                                testing::i32_tensor({tokens}, ids));
+  for (int64_t t = 0; t < tokens; ++t) {
+    if (ids[static_cast<size_t>(t)] < first_row ||
+        ids[static_cast<size_t>(t)] >= first_row + shard_rows) {
+      std::fill_n(expected.data<float>() + t * hidden, hidden, 0.0F);
+    }
+  }
+  const std::vector<Bits> shard(table.begin() + first_row * hidden,
+                                table.begin() + (first_row + shard_rows) * hidden);
 
   cuda::Stream stream;
-  const cuda::DeviceBuffer d_table = to_device(table, stream.get());
+  const cuda::DeviceBuffer d_table = to_device(shard, stream.get());
   const cuda::DeviceBuffer d_ids = to_device(ids, stream.get());
   const cuda::DeviceBuffer d_out =
       to_device(std::vector<Bits>(static_cast<size_t>(tokens * hidden), E::kPoison), stream.get());
   if constexpr (std::is_same_v<E, testing::F32Elem>) {
     cuda::embedding_f32(stream.get(), elem_ptr<E>(d_out), elem_ptr<E>(d_table), d_ids.as<int32_t>(),
-                        tokens, hidden);
+                        tokens, hidden, first_row, shard_rows);
   } else {
     cuda::embedding_bf16(stream.get(), elem_ptr<E>(d_out), elem_ptr<E>(d_table),
-                         d_ids.as<int32_t>(), tokens, hidden);
+                         d_ids.as<int32_t>(), tokens, hidden, first_row, shard_rows);
   }
   const std::vector<Bits> out =
       to_host<Bits>(d_out, static_cast<size_t>(tokens * hidden), stream.get());
@@ -59,6 +70,16 @@ void run_embedding(int64_t hidden) {
 TEST(CudaEmbedding, MatchesCpuReferenceExactly) {
   for (const int64_t hidden : {4096, 72, 13}) {  // 13: the scalar path
     run_embedding<testing::Bf16Elem>(hidden);
+  }
+}
+
+// A vocabulary shard (tensor parallelism): rows of other ranks' tokens are zero.
+TEST(CudaEmbedding, VocabularyShardGivesZeroRowsForOtherTokens) {
+  for (const int64_t hidden : {4096, 13}) {
+    run_embedding<testing::Bf16Elem>(hidden, 0, 334);
+    run_embedding<testing::Bf16Elem>(hidden, 334, 334);
+    run_embedding<testing::Bf16Elem>(hidden, 668, 332);
+    run_embedding<testing::F32Elem>(hidden, 500, 500);
   }
 }
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "kernels/cuda/communicator.h"
 #include "kernels/cuda/context.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/decode_attention.h"
@@ -36,6 +37,19 @@ class Graph {
 
 void CudaContextDeleter::operator()(CudaContext* context) const { delete context; }
 void GraphDeleter::operator()(Graph* graph) const { delete graph; }
+void CommunicatorDeleter::operator()(Communicator* communicator) const { delete communicator; }
+
+namespace {
+
+int current_device() {
+  int device = 0;
+  CUDA_CHECK(cudaGetDevice(&device));
+  return device;
+}
+
+}  // namespace
+
+CudaContext::CudaContext() : device_(current_device()) {}
 
 namespace {
 
@@ -52,11 +66,63 @@ bool device_available() {
   return cudaGetDeviceCount(&count) == cudaSuccess && count > 0;
 }
 
+int device_count() {
+  int count = 0;
+  return cudaGetDeviceCount(&count) == cudaSuccess ? count : 0;
+}
+
 CudaContextPtr create_context() {
   if (!device_available()) {
     throw Error("no CUDA device is visible");
   }
   return CudaContextPtr(new CudaContext());
+}
+
+CudaContextPtr create_context(int device) {
+  const int count = device_count();
+  if (device < 0 || device >= count) {
+    throw Error(str_cat("CUDA device ", device, " is not visible (", count, " device(s))"));
+  }
+  CUDA_CHECK(cudaSetDevice(device));
+  return CudaContextPtr(new CudaContext());
+}
+
+void use_device(CudaContext& context) { CUDA_CHECK(cudaSetDevice(context.device())); }
+
+int communicator_rank(const Communicator& communicator) { return communicator.rank(); }
+int communicator_size(const Communicator& communicator) { return communicator.size(); }
+bool communicator_supports_graphs(const Communicator& communicator) {
+  return communicator.supports_graphs();
+}
+void all_reduce_sum(CudaContext& context, Communicator& communicator, const Tensor& t) {
+  communicator.all_reduce_sum(context, t);
+}
+void all_gather(CudaContext& context, Communicator& communicator, const Tensor& out,
+                const Tensor& in) {
+  communicator.all_gather(context, out, in);
+}
+
+void copy_block(CudaContext& context, const Tensor& dst, int64_t dst_row, int64_t dst_col,
+                const Tensor& src, int64_t src_row, int64_t src_col, int64_t rows, int64_t cols) {
+  const auto fits = [&](const Tensor& t, int64_t row, int64_t col) {
+    return t.rank() == 2 && row >= 0 && col >= 0 && row + rows <= t.dim(0) &&
+           col + cols <= t.dim(1);
+  };
+  SWIFTKV_CHECK(dst.dtype() == src.dtype() && rows >= 0 && cols >= 0 &&
+                    fits(dst, dst_row, dst_col) && fits(src, src_row, src_col),
+                "copy_block: ", rows, " x ", cols, " from ", shape_str(src.shape()), " at (",
+                src_row, ", ", src_col, ") to ", shape_str(dst.shape()), " at (", dst_row, ", ",
+                dst_col, ")");
+  if (rows == 0 || cols == 0) {
+    return;
+  }
+  const auto element = static_cast<int64_t>(dtype_size(src.dtype()));
+  const auto at = [&](const Tensor& t, int64_t row, int64_t col) {
+    return static_cast<char*>(t.raw()) + (row * t.dim(1) + col) * element;
+  };
+  CUDA_CHECK(cudaMemcpy2DAsync(at(dst, dst_row, dst_col), dst.dim(1) * element,
+                               at(src, src_row, src_col), src.dim(1) * element, cols * element,
+                               rows, cudaMemcpyDefault, context.stream()));
 }
 
 std::string device_description() {
@@ -137,11 +203,14 @@ void replay(CudaContext& context, const Graph& graph) {
   CUDA_CHECK(cudaGraphLaunch(graph.exec(), context.stream()));
 }
 
-void embedding(CudaContext& context, const Tensor& out, const Tensor& table, const Tensor& ids) {
+void embedding(CudaContext& context, const Tensor& out, const Tensor& table, const Tensor& ids,
+               int64_t first_row) {
   if (is_f32(table)) {
-    embedding_f32(context.stream(), f32(out), f32(table), i32(ids), ids.dim(0), table.dim(1));
+    embedding_f32(context.stream(), f32(out), f32(table), i32(ids), ids.dim(0), table.dim(1),
+                  first_row, table.dim(0));
   } else {
-    embedding_bf16(context.stream(), bf16(out), bf16(table), i32(ids), ids.dim(0), table.dim(1));
+    embedding_bf16(context.stream(), bf16(out), bf16(table), i32(ids), ids.dim(0), table.dim(1),
+                   first_row, table.dim(0));
   }
 }
 

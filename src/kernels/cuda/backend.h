@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/tensor.h"
 
@@ -34,8 +35,14 @@ using GraphPtr = std::unique_ptr<Graph, GraphDeleter>;
 
 // True when the backend is built and a device is visible.
 bool device_available();
+int device_count();  // 0 when the backend is not built
 // A context on the current device; throws Error when the backend is not built or no device.
 CudaContextPtr create_context();
+// A context on device `device` (made the calling thread's current device).
+CudaContextPtr create_context(int device);
+// Makes the context's device the calling thread's current device (each thread that enqueues on
+// a context of another device than its current one calls this first).
+void use_device(CudaContext& context);
 // A short description of the device ("NVIDIA H200, 132 SMs, 139.8 GiB").
 std::string device_description();
 
@@ -67,7 +74,9 @@ void replay(CudaContext& context, const Graph& graph);
 // ---- kernels (contracts: the op of the same name in src/ops) ---------------------------------
 // Activations, weights and caches are all bf16 (the default model) or all f32 (the f32 model,
 // CudaModelOptions::dtype); each function picks its kernel by the tensors' dtype.
-void embedding(CudaContext& context, const Tensor& out, const Tensor& table, const Tensor& ids);
+// first_row: the table is the vocabulary shard starting there; other ids give zero rows.
+void embedding(CudaContext& context, const Tensor& out, const Tensor& table, const Tensor& ids,
+               int64_t first_row = 0);
 void linear(CudaContext& context, const Tensor& out, const Tensor& x, const Tensor& w);
 void rms_norm(CudaContext& context, const Tensor& out, const Tensor& x, const Tensor& weight,
               float eps);
@@ -109,6 +118,28 @@ struct AttentionArgs {
   bool use_decode_kernel = false;
 };
 void paged_attention(CudaContext& context, const AttentionArgs& args);
+
+// ---- collectives (tensor parallelism; contracts in communicator.h) --------------------------
+class Communicator;
+struct CommunicatorDeleter {
+  void operator()(Communicator* communicator) const;
+};
+using CommunicatorPtr = std::unique_ptr<Communicator, CommunicatorDeleter>;
+// One NCCL communicator per device (ncclCommInitAll), rank i on devices[i].
+std::vector<CommunicatorPtr> create_nccl_communicators(const std::vector<int>& devices);
+// `size` ranks on one device, for tests on a single GPU: host-synchronous, no graphs.
+std::vector<CommunicatorPtr> create_device_local_communicators(int size);
+int communicator_rank(const Communicator& communicator);
+int communicator_size(const Communicator& communicator);
+bool communicator_supports_graphs(const Communicator& communicator);
+void all_reduce_sum(CudaContext& context, Communicator& communicator, const Tensor& t);
+void all_gather(CudaContext& context, Communicator& communicator, const Tensor& out,
+                const Tensor& in);
+// The rows x cols block of 2-D src at (src_row, src_col) into 2-D dst at (dst_row, dst_col),
+// same dtype, host or device on either side; enqueued on the context's stream (a host source
+// must stay alive until the stream reaches the copy).
+void copy_block(CudaContext& context, const Tensor& dst, int64_t dst_row, int64_t dst_col,
+                const Tensor& src, int64_t src_row, int64_t src_col, int64_t rows, int64_t cols);
 
 // ---- engine support ------------------------------------------------------------------------
 // Free and total bytes of the current device (cudaMemGetInfo), for KV cache planning.

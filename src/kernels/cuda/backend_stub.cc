@@ -15,12 +15,28 @@ namespace {
 
 class CudaContext {};
 class Graph {};
+class Communicator {};
 
 void CudaContextDeleter::operator()(CudaContext* context) const { delete context; }
 void GraphDeleter::operator()(Graph* graph) const { delete graph; }
+void CommunicatorDeleter::operator()(Communicator* communicator) const { delete communicator; }
 
 bool device_available() { return false; }
+int device_count() { return 0; }
 CudaContextPtr create_context() { not_built(); }
+CudaContextPtr create_context(int) { not_built(); }
+void use_device(CudaContext&) { not_built(); }
+std::vector<CommunicatorPtr> create_nccl_communicators(const std::vector<int>&) { not_built(); }
+std::vector<CommunicatorPtr> create_device_local_communicators(int) { not_built(); }
+int communicator_rank(const Communicator&) { not_built(); }
+int communicator_size(const Communicator&) { not_built(); }
+bool communicator_supports_graphs(const Communicator&) { not_built(); }
+void all_reduce_sum(CudaContext&, Communicator&, const Tensor&) { not_built(); }
+void all_gather(CudaContext&, Communicator&, const Tensor&, const Tensor&) { not_built(); }
+void copy_block(CudaContext&, const Tensor&, int64_t, int64_t, const Tensor&, int64_t, int64_t,
+                int64_t, int64_t) {
+  not_built();
+}
 std::string device_description() { not_built(); }
 Tensor device_empty(Shape, DType) { not_built(); }
 void copy(CudaContext&, const Tensor&, const Tensor&) { not_built(); }
@@ -31,7 +47,7 @@ void reserve_attention_workspace(CudaContext&, int64_t, int64_t, int64_t, int64_
 void begin_capture(CudaContext&) { not_built(); }
 GraphPtr end_capture(CudaContext&) { not_built(); }
 void replay(CudaContext&, const Graph&) { not_built(); }
-void embedding(CudaContext&, const Tensor&, const Tensor&, const Tensor&) { not_built(); }
+void embedding(CudaContext&, const Tensor&, const Tensor&, const Tensor&, int64_t) { not_built(); }
 void linear(CudaContext&, const Tensor&, const Tensor&, const Tensor&) { not_built(); }
 void rms_norm(CudaContext&, const Tensor&, const Tensor&, const Tensor&, float) { not_built(); }
 void fused_add_rms_norm(CudaContext&, const Tensor&, const Tensor&, const Tensor&, const Tensor&,

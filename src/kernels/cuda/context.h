@@ -15,15 +15,17 @@ namespace swiftkv::cuda {
 
 class CudaContext {
  public:
-  CudaContext() = default;
+  CudaContext();  // on the calling thread's current device
   CudaContext(const CudaContext&) = delete;
   CudaContext& operator=(const CudaContext&) = delete;
 
+  int device() const { return device_; }
   cudaStream_t stream() const { return stream_.get(); }
   CublasLt& blas() { return blas_; }
   DeviceBuffer& attention_workspace() { return attention_workspace_; }
 
  private:
+  int device_;
   Stream stream_;
   CublasLt blas_;
   DeviceBuffer attention_workspace_;
