@@ -9,7 +9,10 @@
 # takes ~5.5 minutes: B's arrivals span $SWIFTKV_BENCH_B_SECONDS (35), C is ~$SWIFTKV_BENCH_C_SECONDS
 # (25) of off-mode work; $SWIFTKV_BENCH_A_PROMPTS (1000) shrinks A for a smoke test. Greedy
 # sampling (bench serve's default, on the GPU), ignore_eos. $SWIFTKV_GROUP_SIZE (1) sets the
-# AcrossKV group size of the SwiftKV layers; SWIFTKV_BENCH_ONLY_A=1 runs workload A only.
+# AcrossKV group size of the SwiftKV layers; SWIFTKV_BENCH_ONLY_A=1 runs workload A only,
+# SWIFTKV_BENCH_SKIP_B=1 skips B. Several GPUs (scripts/gpu-tp-bench.sh): $SWIFTKV_SHAPE
+# (llama-3.1-8b), $SWIFTKV_SWIFTKV_LAYERS (16), $SWIFTKV_TP (--tensor-parallel-size, 1),
+# $SWIFTKV_BENCH_MODES ("off on"), $SWIFTKV_BENCH_A_TIMEOUT (200 s).
 #
 # Usage: scripts/gpu-serve-bench.sh [SWIFTKV_BIN]   (default build-gpu-check/src/cli/swiftkv)
 # The server needs a tokenizer for random: models: $SWIFTKV_TOKENIZER (default
@@ -30,10 +33,11 @@ mkdir -p "$out"
 t0=$SECONDS
 stamp() { echo "[$((SECONDS - t0)) s] $*"; }
 
-model=(--model random:llama-3.1-8b --swiftkv-layers 16 --group-size "${SWIFTKV_GROUP_SIZE:-1}"
-  --tokenizer "$tokenizer")
+model=(--model "random:${SWIFTKV_SHAPE:-llama-3.1-8b}" --swiftkv-layers "${SWIFTKV_SWIFTKV_LAYERS:-16}"
+  --group-size "${SWIFTKV_GROUP_SIZE:-1}" --tokenizer "$tokenizer")
 serve_flags=(--device cuda --gpu-memory-utilization 0.9 --max-model-len 8448
-  --max-num-batched-tokens 8192 --max-num-seqs 256 --max-queued-requests 2048 --port "$port")
+  --max-num-batched-tokens 8192 --max-num-seqs 256 --max-queued-requests 2048 --port "$port"
+  --tensor-parallel-size "${SWIFTKV_TP:-1}")
 
 healthy() {
   if command -v curl > /dev/null; then
@@ -86,9 +90,11 @@ a=(--input-len 2000 --output-len 256 --num-prompts "${SWIFTKV_BENCH_A_PROMPTS:-1
   --request-rate inf --seed 1)
 b_seconds=${SWIFTKV_BENCH_B_SECONDS:-35}
 c_seconds=${SWIFTKV_BENCH_C_SECONDS:-25}
-for mode in off on; do
+read -r -a modes <<< "${SWIFTKV_BENCH_MODES:-off on}"
+num_b=20 rate=1.0 num_c=16
+for mode in "${modes[@]}"; do
   start_server "$mode" || exit 1
-  bench "A-$mode" 200 "${a[@]}"
+  bench "A-$mode" "${SWIFTKV_BENCH_A_TIMEOUT:-200}" "${a[@]}"
   if [ "$mode" = off ]; then
     capacity=$(field "$out/A-off.json" request_throughput)
     tok_s=$(field "$out/A-off.json" total_token_throughput)
@@ -102,8 +108,10 @@ for mode in off on; do
     stop_server
     continue
   fi
-  bench "B-$mode" 100 --input-len 2000 --output-len 256 --num-prompts "$num_b" \
-    --request-rate "$rate" --seed 2
+  if [ "${SWIFTKV_BENCH_SKIP_B:-0}" != 1 ]; then
+    bench "B-$mode" 100 --input-len 2000 --output-len 256 --num-prompts "$num_b" \
+      --request-rate "$rate" --seed 2
+  fi
   bench "C-$mode" 100 --input-len 8000 --output-len 256 --num-prompts "$num_c" \
     --request-rate inf --seed 3
   stop_server
@@ -117,7 +125,7 @@ def load(name):
         return json.load(open(os.path.join(out, name + ".json")))
     except Exception:
         return None
-rows = [("A", "2000 in / 256 out, 1000 prompts, rate inf"),
+rows = [("A", "2000 in / 256 out, rate inf"),
         ("B", "2000 in / 256 out, Poisson at half the off capacity"),
         ("C", "8000 in / 256 out, rate inf")]
 print("\n| workload | swiftkv | prompts | req/s | total tok/s | output tok/s | mean TTFT ms "

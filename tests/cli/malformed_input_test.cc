@@ -171,5 +171,14 @@ TEST_F(MalformedInput, BadConvertArguments) {
   EXPECT_NE(r.output.find("num_key_value_layers"), std::string::npos) << r.output;
 }
 
+// Tensor parallelism is a CUDA feature: asking for it on the CPU is refused before loading.
+TEST_F(MalformedInput, TensorParallelNeedsCuda) {
+  const RunResult r = run("bench throughput --model " + base_->file("good") +
+                          " --tensor-parallel-size 2 --input-len 8 --output-len 2 --num-prompts 1");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("--tensor-parallel-size needs --device cuda"), std::string::npos)
+      << r.output;
+}
+
 }  // namespace
 }  // namespace swiftkv

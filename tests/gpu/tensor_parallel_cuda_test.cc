@@ -14,6 +14,8 @@
 #include <thread>
 #include <vector>
 
+#include "engine/capacity.h"
+#include "engine/offline_engine.h"
 #include "engine/tensor_parallel_step_model.h"
 #include "model/llama_model_cuda.h"
 #include "model/loader.h"
@@ -150,6 +152,44 @@ TEST_F(TensorParallel, ReplicatedKvHeadsAndPaddedVocabularyMatchOneGpu) {
   EXPECT_EQ(shard.vocab_end - shard.vocab_begin, 1001 - 3 * 251);
   expect_ranks_match_one_gpu(source, DType::kF32, gpu_test::kF32Tolerance, {2, 4});
   expect_ranks_match_one_gpu(source, DType::kBF16, gpu_test::kBf16Tolerance, {4});
+}
+
+// The engine over 2 ranks (f32 stories260K): the KV cache planned from free memory holds every
+// rank's shard, sampling reads rank 0's full-vocabulary logits, and 8 concurrent greedy requests
+// (chunked prefill, decode graphs off, preemption-free) give the one-GPU engine's outputs.
+TEST_F(TensorParallel, EngineGreedyOutputsEqualOneGpu) {
+  const CudaModelSource source(gpu_test::stories_dir(), LoadOptions{});
+  const auto run = [](StepModel& model) {
+    const GpuCachePlan plan = plan_gpu_num_blocks(model, 0.5, 16, 512, 512, 8);
+    EXPECT_GT(plan.num_blocks, 32);
+    const EngineConfig config{.block_size = 16,
+                              .num_blocks = std::min<int64_t>(plan.num_blocks, 512),
+                              .max_model_len = 512,
+                              .max_num_batched_tokens = 128,
+                              .max_num_seqs = 8};
+    OfflineEngine engine(model, nullptr, config);
+    std::vector<Request> requests;
+    for (int i = 0; i < 8; ++i) {
+      Request r;
+      r.prompt_ids = random_tokens(20 + 37 * i, static_cast<uint32_t>(10 + i), 512);
+      r.sampling.temperature = 0.0F;
+      r.sampling.max_tokens = 48;
+      r.sampling.ignore_eos = true;
+      requests.push_back(std::move(r));
+    }
+    std::vector<std::vector<int32_t>> outputs;
+    for (const CompletionResult& r : engine.generate(requests)) {
+      EXPECT_EQ(r.status, FinishStatus::kLength) << r.error;
+      outputs.push_back(r.output_ids);
+    }
+    return outputs;
+  };
+  ops::CudaDevice device;
+  const auto one = source.build(device.context(), small_options(DType::kF32));
+  CudaStepModel one_step(*one, device.context());
+  const auto expected = run(one_step);
+  const auto tp = on_one_gpu(source, 2, DType::kF32);
+  EXPECT_EQ(run(*tp), expected);
 }
 
 // The NCCL path with the one rank this machine has: collectives are identities, and a one-rank
