@@ -11,13 +11,16 @@
 # Output: a one-line summary and the JSON result on stdout, logs and bench-distill.json in $OUT
 # (or build-gpu-train/logs).
 # Usage: scripts/gpu-distill-bench.sh [--build-only] [extra `bench distill` flags, e.g. --steps 5]
-# Env: SWIFTKV_GPU_TRAIN_BUILD_DIR (default build-gpu-train), SWIFTKV_GPU_DATA (.gpu-data).
+# Env: NPROC (data-parallel ranks = GPUs, default 1; --batch-size is NPROC, one sequence per GPU),
+# SWIFTKV_GPU_TRAIN_BUILD_DIR (default build-gpu-train), SWIFTKV_GPU_DATA (.gpu-data).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 build=${SWIFTKV_GPU_TRAIN_BUILD_DIR:-$root/build-gpu-train}
 logs=${OUT:-$build/logs}
 data=${SWIFTKV_GPU_DATA:-$root/.gpu-data}
+nproc_ranks=${NPROC:-1}
+export NCCL_NVLS_ENABLE=${NCCL_NVLS_ENABLE:-0}  # NVLink multicast stays off on shared hosts
 export LD_LIBRARY_PATH=/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
 export PATH=/usr/local/cuda/bin:$PATH
 build_only=0
@@ -60,7 +63,8 @@ fi
 
 stamp "swiftkv bench distill"
 bench=(bench distill --model random:llama-3.1-8b --swiftkv-layers 16 --seq-len 4096
-  --batch-size 1 --steps 8 --warmup 2 --device cuda --output "$logs/bench-distill.json" "$@")
+  --batch-size "$nproc_ranks" --nproc "$nproc_ranks" --steps 8 --warmup 2 --device cuda
+  --output "$logs/bench-distill.json" "$@")
 echo "command: swiftkv ${bench[*]}" | tee "$logs/bench-distill.log"
 timeout 480 "$build/src/cli/swiftkv" "${bench[@]}" 2>&1 | tee -a "$logs/bench-distill.log"
 rc=${PIPESTATUS[0]}

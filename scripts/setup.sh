@@ -8,6 +8,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-format clang-tidy
   libtorch-dev  # the distillation trainer (SWIFTKV_TRAIN); GPU machines use PyTorch's libtorch
+  libgloo-dev   # headers of c10d's ProcessGroupGloo: data-parallel distillation on CPU ranks
 )
 
 missing=()

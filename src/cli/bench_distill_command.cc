@@ -21,16 +21,19 @@ void register_bench_distill(CLI::App& bench) {
       ->capture_default_str();
   cmd->add_option("--group-size", o->group_size, "AcrossKV group size G")->capture_default_str();
   cmd->add_option("--seq-len", o->seq_len, "Tokens per sequence")->capture_default_str();
-  cmd->add_option("--batch-size", o->batch_size, "Sequences per step")->capture_default_str();
+  cmd->add_option("--batch-size", o->batch_size, "Sequences per step (global, over all ranks)")
+      ->capture_default_str();
+  cmd->add_option("--nproc", o->nproc, "Data-parallel ranks (rank r on cuda:r, or the CPU)")
+      ->capture_default_str();
   cmd->add_option("--steps", o->steps, "Timed steps")->capture_default_str();
   cmd->add_option("--warmup", o->warmup, "Untimed steps before them")->capture_default_str();
   cmd->add_option("--device", o->device, "cpu, cuda or cuda:N")->capture_default_str();
-  cmd->add_option("--precision", o->precision, "auto, f32 or bf16")->capture_default_str();
+  cmd->add_option("--precision", o->precision, "auto, f32, bf16 or f64")->capture_default_str();
   cmd->add_option("--gradient-checkpointing", o->checkpointing, "auto, on or off")
       ->capture_default_str();
   cmd->add_option("--lr", o->learning_rate, "AdamW learning rate")->capture_default_str();
   cmd->add_option("--seed", o->seed, "Seed of the weights and tokens")->capture_default_str();
-  cmd->add_option("--threads", o->threads, "CPU threads (0 = libtorch default)");
+  cmd->add_option("--threads", o->threads, "CPU threads per rank (0 = libtorch default)");
   cmd->add_option("--output", *output, "Also write the JSON result to this file");
   cmd->callback([o, output] {
     const DistillBenchResult r = run_distill_bench(*o);

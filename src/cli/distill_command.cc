@@ -22,7 +22,11 @@ void register_distill(CLI::App& app) {
   cmd->add_option("--num-kv-layers", o->num_kv_layers, "SwiftKV l (default: half the layers)");
   cmd->add_option("--group-size", o->group_size, "AcrossKV group size G (default 1)");
   cmd->add_option("--max-length", o->max_length, "Packed sequence length")->capture_default_str();
-  cmd->add_option("--batch-size", o->batch_size, "Sequences per step")->capture_default_str();
+  cmd->add_option("--batch-size", o->batch_size, "Sequences per step (global, over all ranks)")
+      ->capture_default_str();
+  cmd->add_option("--nproc", o->nproc,
+                  "Data-parallel ranks: threads, rank r on cuda:r (NCCL) or the CPU (gloo)")
+      ->capture_default_str();
   cmd->add_option("--epochs", o->num_epochs, "Epochs")->capture_default_str();
   cmd->add_option("--max-steps", o->max_steps, "Stop after this many steps (0 = epochs)");
   cmd->add_option("--lr", o->learning_rate, "Peak learning rate")->capture_default_str();
@@ -42,10 +46,10 @@ void register_distill(CLI::App& app) {
   cmd->add_option("--eval-every", o->eval_every, "Steps between held-out evaluations");
   cmd->add_flag("--resume", o->resume, "Continue from the latest checkpoint-<step> in --output");
   cmd->add_option("--device", o->device, "cpu, cuda or cuda:N")->capture_default_str();
-  cmd->add_option("--precision", o->precision, "auto, f32 or bf16")->capture_default_str();
+  cmd->add_option("--precision", o->precision, "auto, f32, bf16 or f64")->capture_default_str();
   cmd->add_option("--gradient-checkpointing", o->checkpointing, "auto, on or off")
       ->capture_default_str();
-  cmd->add_option("--threads", o->threads, "CPU threads (0 = libtorch default)");
+  cmd->add_option("--threads", o->threads, "CPU threads per rank (0 = libtorch default)");
   cmd->add_flag("!--no-progress", o->progress, "No progress bar");
   cmd->add_flag("--generate-responses", o->generate_responses,
                 "Teacher writes responses for prompt-only data");

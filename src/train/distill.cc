@@ -16,6 +16,7 @@
 #include "model/weights.h"
 #include "tokenizer/tokenizer.h"
 #include "train/checkpoint.h"
+#include "train/data_parallel.h"
 #include "train/dataset.h"
 #include "train/distill_loss.h"
 #include "train/distill_step.h"
@@ -68,39 +69,53 @@ TorchBatch make_batch(const std::vector<PackedRow>& rows, const torch::Device& d
 struct HeldOutMetrics {
   double kl = 0.0;    // KL(teacher || student) at T = 1, mean over response positions
   double top1 = 0.0;  // argmax agreement over response positions
-  double loss = 0.0;  // the training objective
+  double loss = 0.0;  // the training objective over the whole held-out set
 };
 
+// Held-out metrics over `rows`, in chunks of `chunk_rows` rows; chunk c runs on rank
+// c % num_ranks and the ranks' sums are all-reduced, so every rank gets the same result.
 HeldOutMetrics evaluate_held_out(const TorchLlama& model, const std::vector<PackedRow>& rows,
-                                 int64_t batch_size, const DistillLossOptions& loss_options) {
+                                 int64_t chunk_rows, const DistillLossOptions& loss_options,
+                                 DataParallelRank& rank) {
   const torch::NoGradGuard no_grad;
-  double kl_sum = 0.0, agree = 0.0, count = 0.0, loss_sum = 0.0;
-  int64_t num_batches = 0;
-  for (size_t begin = 0; begin < rows.size(); begin += static_cast<size_t>(batch_size)) {
-    const std::vector<PackedRow> chunk(
-        rows.begin() + static_cast<int64_t>(begin),
-        rows.begin() + static_cast<int64_t>(std::min(rows.size(), begin + batch_size)));
+  const torch::Device device = model.options().device;
+  // The loss's denominators over the whole set, so the chunks' losses add up to it.
+  double num_positions = 0.0;
+  double num_tokens = 0.0;
+  for (const PackedRow& row : rows) {
+    num_positions += static_cast<double>(std::count(row.loss_mask.begin(), row.loss_mask.end(), 1));
+    num_tokens += static_cast<double>(row.num_tokens);
+  }
+  const torch::Tensor counts =
+      torch::tensor({num_positions, num_tokens}, torch::kFloat64).to(device);
+  // [3] f64: sum of KL at T = 1, agreements, loss share.
+  torch::Tensor sums = torch::zeros({3}, torch::TensorOptions(torch::kFloat64).device(device));
+  const auto num_chunks = static_cast<int64_t>((rows.size() + chunk_rows - 1) / chunk_rows);
+  for (int64_t chunk = rank.rank(); chunk < num_chunks; chunk += rank.num_ranks()) {
+    const auto begin = rows.begin() + chunk * chunk_rows;
+    const std::vector<PackedRow> part(begin,
+                                      begin + std::min<int64_t>(chunk_rows, rows.end() - begin));
     torch::Tensor mask, valid;
-    const TorchBatch batch = make_batch(chunk, model.options().device, &mask, &valid);
+    const TorchBatch batch = make_batch(part, device, &mask, &valid);
     const TorchForward teacher = model.teacher_forward(batch);
     const TorchForward student = model.student_forward(batch, teacher.swiftkv_input);
     const torch::Tensor m = mask.to(torch::kFloat64);
-    kl_sum += (kl_per_position(student.logits, teacher.logits).to(torch::kFloat64) * m)
-                  .sum()
-                  .item<double>();
-    agree += ((student.logits.argmax(-1) == teacher.logits.argmax(-1)).to(torch::kFloat64) * m)
-                 .sum()
-                 .item<double>();
-    count += m.sum().item<double>();
-    loss_sum += distill_loss(student.logits, teacher.logits, student.last_layer_input,
-                             teacher.last_layer_input, mask, valid, loss_options)
-                    .total.item<double>();
-    ++num_batches;
+    const torch::Tensor kl_sum =
+        (kl_per_position(student.logits, teacher.logits).to(torch::kFloat64) * m).sum();
+    const torch::Tensor agree =
+        ((student.logits.argmax(-1) == teacher.logits.argmax(-1)).to(torch::kFloat64) * m).sum();
+    const torch::Tensor loss =
+        distill_loss(student.logits, teacher.logits, student.last_layer_input,
+                     teacher.last_layer_input, mask, valid, loss_options, counts)
+            .total.to(torch::kFloat64);
+    sums += torch::stack({kl_sum, agree, loss});
   }
+  rank.all_reduce_sum(sums);
+  const torch::Tensor host = sums.cpu();
   HeldOutMetrics out;
-  out.kl = kl_sum / std::max(count, 1.0);
-  out.top1 = agree / std::max(count, 1.0);
-  out.loss = loss_sum / static_cast<double>(std::max<int64_t>(num_batches, 1));
+  out.kl = host[0].item<double>() / std::max(num_positions, 1.0);
+  out.top1 = host[1].item<double>() / std::max(num_positions, 1.0);
+  out.loss = host[2].item<double>();
   return out;
 }
 
@@ -223,6 +238,186 @@ std::vector<RawDocument> load_training_documents(const DistillOptions& options,
   return docs;
 }
 
+// What every rank reads: built once on the host before the ranks start.
+struct TrainingSetup {
+  const DistillOptions& options;
+  ModelConfig config;  // the student's (SwiftKV) config
+  const WeightStore& store;
+  const ModelWeights& base;
+  NamedTensors init;  // initial SwiftKV parameters
+  std::vector<PackedRow> rows;
+  std::vector<PackedRow> held_out_rows;
+  int64_t total_steps = 0;
+  int64_t warmup_steps = 0;
+};
+
+// One rank's training loop (all of it on rank 0's thread when nproc = 1). Collectives (the
+// step's all-reduces, evaluate_held_out, the barrier after a save) come in the same order on
+// every rank because every rank runs the same schedule over the same global batches.
+DistillResult train_rank(const TrainingSetup& setup, DataParallelRank& rank) {
+  const DistillOptions& options = setup.options;
+  const bool main = rank.is_main();
+  std::string precision;
+  const TorchLlamaOptions model_options = make_torch_llama_options(
+      rank.device().str(), options.precision, options.checkpointing, &precision);
+  TorchLlama model(setup.config, setup.base, setup.init, model_options);
+  if (main) {
+    int64_t num_trainable = 0;
+    for (const torch::Tensor& p : model.trainable_parameters()) {
+      num_trainable += p.numel();
+    }
+    log_info("distill: l = ", setup.config.num_key_value_layers, " of ",
+             setup.config.num_hidden_layers, " layers, G = ", setup.config.key_value_group_size,
+             ", ", num_trainable, " trainable parameters, device ", options.device, " x ",
+             rank.num_ranks(), " (", rank.backend(), "), precision ", precision, ", checkpointing ",
+             model_options.checkpoint_later_layers ? "on" : "off");
+  }
+
+  // --- optimizer and resume -----------------------------------------------------------------
+  const std::unique_ptr<torch::optim::AdamW> adamw =
+      make_adamw(model, options.learning_rate, options.weight_decay);
+  torch::optim::AdamW& optimizer = *adamw;
+  TrainerState state;
+  bool resumed = false;
+  if (options.resume) {
+    if (const auto dir = latest_checkpoint(options.output)) {
+      state = load_trainer_state(*dir, model, optimizer);
+      resumed = true;
+      if (main) {
+        log_info("resumed from ", *dir, " at step ", state.step);
+      }
+    } else if (main) {
+      log_warning("--resume: no checkpoint-<step> in ", options.output, "; starting fresh");
+    }
+  }
+  broadcast_trainable_parameters(model, rank);  // identical already; DDP's guard against drift
+  const DistillLossOptions loss_options{options.temperature, options.kl_weight,
+                                        options.hidden_weight};
+  const int64_t rank_rows = options.batch_size / rank.num_ranks();
+  std::optional<MetricsLog> metrics;
+  if (main) {
+    metrics.emplace((fs::path(options.output) / "metrics.jsonl").string(), resumed);
+  }
+  auto run_eval = [&](int64_t step) {
+    const HeldOutMetrics m =
+        evaluate_held_out(model, setup.held_out_rows, rank_rows, loss_options, rank);
+    if (main) {
+      metrics->write(nlohmann::json{
+          {"step", step},
+          {"held_out_kl", m.kl},
+          {"held_out_top1", m.top1},
+          {"held_out_loss",
+           m.loss}}.dump());
+    }
+    return m;
+  };
+  DistillResult result;
+  if (!setup.held_out_rows.empty()) {
+    const HeldOutMetrics m = run_eval(state.step);
+    result.initial_held_out_kl = m.kl;
+    result.initial_top1 = m.top1;
+    if (main) {
+      log_info("held-out at step ", state.step, ": KL ", m.kl, ", top-1 agreement ", m.top1);
+    }
+  }
+  // Rank 0 writes; the others wait on the host (not in a device collective, whose timeout a
+  // long save of a large model could exceed).
+  auto save = [&](const std::string& dir, bool with_state) {
+    if (main) {
+      save_swiftkv_checkpoint(dir, setup.config, setup.store, model.trainable_tensors(DType::kF32),
+                              options.model);
+      if (with_state) {
+        save_trainer_state(dir, state, setup.total_steps, model, optimizer);
+      }
+    }
+    rank.barrier();
+  };
+
+  // --- loop --------------------------------------------------------------------------------
+  const auto num_rows = static_cast<int64_t>(setup.rows.size());
+  ProgressBar progress(setup.total_steps, options.progress && main);
+  std::vector<int64_t> order = shuffled_indices(num_rows, options.seed + 1 + state.epoch);
+  while (state.step < setup.total_steps) {
+    if (state.row >= num_rows) {
+      ++state.epoch;
+      state.row = 0;
+      order = shuffled_indices(num_rows, options.seed + 1 + state.epoch);
+    }
+    const auto step_start = std::chrono::steady_clock::now();
+    // The global batch: rows [state.row, end) of the epoch's order; this rank's slice of it.
+    const int64_t end = std::min(num_rows, state.row + options.batch_size);
+    const int64_t first = std::min(end, state.row + rank.rank() * rank_rows);
+    const int64_t last = std::min(end, first + rank_rows);
+    int64_t batch_tokens = 0;  // global
+    std::vector<PackedRow> rows;
+    for (int64_t i = state.row; i < end; ++i) {
+      batch_tokens += setup.rows[order[i]].num_tokens;
+      if (i >= first && i < last) {
+        rows.push_back(setup.rows[order[i]]);
+      }
+    }
+    state.row = end;
+    const double lr =
+        scheduled_lr(options.learning_rate, state.step, setup.warmup_steps, setup.total_steps);
+    set_learning_rate(optimizer, lr);
+    torch::Tensor mask, valid;
+    TorchBatch batch;  // empty: this rank has no rows of a partial last batch
+    if (!rows.empty()) {
+      batch = make_batch(rows, model_options.device, &mask, &valid);
+    }
+    const DistillStepResult step = distill_step(model, batch, mask, valid, loss_options,
+                                                options.max_grad_norm, optimizer, &rank);
+    ++state.step;
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - step_start).count();
+    const double tokens_per_second = static_cast<double>(batch_tokens) / std::max(seconds, 1e-9);
+    if (main) {
+      metrics->write(nlohmann::json{{"step", state.step},
+                                    {"epoch", state.epoch},
+                                    {"loss", step.loss},
+                                    {"kl", step.kl},
+                                    {"hidden_mse", step.hidden_mse},
+                                    {"lr", lr},
+                                    {"grad_norm", step.grad_norm},
+                                    {"tokens", batch_tokens},
+                                    {"tokens_per_s", tokens_per_second}}
+                         .dump());
+    }
+    progress.update(state.step, step.loss, lr, tokens_per_second);
+    if (options.eval_every > 0 && state.step % options.eval_every == 0 &&
+        state.step < setup.total_steps && !setup.held_out_rows.empty()) {
+      run_eval(state.step);
+    }
+    if (options.save_every > 0 && state.step % options.save_every == 0 &&
+        state.step < setup.total_steps) {
+      save((fs::path(options.output) / ("checkpoint-" + std::to_string(state.step))).string(),
+           true);
+    }
+  }
+  progress.finish();
+
+  // --- final -------------------------------------------------------------------------------
+  if (!setup.held_out_rows.empty()) {
+    const HeldOutMetrics m = run_eval(state.step);
+    result.final_held_out_kl = m.kl;
+    result.final_top1 = m.top1;
+    if (main) {
+      log_info("held-out at step ", state.step, ": KL ", m.kl, ", top-1 agreement ", m.top1);
+    }
+  }
+  save(options.output, false);
+  if (options.save_every > 0) {
+    save((fs::path(options.output) / ("checkpoint-" + std::to_string(state.step))).string(), true);
+  }
+  if (main) {
+    metrics.reset();  // flushed and closed before the plot reads it
+    write_loss_curve((fs::path(options.output) / "metrics.jsonl").string(),
+                     (fs::path(options.output) / "loss_curve.svg").string());
+  }
+  result.steps = state.step;
+  return result;
+}
+
 }  // namespace
 
 DistillResult run_distill(const DistillOptions& options) {
@@ -233,10 +428,14 @@ DistillResult run_distill(const DistillOptions& options) {
   if (options.batch_size < 1 || options.max_length < 2) {
     throw Error("--batch-size must be >= 1 and --max-length >= 2");
   }
-  fs::create_directories(options.output);
-  if (options.threads > 0) {
-    torch::set_num_threads(options.threads);
+  const DataParallelOptions parallel{options.nproc, options.device, options.threads};
+  check_data_parallel(parallel);
+  if (options.batch_size % options.nproc != 0) {
+    throw Error(str_cat("--batch-size ", options.batch_size, " is the global batch: it must be a ",
+                        "multiple of --nproc ", options.nproc,
+                        " (each rank takes an equal share)"));
   }
+  fs::create_directories(options.output);
   torch::manual_seed(static_cast<uint64_t>(options.seed));
 
   // --- model -------------------------------------------------------------------------------
@@ -266,29 +465,18 @@ DistillResult run_distill(const DistillOptions& options) {
     base_config = input_config;
   }
   const ModelWeights base = ModelWeights::from_store(base_config, store);
-  NamedTensors init;
+  TrainingSetup setup{options, config, store, base, {}, {}, {}, 0, 0};
   if (input_is_swiftkv) {
     for (const std::string& name : store.names()) {
       if (is_swiftkv_tensor_name(name)) {
-        init.emplace_back(name, store.get(name));
+        setup.init.emplace_back(name, store.get(name));
       }
     }
   } else {
-    init = init_swiftkv_tensors(config, base, DType::kF32);
+    setup.init = init_swiftkv_tensors(config, base, DType::kF32);
   }
-
-  std::string precision;
-  const TorchLlamaOptions model_options = make_torch_llama_options(
-      options.device, options.precision, options.checkpointing, &precision);
-  TorchLlama model(config, base, init, model_options);
-  int64_t num_trainable = 0;
-  for (const torch::Tensor& p : model.trainable_parameters()) {
-    num_trainable += p.numel();
-  }
-  log_info("distill: l = ", config.num_key_value_layers, " of ", config.num_hidden_layers,
-           " layers, G = ", config.key_value_group_size, ", ", num_trainable,
-           " trainable parameters, device ", options.device, ", precision ", precision,
-           ", checkpointing ", model_options.checkpoint_later_layers ? "on" : "off");
+  make_torch_llama_options(rank_device(options.device, 0).str(), options.precision,
+                           options.checkpointing);  // bad values fail before the data work
 
   // --- data --------------------------------------------------------------------------------
   std::vector<TokenizedDocument> train_docs;
@@ -307,134 +495,35 @@ DistillResult run_distill(const DistillOptions& options) {
       held_out_docs = tokenize_all(read_documents(options.eval_data), tokenizer);
     }
   }
-  const std::vector<PackedRow> all_rows = pack_documents(train_docs, options.max_length);
-  const std::vector<PackedRow> held_out_rows = pack_documents(held_out_docs, options.max_length);
-  if (all_rows.empty()) {
+  setup.rows = pack_documents(train_docs, options.max_length);
+  setup.held_out_rows = pack_documents(held_out_docs, options.max_length);
+  if (setup.rows.empty()) {
     throw Error("--data: no training tokens");
   }
-  const auto num_rows = static_cast<int64_t>(all_rows.size());
+  const auto num_rows = static_cast<int64_t>(setup.rows.size());
   const int64_t steps_per_epoch = (num_rows + options.batch_size - 1) / options.batch_size;
-  const int64_t total_steps =
+  setup.total_steps =
       options.max_steps > 0 ? options.max_steps : steps_per_epoch * options.num_epochs;
-  const auto warmup_steps =
-      static_cast<int64_t>(std::ceil(options.warmup_ratio * static_cast<double>(total_steps)));
+  setup.warmup_steps = static_cast<int64_t>(
+      std::ceil(options.warmup_ratio * static_cast<double>(setup.total_steps)));
   int64_t num_train_tokens = 0;
-  for (const PackedRow& row : all_rows) {
+  for (const PackedRow& row : setup.rows) {
     num_train_tokens += row.num_tokens;
   }
   log_info("data: ", train_docs.size(), " documents, ", num_train_tokens, " tokens in ", num_rows,
            " rows of ", options.max_length, "; held out: ", held_out_docs.size(), " documents in ",
-           held_out_rows.size(), " rows; ", total_steps, " steps (", warmup_steps, " warm-up)");
+           setup.held_out_rows.size(), " rows; ", setup.total_steps, " steps (", setup.warmup_steps,
+           " warm-up) of ", options.batch_size, " rows over ", options.nproc, " rank(s)");
 
-  // --- optimizer and resume -----------------------------------------------------------------
-  const std::unique_ptr<torch::optim::AdamW> adamw =
-      make_adamw(model, options.learning_rate, options.weight_decay);
-  torch::optim::AdamW& optimizer = *adamw;
-  TrainerState state;
-  bool resumed = false;
-  if (options.resume) {
-    if (const auto dir = latest_checkpoint(options.output)) {
-      state = load_trainer_state(*dir, model, optimizer);
-      resumed = true;
-      log_info("resumed from ", *dir, " at step ", state.step);
-    } else {
-      log_warning("--resume: no checkpoint-<step> in ", options.output, "; starting fresh");
-    }
-  }
-  const DistillLossOptions loss_options{options.temperature, options.kl_weight,
-                                        options.hidden_weight};
-  MetricsLog metrics((fs::path(options.output) / "metrics.jsonl").string(), resumed);
-  auto run_eval = [&](int64_t step) {
-    const HeldOutMetrics m =
-        evaluate_held_out(model, held_out_rows, options.batch_size, loss_options);
-    metrics.write(nlohmann::json{
-        {"step", step}, {"held_out_kl", m.kl}, {"held_out_top1", m.top1}, {"held_out_loss", m.loss}}
-                      .dump());
-    return m;
-  };
   DistillResult result;
-  if (!held_out_rows.empty()) {
-    const HeldOutMetrics m = run_eval(state.step);
-    result.initial_held_out_kl = m.kl;
-    result.initial_top1 = m.top1;
-    log_info("held-out at step ", state.step, ": KL ", m.kl, ", top-1 agreement ", m.top1);
-  }
-  auto save = [&](const std::string& dir, bool with_state) {
-    save_swiftkv_checkpoint(dir, config, store, model.trainable_tensors(DType::kF32),
-                            options.model);
-    if (with_state) {
-      save_trainer_state(dir, state, total_steps, model, optimizer);
+  run_data_parallel(parallel, [&](DataParallelRank& rank) {
+    DistillResult rank_result = train_rank(setup, rank);
+    if (rank.is_main()) {
+      result = rank_result;
     }
-  };
-
-  // --- loop --------------------------------------------------------------------------------
-  ProgressBar progress(total_steps, options.progress);
-  std::vector<int64_t> order = shuffled_indices(num_rows, options.seed + 1 + state.epoch);
-  while (state.step < total_steps) {
-    if (state.row >= num_rows) {
-      ++state.epoch;
-      state.row = 0;
-      order = shuffled_indices(num_rows, options.seed + 1 + state.epoch);
-    }
-    const auto step_start = std::chrono::steady_clock::now();
-    std::vector<PackedRow> rows;
-    for (int64_t i = state.row; i < std::min(num_rows, state.row + options.batch_size); ++i) {
-      rows.push_back(all_rows[order[i]]);
-    }
-    state.row += static_cast<int64_t>(rows.size());
-    int64_t batch_tokens = 0;
-    for (const PackedRow& row : rows) {
-      batch_tokens += row.num_tokens;
-    }
-    const double lr = scheduled_lr(options.learning_rate, state.step, warmup_steps, total_steps);
-    set_learning_rate(optimizer, lr);
-    torch::Tensor mask, valid;
-    const TorchBatch batch = make_batch(rows, model_options.device, &mask, &valid);
-    const DistillStepResult step =
-        distill_step(model, batch, mask, valid, loss_options, options.max_grad_norm, optimizer);
-    ++state.step;
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - step_start).count();
-    const double tokens_per_second = static_cast<double>(batch_tokens) / std::max(seconds, 1e-9);
-    metrics.write(nlohmann::json{{"step", state.step},
-                                 {"epoch", state.epoch},
-                                 {"loss", step.loss},
-                                 {"kl", step.kl},
-                                 {"hidden_mse", step.hidden_mse},
-                                 {"lr", lr},
-                                 {"grad_norm", step.grad_norm},
-                                 {"tokens", batch_tokens},
-                                 {"tokens_per_s", tokens_per_second}}
-                      .dump());
-    progress.update(state.step, step.loss, lr, tokens_per_second);
-    if (options.eval_every > 0 && state.step % options.eval_every == 0 &&
-        state.step < total_steps && !held_out_rows.empty()) {
-      run_eval(state.step);
-    }
-    if (options.save_every > 0 && state.step % options.save_every == 0 &&
-        state.step < total_steps) {
-      save((fs::path(options.output) / ("checkpoint-" + std::to_string(state.step))).string(),
-           true);
-    }
-  }
-  progress.finish();
-
-  // --- final -------------------------------------------------------------------------------
-  if (!held_out_rows.empty()) {
-    const HeldOutMetrics m = run_eval(state.step);
-    result.final_held_out_kl = m.kl;
-    result.final_top1 = m.top1;
-    log_info("held-out at step ", state.step, ": KL ", m.kl, ", top-1 agreement ", m.top1);
-  }
-  save(options.output, false);
-  if (options.save_every > 0) {
-    save((fs::path(options.output) / ("checkpoint-" + std::to_string(state.step))).string(), true);
-  }
-  write_loss_curve((fs::path(options.output) / "metrics.jsonl").string(),
-                   (fs::path(options.output) / "loss_curve.svg").string());
-  result.steps = state.step;
+  });
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  log_info("distill: ", state.step, " steps in ", format_duration(result.seconds), "; wrote ",
+  log_info("distill: ", result.steps, " steps in ", format_duration(result.seconds), "; wrote ",
            options.output);
   return result;
 }

@@ -12,7 +12,16 @@
 // and per held-out evaluation), `loss_curve.svg`, and `checkpoint-<step>/` periodic saves, each
 // a loadable checkpoint plus `trainer_state.json` and `trainer_state.pt` (optimizer moments and
 // f32 master parameters); `resume` continues from the latest of them (same data order, same
-// schedule). This header is free of libtorch so the CLI stays light.
+// schedule).
+//
+// Data parallel (`nproc` > 1, data_parallel.h): one thread per rank, rank r on cuda:r (NCCL) or
+// on the CPU (gloo). `batch_size` stays the global batch of an optimizer step: rank r takes rows
+// [r * B / N, (r + 1) * B / N) of each global batch (B must be a multiple of N), the step
+// (distill_step.h) normalises by the global token counts and all-reduces the gradients, so the
+// run follows the 1-rank run up to f32 summation order. Rank 0 alone writes checkpoints (same
+// format; `resume` works with any nproc), metrics.jsonl, the loss curve and the progress bar;
+// the held-out evaluation is split over the ranks and summed. This header is free of libtorch
+// so the CLI stays light.
 #pragma once
 
 #include <cstdint>
@@ -30,7 +39,8 @@ struct DistillOptions {
   int64_t num_kv_layers = -1;  // l; -1 = L / 2 (or the checkpoint's for a SwiftKV input)
   int64_t group_size = 0;      // G; 0 = 1 (or the checkpoint's)
   int64_t max_length = 512;    // packed row length (tokens)
-  int64_t batch_size = 8;      // rows per optimizer step
+  int64_t batch_size = 8;      // rows per optimizer step (global: over all ranks)
+  int nproc = 1;               // data-parallel ranks (threads; rank r on cuda:r with "cuda")
   int64_t num_epochs = 1;
   int64_t max_steps = 0;  // > 0: stop after this many steps (the schedule spans them)
   double learning_rate = 2e-4;
@@ -44,11 +54,11 @@ struct DistillOptions {
   int64_t save_every = 0;  // steps between periodic checkpoints; 0 = final save only
   int64_t eval_every = 0;  // steps between held-out evaluations; 0 = start and end only
   bool resume = false;
-  std::string device = "cpu";          // cpu | cuda | cuda:N
-  std::string precision = "auto";      // auto (bf16 on CUDA, f32 on CPU) | f32 | bf16
+  std::string device = "cpu";          // cpu | cuda | cuda:N (N only with nproc 1)
+  std::string precision = "auto";      // auto (bf16 on CUDA, f32 on CPU) | f32 | bf16 | f64
   std::string checkpointing = "auto";  // auto (on for CUDA) | on | off
-  int threads = 0;                     // CPU threads for libtorch; 0 = its default
-  bool progress = true;                // progress bar on stderr
+  int threads = 0;  // CPU threads for libtorch, per rank; 0 = its default (cores / nproc on CPU)
+  bool progress = true;  // progress bar on stderr
 
   // Prompt-only documents: the teacher (our engine, original wiring) writes the responses.
   bool generate_responses = false;

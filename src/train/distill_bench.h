@@ -7,7 +7,11 @@
 // checkpointing of layers >= l, AdamW with clipping. Reports the median tokens/s over the
 // timed steps (after warm-up), step times, peak device memory (the CUDA caching allocator's
 // peak allocated and reserved bytes; peak RSS on CPU) and the ratio to the published pace of
-// 680M tokens in 3 hours on 8 H100 (~7,870 tokens/s per GPU). This header is free of libtorch.
+// 680M tokens in 3 hours on 8 H100 (~7,870 tokens/s per GPU). With `nproc` N the step is the
+// data-parallel one of `swiftkv distill --nproc N` (data_parallel.h: rank r on cuda:r through
+// NCCL, or on the CPU through gloo; N = 1 goes through a one-rank process group too), each rank
+// on its own random tokens, `batch_size` the global batch; it reports the total and per-rank
+// tokens/s and each device's peak memory. This header is free of libtorch.
 #pragma once
 
 #include <cstdint>
@@ -24,15 +28,25 @@ struct DistillBenchOptions {
   int64_t swiftkv_layers = 16;                // L - l
   int64_t group_size = 1;                     // G
   int64_t seq_len = 4096;
-  int64_t batch_size = 1;
-  int64_t steps = 10;  // timed steps
-  int64_t warmup = 2;  // untimed steps first
+  int64_t batch_size = 1;  // global: batch_size / nproc rows per rank
+  int nproc = 1;           // data-parallel ranks
+  int64_t steps = 10;      // timed steps
+  int64_t warmup = 2;      // untimed steps first
   std::string device = "cuda";
-  std::string precision = "auto";      // auto (bf16 on CUDA, f32 on CPU) | f32 | bf16
+  std::string precision = "auto";      // auto (bf16 on CUDA, f32 on CPU) | f32 | bf16 | f64
   std::string checkpointing = "auto";  // auto (on for CUDA) | on | off
   double learning_rate = 2e-4;
   uint64_t seed = 0;
   int threads = 0;  // CPU threads for libtorch; 0 = its default
+};
+
+struct DistillBenchRank {
+  std::string device;
+  double median_step_seconds = 0.0;
+  double tokens_per_second = 0.0;     // this rank's tokens per step / its median step time
+  int64_t peak_allocated_bytes = -1;  // CUDA caching allocator of this rank's device
+  int64_t peak_reserved_bytes = -1;
+  int64_t device_total_bytes = -1;
 };
 
 struct DistillBenchResult {
@@ -44,16 +58,19 @@ struct DistillBenchResult {
   int64_t num_kv_layers = 0;  // l
   int64_t group_size = 1;
   int64_t seq_len = 0;
-  int64_t batch_size = 0;
+  int64_t batch_size = 0;  // global
+  int nproc = 1;
+  std::string backend;  // the process group: nccl, gloo or none
   int64_t trainable_parameters = 0;
   int64_t frozen_parameters = 0;
-  double setup_seconds = 0.0;        // weight generation and first allocation
-  std::vector<double> step_seconds;  // timed steps
-  double median_step_seconds = 0.0;
-  double median_tokens_per_second = 0.0;  // tokens per step / median step time
+  double setup_seconds = 0.0;             // weight generation and first allocation
+  std::vector<double> step_seconds;       // timed steps
+  double median_step_seconds = 0.0;       // rank 0's
+  double median_tokens_per_second = 0.0;  // total: global tokens per step / median step time
   double reference_tokens_per_second = kReferenceTokensPerSecondPerGpu;
-  std::vector<double> losses;         // every step, warm-up included
-  int64_t peak_allocated_bytes = -1;  // CUDA caching allocator; -1 = not available
+  std::vector<double> losses;  // every step, warm-up included (global batch)
+  std::vector<DistillBenchRank> ranks;
+  int64_t peak_allocated_bytes = -1;  // the largest over the ranks' devices; -1 = not available
   int64_t peak_reserved_bytes = -1;
   int64_t device_total_bytes = -1;
   int64_t peak_rss_bytes = -1;  // the process (host memory)

@@ -25,12 +25,19 @@ struct DistillLoss {
   torch::Tensor hidden;  // scalar MSE, detached
 };
 
+// The denominators of the two averages: [2] f64 on the mask's device, (number of loss_mask
+// positions, number of valid tokens). Data parallel: each rank all-reduces its counts and
+// passes the global ones to distill_loss, so the ranks' losses (and gradients) add up to those
+// of the whole batch.
+torch::Tensor distill_loss_counts(const torch::Tensor& loss_mask, const torch::Tensor& valid);
+
 // logits: [rows, seq, vocab]; hidden: [rows, seq, hidden_size]; loss_mask, valid: [rows, seq]
-// (bool or 0/1). Teacher tensors carry no gradient.
+// (bool or 0/1). Teacher tensors carry no gradient. `counts`: distill_loss_counts of the batch
+// the averages run over; undefined = this batch's own.
 DistillLoss distill_loss(const torch::Tensor& student_logits, const torch::Tensor& teacher_logits,
                          const torch::Tensor& student_hidden, const torch::Tensor& teacher_hidden,
                          const torch::Tensor& loss_mask, const torch::Tensor& valid,
-                         const DistillLossOptions& options);
+                         const DistillLossOptions& options, const torch::Tensor& counts = {});
 
 // Per-position KL(teacher || student) at temperature 1, [rows, seq] (evaluation).
 torch::Tensor kl_per_position(const torch::Tensor& student_logits,

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <mutex>
 
 #include "core/error.h"
 #include "model/rope_frequencies.h"
@@ -136,6 +137,10 @@ TorchLlama::TorchLlama(const ModelConfig& config, const ModelWeights& base,
 
 std::unique_ptr<TorchLlama> TorchLlama::random(const ModelConfig& config, uint64_t seed,
                                                TorchLlamaOptions options) {
+  // torch's global generators: one model at a time, so every rank of a data-parallel run
+  // (data_parallel.h) draws the same weights.
+  static std::mutex generator_mutex;
+  const std::lock_guard<std::mutex> lock(generator_mutex);
   std::unique_ptr<TorchLlama> model(new TorchLlama(config, options));
   TorchLlama& m = *model;
   const torch::NoGradGuard no_grad;

@@ -61,6 +61,7 @@ class TorchLlama {
   // by torch's generator seeded with `seed` (matrices N(0, 0.02), norms N(1, 0.05), as
   // random_model_weights), nothing built on the host, and the SwiftKV parameters initialised
   // from them as init_swiftkv_tensors does. For throughput benchmarks of large shapes.
+  // Reseeds torch's global generators; calls from several threads are serialised.
   static std::unique_ptr<TorchLlama> random(const ModelConfig& config, uint64_t seed,
                                             TorchLlamaOptions options);
   TorchLlama(const TorchLlama&) = delete;
