@@ -12,62 +12,32 @@
 //
 // Data: stories260K from $SWIFTKV_GPU_DATA as in model_cuda_test.cc.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <random>
 #include <utility>
 #include <vector>
 
 #include "core/error.h"
-#include "core/mapped_file.h"
 #include "engine/capacity.h"
 #include "engine/offline_engine.h"
 #include "engine/step_model.h"
-#include "model/convert.h"
 #include "model/loader.h"
+#include "model_test_util.h"
 #include "ops/device.h"
 
 namespace swiftkv {
 namespace {
-
-namespace fs = std::filesystem;
 
 constexpr int64_t kBlockSize = 16;
 constexpr int64_t kMaxModelLen = 512;  // stories260K's context
 constexpr int64_t kMaxBatchedTokens = 256;
 constexpr int64_t kMaxSeqs = 16;
 
-std::string gpu_data_dir() {
-  const char* env = std::getenv("SWIFTKV_GPU_DATA");
-  return env != nullptr ? env : std::string(SWIFTKV_SOURCE_DIR) + "/.gpu-data";
-}
-
-const std::string& stories_dir() {
-  static const std::string dir = [] {
-    const std::string given = gpu_data_dir() + "/stories260K";
-    if (fs::exists(given + "/config.json")) {
-      return given;
-    }
-    const std::string out =
-        (fs::temp_directory_path() /
-         ("swiftkv-engine-gpu-test-" + std::to_string(::getpid()) + "-stories260K"))
-            .string();
-    convert_llama2c_model(gpu_data_dir() + "/stories260K.bin", out, DType::kF32, true);
-    return out;
-  }();
-  return dir;
-}
-
-std::vector<int32_t> expected_greedy() {
-  const auto json =
-      nlohmann::json::parse(read_file(gpu_data_dir() + "/expected_greedy_bos_256.json"));
-  return json.at("sampled_ids").get<std::vector<int32_t>>();
-}
+using gpu_test::expected_greedy;
+using gpu_test::stories_dir;
 
 Request make_request(std::vector<int32_t> prompt, int32_t max_tokens) {
   Request r;
