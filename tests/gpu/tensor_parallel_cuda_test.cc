@@ -225,6 +225,41 @@ TEST_F(TensorParallel, NcclOneRank) {
   }
 }
 
+// NCCL over 2 and 4 GPUs where the machine has them (skipped on one GPU): the same checks as the
+// device-local ranks above, with CUDA graphs on (NCCL collectives are captured).
+TEST_F(TensorParallel, NcclRanksMatchOneGpu) {
+  const int gpus = ops::cuda_device_count();
+  if (gpus < 2) {
+    GTEST_SKIP() << "needs 2 GPUs, this machine has " << gpus;
+  }
+  const CudaModelSource source(gpu_test::stories_dir(), LoadOptions{});
+  ops::CudaDevice device(0);
+  const auto one = source.build(device.context(), small_options(DType::kF32));
+  CudaStepModel one_step(*one, device.context());
+  const std::vector<Tensor> expected = run_steps(one_step, 512);
+  for (const int n : {2, 4}) {
+    if (n > gpus) {
+      continue;
+    }
+    const auto tp = TensorParallelStepModel::on_gpus(source, n, small_options(DType::kF32));
+    const std::vector<Tensor> got = run_steps(*tp, 512);
+    for (size_t step = 0; step < got.size(); ++step) {
+      EXPECT_LE(max_relative_error(got[step], expected[step]), gpu_test::kF32Tolerance)
+          << n << " GPUs, step " << step;
+    }
+    const Batcher batcher{.blocks_per_seq = 32};
+    const KvCache cache = tp->allocate_cache(32, 16);
+    std::vector<int32_t> greedy;
+    int32_t token = 1;
+    for (int pos = 0; pos < 256; ++pos) {
+      token = argmax_row(
+          ops::to_host(tp->context(), tp->forward(batcher.one({token}, pos, 1), cache)), 0);
+      greedy.push_back(token);
+    }
+    EXPECT_EQ(greedy, gpu_test::expected_greedy()) << n << " GPUs";
+  }
+}
+
 // The device-local collectives themselves: 3 ranks on 3 threads, random bf16 and f32 data.
 TEST_F(TensorParallel, DeviceLocalCollectivesSumAndGather) {
   constexpr int kRanks = 3;
