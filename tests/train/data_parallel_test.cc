@@ -20,6 +20,7 @@
 #include "core/error.h"
 #include "model/convert.h"
 #include "model/random_model.h"
+#include "tiny_config.h"
 #include "train/distill.h"
 #include "train/distill_bench.h"
 #include "train/distill_step.h"
@@ -129,21 +130,7 @@ TEST(DataParallel, AFailingRankStopsTheOthers) {
 
 // --- distill_step with N ranks ------------------------------------------------------------------
 
-ModelConfig tiny_plain_config() {
-  ModelConfig c;
-  c.vocab_size = 40;
-  c.hidden_size = 16;
-  c.intermediate_size = 24;
-  c.num_hidden_layers = 4;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 2;
-  c.head_dim = 4;
-  c.max_position_embeddings = 64;
-  c.rms_norm_eps = 1e-5;
-  c.tie_word_embeddings = false;
-  c.validate();
-  return c;
-}
+using train_test::tiny_plain_config;
 
 ModelConfig tiny_config() {  // l = 1, G = 3
   ModelConfig c = tiny_plain_config();

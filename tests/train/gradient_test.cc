@@ -9,27 +9,14 @@
 
 #include "model/convert.h"
 #include "model/random_model.h"
+#include "tiny_config.h"
 #include "train/distill_loss.h"
 #include "train/torch_llama.h"
 
 namespace swiftkv {
 namespace {
 
-ModelConfig tiny_config() {
-  ModelConfig c;
-  c.vocab_size = 40;
-  c.hidden_size = 16;
-  c.intermediate_size = 24;
-  c.num_hidden_layers = 4;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 2;
-  c.head_dim = 4;
-  c.max_position_embeddings = 64;
-  c.rms_norm_eps = 1e-5;
-  c.tie_word_embeddings = false;
-  c.validate();
-  return c;
-}
+ModelConfig tiny_config() { return train_test::tiny_plain_config(); }
 
 struct Fixture {
   ModelConfig config;
