@@ -9,7 +9,8 @@
 # takes ~5.5 minutes: B's arrivals span $SWIFTKV_BENCH_B_SECONDS (35), C is ~$SWIFTKV_BENCH_C_SECONDS
 # (25) of off-mode work; $SWIFTKV_BENCH_A_PROMPTS (1000) shrinks A for a smoke test. Greedy
 # sampling (bench serve's default, on the GPU), ignore_eos. $SWIFTKV_GROUP_SIZE (1) sets the
-# AcrossKV group size of the SwiftKV layers; SWIFTKV_BENCH_ONLY_A=1 runs workload A only.
+# AcrossKV group size of the SwiftKV layers; $SWIFTKV_KV_CACHE_DTYPE (auto) is both servers'
+# --kv-cache-dtype (auto|bf16|fp8); SWIFTKV_BENCH_ONLY_A=1 runs workload A only.
 #
 # Usage: scripts/gpu-serve-bench.sh [SWIFTKV_BIN]   (default build-gpu-check/src/cli/swiftkv)
 # The server needs a tokenizer for random: models: $SWIFTKV_TOKENIZER (default
@@ -32,8 +33,10 @@ stamp() { echo "[$((SECONDS - t0)) s] $*"; }
 
 model=(--model random:llama-3.1-8b --swiftkv-layers 16 --group-size "${SWIFTKV_GROUP_SIZE:-1}"
   --tokenizer "$tokenizer")
-serve_flags=(--device cuda --gpu-memory-utilization 0.9 --max-model-len 8448
-  --max-num-batched-tokens 8192 --max-num-seqs 256 --max-queued-requests 2048 --port "$port")
+kv_cache_dtype=${SWIFTKV_KV_CACHE_DTYPE:-auto}
+serve_flags=(--device cuda --kv-cache-dtype "$kv_cache_dtype" --gpu-memory-utilization 0.9
+  --max-model-len 8448 --max-num-batched-tokens 8192 --max-num-seqs 256 --max-queued-requests 2048
+  --port "$port")
 
 healthy() {
   if command -v curl > /dev/null; then
@@ -109,9 +112,11 @@ for mode in off on; do
   stop_server
 done
 
-python3 - "$out" << 'PY'
+python3 - "$out" "$kv_cache_dtype" "${SWIFTKV_GROUP_SIZE:-1}" << 'PY'
 import json, os, sys
 out = sys.argv[1]
+print(f"\nKV cache dtype: {sys.argv[2]} (--kv-cache-dtype, both servers); AcrossKV group size "
+      f"{sys.argv[3]}")
 def load(name):
     try:
         return json.load(open(os.path.join(out, name + ".json")))
