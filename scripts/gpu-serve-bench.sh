@@ -9,7 +9,8 @@
 # takes ~5.5 minutes: B's arrivals span $SWIFTKV_BENCH_B_SECONDS (35), C is ~$SWIFTKV_BENCH_C_SECONDS
 # (25) of off-mode work; $SWIFTKV_BENCH_A_PROMPTS (1000) shrinks A for a smoke test. Greedy
 # sampling (bench serve's default, on the GPU), ignore_eos. $SWIFTKV_GROUP_SIZE (1) sets the
-# AcrossKV group size of the SwiftKV layers; SWIFTKV_BENCH_ONLY_A=1 runs workload A only,
+# AcrossKV group size of the SwiftKV layers; $SWIFTKV_KV_CACHE_DTYPE (auto) is both servers'
+# --kv-cache-dtype (auto|bf16|fp8); SWIFTKV_BENCH_ONLY_A=1 runs workload A only,
 # SWIFTKV_BENCH_SKIP_B=1 skips B. Several GPUs (scripts/gpu-tp-bench.sh): $SWIFTKV_SHAPE
 # (llama-3.1-8b), $SWIFTKV_SWIFTKV_LAYERS (16), $SWIFTKV_TP (--tensor-parallel-size, 1),
 # $SWIFTKV_BENCH_MODES ("off on"), $SWIFTKV_BENCH_A_TIMEOUT (200 s).
@@ -35,9 +36,10 @@ stamp() { echo "[$((SECONDS - t0)) s] $*"; }
 
 model=(--model "random:${SWIFTKV_SHAPE:-llama-3.1-8b}" --swiftkv-layers "${SWIFTKV_SWIFTKV_LAYERS:-16}"
   --group-size "${SWIFTKV_GROUP_SIZE:-1}" --tokenizer "$tokenizer")
-serve_flags=(--device cuda --gpu-memory-utilization 0.9 --max-model-len 8448
-  --max-num-batched-tokens 8192 --max-num-seqs 256 --max-queued-requests 2048 --port "$port"
-  --tensor-parallel-size "${SWIFTKV_TP:-1}")
+kv_cache_dtype=${SWIFTKV_KV_CACHE_DTYPE:-auto}
+serve_flags=(--device cuda --kv-cache-dtype "$kv_cache_dtype" --gpu-memory-utilization 0.9
+  --max-model-len 8448 --max-num-batched-tokens 8192 --max-num-seqs 256 --max-queued-requests 2048
+  --port "$port" --tensor-parallel-size "${SWIFTKV_TP:-1}")
 
 healthy() {
   if command -v curl > /dev/null; then
@@ -117,9 +119,11 @@ for mode in "${modes[@]}"; do
   stop_server
 done
 
-python3 - "$out" << 'PY'
+python3 - "$out" "$kv_cache_dtype" "${SWIFTKV_GROUP_SIZE:-1}" << 'PY'
 import json, os, sys
 out = sys.argv[1]
+print(f"\nKV cache dtype: {sys.argv[2]} (--kv-cache-dtype, both servers); AcrossKV group size "
+      f"{sys.argv[3]}")
 def load(name):
     try:
         return json.load(open(os.path.join(out, name + ".json")))

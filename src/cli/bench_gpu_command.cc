@@ -4,10 +4,11 @@
 // Prefill: --prefill-seqs prompts of --prompt-len random tokens in one step (the last token of
 // each needs logits). Decode: --decode-batches sequences of one token each against
 // --context tokens of cached K/V (random cache contents: decode speed does not depend on the
-// values), CUDA graphs as in serving. Each workload is warmed up (graph capture, cuBLASLt plans)
-// and timed over --iters steps with the device synchronised around them; logits stay on the
-// device (no sampling). Ceilings: a dense bf16 GEMM 8192³ through the same cuBLASLt wrapper,
-// and a device-to-device copy of 2 GiB (bytes read + written).
+// values; --kv-cache-dtype fp8 makes the cache e4m3), CUDA graphs as in serving. Each workload
+// is warmed up (graph capture, cuBLASLt plans) and timed over --iters steps with the device
+// synchronised around them; logits stay on the device (no sampling). Ceilings: a dense bf16
+// GEMM 8192³ through the same cuBLASLt wrapper, and a device-to-device copy of 2 GiB (bytes
+// read + written).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/engine_model.h"
 #include "core/error.h"
 #include "core/logging.h"
 #include "model/loader.h"
@@ -39,6 +41,7 @@ struct GpuBenchOptions {
   bool ceilings = true;
   bool graphs = true;
   std::string dtype = "bf16";  // the CUDA model's weights, activations and cache: bf16 or f32
+  std::string kv_cache_dtype = "auto";  // auto | bf16 | fp8 (bf16 model only)
 };
 
 using Clock = std::chrono::steady_clock;
@@ -153,7 +156,8 @@ ModelCounts count(const CudaLlamaModel& model) {
   }
   const auto element_bytes = static_cast<double>(dtype_size(model.options().dtype));
   m.decode_weight_bytes = element_bytes * decode_params;
-  m.kv_bytes_per_token = static_cast<double>(model.num_cache_layers()) * 2.0 * kv * element_bytes;
+  m.kv_bytes_per_token = static_cast<double>(model.num_cache_layers()) * 2.0 * kv *
+                         static_cast<double>(dtype_size(model.kv_cache_dtype()));
   return m;
 }
 
@@ -164,6 +168,9 @@ std::string fmt(const char* format, double value) {
 }
 
 void run_gpu_bench(const GpuBenchOptions& o) {
+  const DType dtype = parse_dtype(o.dtype);
+  const std::optional<DType> kv_cache_dtype =
+      parse_kv_cache_dtype(o.kv_cache_dtype, EngineDevice::kCuda, dtype);
   const ops::CudaDevice device;
   const ops::Context ctx = device.context();
   std::printf("device: %s\n", device.description().c_str());
@@ -184,7 +191,8 @@ void run_gpu_bench(const GpuBenchOptions& o) {
   cuda_options.max_num_logits = cuda_options.max_num_seqs;
   cuda_options.max_model_len = std::max(o.prompt_len, decode_len);
   cuda_options.cuda_graphs = o.graphs;
-  cuda_options.dtype = parse_dtype(o.dtype);
+  cuda_options.dtype = dtype;
+  cuda_options.kv_cache_dtype = kv_cache_dtype;
   const Layout prefill_layout{.blocks_per_seq = (o.prompt_len + 15) / 16};
   const Layout decode_layout{.blocks_per_seq = (decode_len + 15) / 16};
   const int64_t num_blocks = std::max(o.prefill_seqs * prefill_layout.blocks_per_seq,
@@ -213,9 +221,10 @@ void run_gpu_bench(const GpuBenchOptions& o) {
                                1.0F);
     }
     std::uniform_int_distribution<int32_t> token(0, static_cast<int32_t>(c.vocab_size - 1));
-    const std::string label =
-        str_cat(o.model, o.swiftkv_layers > 0 ? str_cat(" (", o.swiftkv_layers, " SwiftKV layers)")
-                                              : std::string());
+    const std::string label = str_cat(
+        o.model,
+        o.swiftkv_layers > 0 ? str_cat(" (", o.swiftkv_layers, " SwiftKV layers)") : std::string(),
+        model->kv_cache_dtype() == DType::kF8E4M3 ? ", fp8 KV cache" : "");
 
     if (o.prefill_seqs > 0) {
       std::vector<std::vector<int32_t>> prompts(static_cast<size_t>(o.prefill_seqs));
@@ -333,6 +342,7 @@ void register_bench_gpu(CLI::App& bench) {
                   "no TF32; generic attention kernel)")
       ->check(CLI::IsMember({"bf16", "f32"}))
       ->capture_default_str();
+  add_kv_cache_dtype_option(*cmd, o->kv_cache_dtype);
   cmd->callback([o] { run_gpu_bench(*o); });
 }
 

@@ -8,12 +8,14 @@
 // ((prompt + output tokens) / s) and output tokens/s. Model loading and KV cache allocation are
 // not timed. Text is detokenized when the model directory has a tokenizer (vLLM's default).
 // --device cuda runs the CUDA model (bf16; `random:` weights generated on the device) with its
-// KV cache planned from --gpu-memory-utilization after a worst-case profiling step, as `serve`.
+// KV cache (bf16, or e4m3 with --kv-cache-dtype fp8) planned from --gpu-memory-utilization after
+// a worst-case profiling step, as `serve`.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -44,7 +46,8 @@ struct ThroughputOptions {
   int64_t max_model_len = 0;
   int64_t kv_cache_memory = 0;  // bytes; 0 = enough for max_num_seqs requests at once
   std::string device = "cpu";
-  int tensor_parallel_size = 1;  // --device cuda: GPUs the model is split over
+  int tensor_parallel_size = 1;         // --device cuda: GPUs the model is split over
+  std::string kv_cache_dtype = "auto";  // auto | bf16 | fp8 (CUDA only)
   double gpu_memory_utilization = 0.9;
   bool no_prefix_caching = false;
   uint64_t seed = 0;
@@ -54,17 +57,20 @@ struct ThroughputOptions {
 constexpr int64_t kBlockSize = 16;
 
 void run_throughput(const ThroughputOptions& o) {
+  const EngineDevice device = parse_device(o.device);
+  const std::optional<DType> kv_cache_dtype =
+      parse_kv_cache_dtype(o.kv_cache_dtype, device, DType::kBF16);
   LoadOptions load;
   load.mode = parse_swiftkv_mode(o.runtime.swiftkv);
   load.random_swiftkv_layers = o.swiftkv_layers;
   load.random_group_size = o.group_size;
   load.random_dtype = parse_dtype(o.dtype);
-  const EngineDevice device = parse_device(o.device);
   CudaModelOptions cuda;
   cuda.max_num_batched_tokens = o.max_num_batched_tokens;
   cuda.max_num_seqs = o.max_num_seqs;
   cuda.max_num_logits = o.max_num_seqs;
   cuda.max_model_len = o.max_model_len;  // 0: the model's max_position_embeddings
+  cuda.kv_cache_dtype = kv_cache_dtype;
   EngineModel model(o.model, load, device, o.runtime, cuda, o.tensor_parallel_size);
   std::unique_ptr<Tokenizer> tokenizer;
   if (std::filesystem::exists(std::filesystem::path(o.model) / "tokenizer.json")) {
@@ -91,7 +97,8 @@ void run_throughput(const ThroughputOptions& o) {
                           (max_model_len + kBlockSize - 1) / kBlockSize);
   }
   log_info("KV cache: ", num_blocks, " blocks of ", kBlockSize, " tokens (",
-           num_blocks * kBlockSize, " tokens, ", num_blocks * bytes_per_block / (1 << 20), " MiB)");
+           num_blocks * kBlockSize, " tokens, ", num_blocks * bytes_per_block / (1 << 20),
+           " MiB of ", dtype_name(model.kv_cache_dtype()), ")");
 
   OfflineEngine engine(model.step(), tokenizer.get(),
                        EngineConfig{.block_size = kBlockSize,
@@ -144,12 +151,13 @@ void run_throughput(const ThroughputOptions& o) {
   std::printf(
       "model=%s params=%.1fM swiftkv=%s device=%s num_prompts=%lld input_len=%lld "
       "output_len=%lld max_num_batched_tokens=%lld max_num_seqs=%lld kv_blocks=%lld "
-      "preemptions=%lld prefix_cache_hits=%lld/%lld\n",
+      "kv_cache_dtype=%s preemptions=%lld prefix_cache_hits=%lld/%lld\n",
       o.model.c_str(), static_cast<double>(model.num_parameters()) / 1e6, o.runtime.swiftkv.c_str(),
       model.description().c_str(), static_cast<long long>(o.num_prompts),
       static_cast<long long>(o.input_len), static_cast<long long>(o.output_len),
       static_cast<long long>(o.max_num_batched_tokens), static_cast<long long>(o.max_num_seqs),
-      static_cast<long long>(num_blocks), static_cast<long long>(stats.num_preemptions),
+      static_cast<long long>(num_blocks), std::string(dtype_name(model.kv_cache_dtype())).c_str(),
+      static_cast<long long>(stats.num_preemptions),
       static_cast<long long>(stats.prefix_cache_hits),
       static_cast<long long>(stats.prefix_cache_queries));
 }
@@ -188,6 +196,7 @@ void register_bench_throughput(CLI::App& bench) {
       ->transform(CLI::AsSizeValue(/*kb_is_1000=*/false));
   add_device_option(*cmd, o->device);
   add_tensor_parallel_option(*cmd, o->tensor_parallel_size);
+  add_kv_cache_dtype_option(*cmd, o->kv_cache_dtype);
   cmd->add_option("--gpu-memory-utilization", o->gpu_memory_utilization,
                   "--device cuda: fraction of GPU memory for weights, activations and the KV cache")
       ->check(CLI::Range(0.0, 1.0))

@@ -28,6 +28,36 @@ EngineDevice parse_device(const std::string& device) {
   throw Error(str_cat("--device must be cpu or cuda, got '", device, "'"));
 }
 
+void add_kv_cache_dtype_option(CLI::App& command, std::string& kv_cache_dtype) {
+  command
+      .add_option("--kv-cache-dtype", kv_cache_dtype,
+                  "--device cuda: KV cache element type: auto (the model's, bf16), bf16, or fp8 "
+                  "(e4m3, scale 1.0: half the cache memory and decode K/V traffic)")
+      ->check(CLI::IsMember({"auto", "bf16", "fp8"}))
+      ->capture_default_str();
+}
+
+std::optional<DType> parse_kv_cache_dtype(const std::string& kv_cache_dtype, EngineDevice device,
+                                          DType model_dtype) {
+  if (kv_cache_dtype == "auto") {
+    return std::nullopt;
+  }
+  if (kv_cache_dtype != "bf16" && kv_cache_dtype != "fp8") {
+    throw Error(str_cat("--kv-cache-dtype must be auto, bf16 or fp8, got '", kv_cache_dtype, "'"));
+  }
+  if (device == EngineDevice::kCpu) {
+    throw Error(str_cat("--kv-cache-dtype ", kv_cache_dtype,
+                        " needs --device cuda: the CPU engine keeps its KV cache in f32 (use "
+                        "--kv-cache-dtype auto)"));
+  }
+  if (model_dtype != DType::kBF16) {
+    throw Error(str_cat("--kv-cache-dtype ", kv_cache_dtype, " needs the bf16 CUDA model; the ",
+                        dtype_name(model_dtype), " model keeps its KV cache in ",
+                        dtype_name(model_dtype), " (use --kv-cache-dtype auto)"));
+  }
+  return kv_cache_dtype == "fp8" ? DType::kF8E4M3 : DType::kBF16;
+}
+
 EngineModel::EngineModel(const std::string& model, const LoadOptions& load, EngineDevice device,
                          const RuntimeOptions& runtime, const CudaModelOptions& cuda_options,
                          int tensor_parallel_size)

@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "cli/runtime_options.h"
@@ -26,6 +27,15 @@ void add_device_option(CLI::App& command, std::string& device);
 void add_tensor_parallel_option(CLI::App& command, int& tensor_parallel_size);
 EngineDevice parse_device(const std::string& device);
 
+// Adds --kv-cache-dtype auto|bf16|fp8 (the CUDA KV cache; vLLM's flag of the same name).
+void add_kv_cache_dtype_option(CLI::App& command, std::string& kv_cache_dtype);
+// CudaModelOptions::kv_cache_dtype for --kv-cache-dtype on `device` with a CUDA model of
+// `model_dtype`: nullopt for auto (the model's dtype), kBF16, or kF8E4M3. Throws Error naming
+// the flag when the choice does not fit: anything but auto on the CPU (whose cache is f32), or
+// anything but auto with the f32 CUDA model. Check before loading anything.
+std::optional<DType> parse_kv_cache_dtype(const std::string& kv_cache_dtype, EngineDevice device,
+                                          DType model_dtype);
+
 // Owns the model and what it runs on; destroy engines that use step() first.
 class EngineModel {
  public:
@@ -43,9 +53,10 @@ class EngineModel {
   StepModel& step() { return *active_; }
   const ModelConfig& config() const { return active_->config(); }
   int64_t num_parameters() const;
-  // Bytes of K and V of one token over all cache layers (bf16 on CUDA, f32 on CPU).
-  // (one rank's shard under tensor parallelism: every GPU holds that much per token).
+  // Bytes of K and V of one token over all cache layers (CUDA: bf16 or fp8_e4m3; CPU: f32; one
+  // rank's shard under tensor parallelism: every GPU holds that much per token).
   int64_t bytes_per_token() const { return active_->cache_shape(1, 16).bytes_per_token(); }
+  DType kv_cache_dtype() const { return active_->cache_shape(1, 16).dtype; }
   // The CPU model (kCpu only), for byte-budget planning (engine/capacity.h).
   const LlamaModel& cpu_model() const;
   // "NVIDIA H200, 132 SMs, 139.8 GiB" or "CPU, N threads".

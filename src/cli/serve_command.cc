@@ -3,8 +3,9 @@
 // Order of events: listen at once (/health says 503 while loading; a line is logged every
 // 10 s of loading), load tokenizer and model (--device cpu or cuda), plan the KV cache (CPU:
 // --kv-cache-memory, default min(4 GiB, max_num_seqs x max_model_len tokens); CUDA:
-// --gpu-memory-utilization of the device after a worst-case profiling step; the log says how
-// many tokens it holds), start the engine, serve. SIGTERM / SIGINT: refuse new requests (503),
+// --gpu-memory-utilization of the device after a worst-case profiling step, in bf16 or with
+// --kv-cache-dtype fp8 in e4m3 (twice the tokens); the log says how many tokens it holds),
+// start the engine, serve. SIGTERM / SIGINT: refuse new requests (503),
 // let in-flight ones finish for up to --shutdown-timeout seconds (then they are aborted), exit
 // 0; a second signal exits at once. A signal during loading exits at once.
 //
@@ -21,6 +22,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -49,9 +51,10 @@ struct ServeOptions {
   std::string model;
   std::string tokenizer;  // a directory; empty: --model
   std::string device = "cpu";
-  int tensor_parallel_size = 1;  // --device cuda: GPUs the model is split over
-  int64_t swiftkv_layers = 0;    // random: models only
-  int64_t group_size = 1;        // random: models only
+  int tensor_parallel_size = 1;         // --device cuda: GPUs the model is split over
+  std::string kv_cache_dtype = "auto";  // auto | bf16 | fp8 (CUDA only)
+  int64_t swiftkv_layers = 0;           // random: models only
+  int64_t group_size = 1;               // random: models only
   std::string host = "127.0.0.1";
   int port = 8000;
   std::vector<std::string> served_model_names;
@@ -233,6 +236,10 @@ class LoadingTicker {
 };
 
 void run_serve(const ServeOptions& o) {
+  // Flag combinations first, before the port is taken or anything is loaded.
+  const EngineDevice device = parse_device(o.device);
+  const std::optional<DType> kv_cache_dtype =
+      parse_kv_cache_dtype(o.kv_cache_dtype, device, DType::kBF16);
   SignalWatcher watcher;
 
   server::ServerOptions server_options;
@@ -252,7 +259,6 @@ void run_serve(const ServeOptions& o) {
   server.start();
 
   const auto load_start = std::chrono::steady_clock::now();
-  const EngineDevice device = parse_device(o.device);
   log_info(
       "loading model ", o.model, " on ", o.device, " (swiftkv ", o.runtime.swiftkv,
       device == EngineDevice::kCpu ? str_cat(", ", o.runtime.threads, " threads") : std::string(),
@@ -278,6 +284,7 @@ void run_serve(const ServeOptions& o) {
     cuda.max_num_seqs = o.max_num_seqs;
     cuda.max_num_logits = o.max_num_seqs;
     cuda.max_model_len = o.max_model_len;  // 0: the model's max_position_embeddings
+    cuda.kv_cache_dtype = kv_cache_dtype;
     model = std::make_unique<EngineModel>(o.model, load, device, o.runtime, cuda,
                                           o.tensor_parallel_size);
   }
@@ -320,7 +327,8 @@ void run_serve(const ServeOptions& o) {
            " s; KV cache: ", config.num_blocks, " blocks x ", kBlockSize, " = ", kv_tokens,
            " tokens (",
            static_cast<double>(config.num_blocks * kBlockSize * bytes_per_token) / 1048576.0,
-           " MiB), max concurrency at max_model_len ", engine.config().max_model_len, ": ",
+           " MiB of ", dtype_name(model->kv_cache_dtype()), "), max concurrency at max_model_len ",
+           engine.config().max_model_len, ": ",
            static_cast<double>(kv_tokens) / static_cast<double>(engine.config().max_model_len),
            "x; prefix caching ", config.enable_prefix_caching ? "on" : "off");
   const std::unique_ptr<server::EngineClient> client = server::make_engine_client(engine);
@@ -345,6 +353,7 @@ void register_serve(CLI::App& app) {
                   "Directory with tokenizer.json (default: --model; required for random:)");
   add_device_option(*cmd, o->device);
   add_tensor_parallel_option(*cmd, o->tensor_parallel_size);
+  add_kv_cache_dtype_option(*cmd, o->kv_cache_dtype);
   cmd->add_option("--swiftkv-layers", o->swiftkv_layers,
                   "random: models only: number of SwiftKV layers (0 = plain Llama)");
   cmd->add_option("--group-size", o->group_size, "random: models only: AcrossKV group size");

@@ -14,6 +14,8 @@ size_t dtype_size(DType dtype) {
     case DType::kBF16:
     case DType::kF16:
       return 2;
+    case DType::kF8E4M3:
+      return 1;
   }
   throw InternalError("unknown dtype");
 }
@@ -28,6 +30,8 @@ std::string_view dtype_name(DType dtype) {
       return "f16";
     case DType::kI32:
       return "i32";
+    case DType::kF8E4M3:
+      return "fp8_e4m3";
   }
   throw InternalError("unknown dtype");
 }
@@ -42,7 +46,14 @@ DType parse_dtype(std::string_view name) {
   if (name == "f16" || name == "F16" || name == "float16") {
     return DType::kF16;
   }
-  throw Error(str_cat("unsupported dtype '", name, "' (expected F32, BF16 or F16)"));
+  if (name == "fp8" || name == "fp8_e4m3") {
+    return DType::kF8E4M3;
+  }
+  throw Error(str_cat("unsupported dtype '", name, "' (expected F32, BF16, F16 or fp8_e4m3)"));
+}
+
+bool is_weight_dtype(DType dtype) {
+  return dtype == DType::kF32 || dtype == DType::kBF16 || dtype == DType::kF16;
 }
 
 std::string_view device_name(Device device) { return device == Device::kCpu ? "cpu" : "cuda"; }

@@ -2,6 +2,8 @@
 //
 // bf16 and f16 are stored as raw uint16_t bit patterns; conversion to f32 is exact, conversion
 // from f32 rounds to nearest even (NaN stays NaN), matching PyTorch's `.to(torch.bfloat16)`.
+// fp8 e4m3 (the CUDA KV cache with --kv-cache-dtype fp8) is stored as raw uint8_t; its
+// conversions are in core/fp8.h.
 #pragma once
 
 #include <bit>
@@ -12,15 +14,19 @@
 
 namespace swiftkv {
 
-// kI32 is for indices (token ids, positions, block tables), never for weights.
-enum class DType { kF32, kBF16, kF16, kI32 };
+// kI32 is for indices (token ids, positions, block tables), never for weights. kF8E4M3 is for the
+// CUDA KV cache only (OCP FP8 E4M3, "e4m3fn": core/fp8.h), never for weights or activations.
+enum class DType { kF32, kBF16, kF16, kI32, kF8E4M3 };
 
 enum class Device { kCpu, kCuda };
 
 size_t dtype_size(DType dtype);
-std::string_view dtype_name(DType dtype);  // "f32", "bf16", "f16", "i32"
-// Parses our names and the safetensors names ("F32", "BF16", "F16"); throws Error otherwise.
+std::string_view dtype_name(DType dtype);  // "f32", "bf16", "f16", "i32", "fp8_e4m3"
+// Parses our names, the safetensors names of the weight dtypes ("F32", "BF16", "F16") and
+// "fp8" / "fp8_e4m3"; throws Error otherwise.
 DType parse_dtype(std::string_view name);
+// f32, bf16 or f16: what weights (checkpoints, random models) may be stored as.
+bool is_weight_dtype(DType dtype);
 std::string_view device_name(Device device);
 
 inline float bf16_to_f32(uint16_t bits) {

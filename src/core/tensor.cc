@@ -4,6 +4,8 @@
 #include <cstring>
 #include <new>
 
+#include "core/fp8.h"
+
 namespace swiftkv {
 namespace {
 
@@ -130,6 +132,8 @@ Tensor Tensor::to_dtype(DType dtype) const {
         return bf16_to_f32(data<const uint16_t>()[i]);
       case DType::kF16:
         return f16_to_f32(data<const uint16_t>()[i]);
+      case DType::kF8E4M3:
+        return fp8_e4m3_to_f32(data<const uint8_t>()[i]);
       case DType::kI32:
         break;
     }
@@ -146,6 +150,9 @@ Tensor Tensor::to_dtype(DType dtype) const {
         break;
       case DType::kF16:
         out.data<uint16_t>()[i] = f32_to_f16(v);
+        break;
+      case DType::kF8E4M3:
+        out.data<uint8_t>()[i] = f32_to_fp8_e4m3(v);
         break;
       case DType::kI32:
         break;

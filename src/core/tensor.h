@@ -59,9 +59,9 @@ class Tensor {
   Tensor rows(int64_t begin, int64_t end) const;
   // A deep copy in host memory.
   Tensor clone() const;
-  // Host f32 copy (converting bf16/f16).
+  // Host f32 copy (converting bf16/f16/fp8_e4m3).
   Tensor to_f32() const;
-  // Host copy converted to `dtype` (rounding to nearest even).
+  // Host copy converted to `dtype` (rounding to nearest even; to fp8_e4m3 saturating, core/fp8.h).
   Tensor to_dtype(DType dtype) const;
 
  private:

@@ -154,6 +154,7 @@ std::string_view torch_dtype_name(DType dtype) {
     case DType::kF16:
       return "float16";
     case DType::kI32:
+    case DType::kF8E4M3:
       break;
   }
   SWIFTKV_CHECK(false, "dtype ", dtype_name(dtype), " is not a weight dtype");
@@ -285,7 +286,7 @@ void ModelConfig::validate(const std::string& source) const {
                           rope_scaling.original_max_position_embeddings));
     }
   }
-  if (dtype == DType::kI32) {
+  if (!is_weight_dtype(dtype)) {
     throw Error(str_cat(source, ": dtype must be float32, bfloat16 or float16"));
   }
   if (architecture != Architecture::kLlamaSwiftKV) {

@@ -25,7 +25,7 @@ Tensor as_dtype(const Tensor& t, std::optional<DType> dtype) {
 }
 
 void check_weight_dtype(DType dtype) {
-  if (dtype == DType::kI32) {
+  if (!is_weight_dtype(dtype)) {
     throw Error(
         str_cat("cannot store weights as ", dtype_name(dtype), " (supported: f32, bf16, f16)"));
   }

@@ -26,7 +26,9 @@ KvCache::KvCache(const ops::Context& ctx, const KvCacheShape& shape) : shape_(sh
     return;
   }
   check_shape(shape);
-  shape_.dtype = shape.dtype == DType::kF32 ? DType::kF32 : DType::kBF16;
+  SWIFTKV_CHECK(
+      shape.dtype == DType::kBF16 || shape.dtype == DType::kF8E4M3 || shape.dtype == DType::kF32,
+      "a CUDA KV cache is bf16, fp8_e4m3 or f32, not ", dtype_name(shape.dtype));
   const Shape layer_shape = {shape.num_blocks, shape.block_size, shape.num_kv_heads,
                              shape.head_dim};
   const int64_t layer_numel = shape_numel(layer_shape);

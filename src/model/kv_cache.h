@@ -1,5 +1,6 @@
 // The paged KV cache storage of a model (DESIGN.md §4): one K and one V tensor per cache
-// layer, each [num_blocks, block_size, num_kv_heads, head_dim], f32 on CPU or bf16 on CUDA. A
+// layer, each [num_blocks, block_size, num_kv_heads, head_dim], f32 on CPU; on CUDA bf16, fp8
+// e4m3 (--kv-cache-dtype fp8: 1 byte per element, core/fp8.h) or f32 (the f32 model). A
 // token occupies the same slot in every cache layer. On CUDA all layers live in one allocation,
 // cache layer i's K (and V) at a fixed stride from layer 0's, so SwiftKV's bulk K/V write
 // reaches every later layer in one launch. Which blocks belong to which sequence is decided by the
@@ -21,9 +22,10 @@ struct KvCacheShape {
   int64_t block_size = 16;
   int64_t num_kv_heads = 0;
   int64_t head_dim = 0;
-  DType dtype = DType::kF32;  // f32 on CPU; bf16 on CUDA, or f32 for the f32 CUDA model
+  // f32 on CPU; on CUDA bf16, fp8_e4m3 under the bf16 model, or f32 for the f32 model.
+  DType dtype = DType::kF32;
 
-  // Bytes of K and V for one token across all cache layers.
+  // Bytes of K and V for one token across all cache layers (1 byte per element for fp8_e4m3).
   int64_t bytes_per_token() const;
 };
 
@@ -32,7 +34,7 @@ class KvCache {
   // Zero-filled host cache (shape.dtype).
   explicit KvCache(const KvCacheShape& shape);
   // Zero-filled cache where ctx runs: host memory for the CPU backends, one device allocation
-  // for kCuda (shape.dtype f32 for the f32 model, else bf16).
+  // for kCuda (shape.dtype bf16, fp8_e4m3 or f32; an fp8 zero is +0).
   KvCache(const ops::Context& ctx, const KvCacheShape& shape);
   KvCache(const KvCache&) = delete;
   KvCache& operator=(const KvCache&) = delete;

@@ -147,6 +147,15 @@ CudaLlamaModel::CudaLlamaModel(const ops::Context& ctx, ModelConfig config, Swif
   if (options_.tensor_parallel != nullptr && !options_.tensor_parallel->supports_graphs()) {
     options_.cuda_graphs = false;
   }
+  const DType cache_dtype = options_.kv_cache_dtype.value_or(options_.dtype);
+  if (cache_dtype != options_.dtype &&
+      !(cache_dtype == DType::kF8E4M3 && options_.dtype == DType::kBF16)) {
+    throw Error(str_cat(
+        "KV cache dtype ", dtype_name(cache_dtype), " (--kv-cache-dtype) needs ",
+        cache_dtype == DType::kF8E4M3 ? "the bf16 CUDA model" : "a CUDA model of that dtype",
+        "; this one runs in ", dtype_name(options_.dtype)));
+  }
+  options_.kv_cache_dtype = cache_dtype;
   options_.max_num_logits = std::min(options_.max_num_logits, options_.max_num_batched_tokens);
   options_.max_num_seqs = std::min(options_.max_num_seqs, options_.max_num_batched_tokens);
   // Graph batches are padded to powers of two: the largest must fit every buffer.
@@ -179,7 +188,7 @@ KvCacheShape CudaLlamaModel::cache_shape(int64_t num_blocks, int64_t block_size)
                       .block_size = block_size,
                       .num_kv_heads = local_.num_key_value_heads,
                       .head_dim = config_.head_dim,
-                      .dtype = options_.dtype};
+                      .dtype = kv_cache_dtype()};
 }
 
 // ---- weights -------------------------------------------------------------------------------
@@ -449,12 +458,12 @@ void CudaLlamaModel::allocate_buffers(const ops::Context& ctx) {
 CudaLlamaModel::HostStep CudaLlamaModel::plan_step(const BatchView& batch,
                                                    const KvCache& cache) const {
   const KvCacheShape& cs = cache.shape();
-  SWIFTKV_CHECK(cs.num_cache_layers == num_cache_layers() && cs.dtype == options_.dtype &&
+  SWIFTKV_CHECK(cs.num_cache_layers == num_cache_layers() && cs.dtype == kv_cache_dtype() &&
                     cs.num_kv_heads == local_.num_key_value_heads &&
                     cs.head_dim == config_.head_dim && cache.keys(0).device() == Device::kCuda,
                 "the KV cache (", cs.num_cache_layers, " layers, ", dtype_name(cs.dtype),
-                ") does not fit this model (", num_cache_layers(), " ", dtype_name(options_.dtype),
-                " device layers)");
+                ") does not fit this model (", num_cache_layers(), " ",
+                dtype_name(kv_cache_dtype()), " device layers)");
   const int64_t num_tokens = batch.token_ids.dim(0);
   const int64_t num_seqs = batch.num_logits.dim(0);
   const auto* ids = batch.token_ids.data<const int32_t>();

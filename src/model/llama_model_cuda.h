@@ -28,7 +28,11 @@
 // Element type (CudaModelOptions.dtype): bf16 weights, activations and KV cache by default; f32
 // for exact f32 serving of small models (stories260K's greedy output equals llama2.c's), with
 // true f32 GEMMs and every attention on the generic kernel. The same kernels, templated on the
-// element type, run both.
+// element type, run both. Under bf16 the KV cache may be fp8 e4m3 instead
+// (CudaModelOptions.kv_cache_dtype, vLLM's --kv-cache-dtype fp8 with scale 1.0): the cache write
+// rounds each bf16 K/V value to e4m3 (nearest even, saturating to ±448), attention reads the
+// values back exactly; half the cache bytes, so twice the tokens per GiB and half the K/V traffic
+// of decode, for one e4m3 rounding (relative 2^-4) of every cached K/V value.
 //
 // Tensor parallelism (CudaModelOptions.tensor_parallel, model/tensor_parallel.h): each rank holds
 // its heads, KV heads, intermediate features and vocabulary rows, sliced from the same named
@@ -44,6 +48,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "core/tensor.h"
@@ -70,6 +75,9 @@ struct CudaModelOptions {
   // exact f32 serving of small models (true f32 GEMMs, no TF32; attention on the generic kernel,
   // since the tensor-core attention kernels are bf16-only).
   DType dtype = DType::kBF16;
+  // Element type of the KV cache: nullopt = dtype; or kF8E4M3 with dtype kBF16. Anything else
+  // (e4m3 under the f32 model, a cache dtype unlike the model's) is an Error at construction.
+  std::optional<DType> kv_cache_dtype;
   // Tensor parallelism: this model is rank tensor_parallel->rank() of tensor_parallel->size()
   // (model/tensor_parallel.h says what each rank holds); null: the whole model. The communicator
   // must outlive the model; a communicator that cannot be captured turns CUDA graphs off.
@@ -97,11 +105,14 @@ class CudaLlamaModel {
   const TensorParallelShard& shard() const { return shard_; }
   SwiftKVMode mode() const { return mode_; }
   bool swiftkv_active() const { return swiftkv_active_; }
+  // The options, kv_cache_dtype resolved (never nullopt).
   const CudaModelOptions& options() const { return options_; }
+  DType kv_cache_dtype() const { return *options_.kv_cache_dtype; }
   int64_t num_cache_layers() const;
   int64_t cache_layer_of(int64_t layer) const;
-  // A cache shape (options().dtype) for `num_blocks` blocks of `block_size` tokens (allocate it
-  // with KvCache(ctx, shape)); under tensor parallelism, this rank's KV heads.
+  // A cache shape (kv_cache_dtype(), K and V of every cache layer) for `num_blocks` blocks of
+  // `block_size` tokens (allocate it with KvCache(ctx, shape)); under tensor parallelism, this
+  // rank's KV heads.
   KvCacheShape cache_shape(int64_t num_blocks, int64_t block_size) const;
 
   // LlamaModel::forward's contract: writes every token's K/V into `cache` (a device cache) and

@@ -39,7 +39,9 @@ Tensor random_tensor(Shape shape, DType dtype, std::mt19937_64& rng, float mean,
         t.data<uint16_t>()[i] = f32_to_f16(v);
         break;
       case DType::kI32:
-        throw InternalError("random weights cannot be i32");
+      case DType::kF8E4M3:
+        throw Error(str_cat("random weights cannot be ", dtype_name(dtype),
+                            " (supported: f32, bf16, f16)"));
     }
   }
   return t;

@@ -32,6 +32,7 @@ std::string_view safetensors_dtype_name(DType dtype) {
     case DType::kF16:
       return "F16";
     case DType::kI32:
+    case DType::kF8E4M3:
       break;
   }
   return "I32";
@@ -49,8 +50,6 @@ int dtype_rank(DType dtype) {
       return 0;
   }
 }
-
-bool is_weight_dtype(DType dtype) { return dtype != DType::kI32; }
 
 // A non-negative JSON integer, or nullopt.
 std::optional<uint64_t> as_index(const json& value) {

@@ -21,7 +21,7 @@ ModelWeights ModelWeights::from_store(const ModelConfig& config, const WeightSto
   namespace names = tensor_names;
   const auto load = [&](const std::string& name, const Shape& expected) {
     Tensor t = store.get(name);
-    if (t.dtype() == DType::kI32 || t.device() != Device::kCpu) {
+    if (!is_weight_dtype(t.dtype()) || t.device() != Device::kCpu) {
       throw Error(str_cat("tensor '", name, "' in ", store.source(), " has dtype ",
                           dtype_name(t.dtype()), "; expected F32, BF16 or F16"));
     }

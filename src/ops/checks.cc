@@ -40,6 +40,18 @@ DType activation_dtype_of(const Context& ctx, std::string_view op, std::string_v
   return x.dtype();
 }
 
+void check_cache_dtype(const Context& ctx, std::string_view op, std::string_view name,
+                       const Tensor& cache, DType activation_dtype) {
+  if (ctx.backend == Backend::kCuda && activation_dtype == DType::kBF16 &&
+      cache.dtype() == DType::kF8E4M3) {
+    return;
+  }
+  SWIFTKV_CHECK(
+      cache.dtype() == activation_dtype, op, ": ", name, " ", shape_str(cache.shape()), " is ",
+      dtype_name(cache.dtype()), ", expected ", dtype_name(activation_dtype),
+      activation_dtype == DType::kBF16 && ctx.backend == Backend::kCuda ? " or fp8_e4m3" : "");
+}
+
 void check_weight_dtype(std::string_view op, std::string_view name, const Tensor& t) {
   SWIFTKV_CHECK(t.dtype() == DType::kF32 || t.dtype() == DType::kBF16 || t.dtype() == DType::kF16,
                 op, ": ", name, " ", shape_str(t.shape()), " is ", dtype_name(t.dtype()),

@@ -22,6 +22,10 @@ void check_dtype(std::string_view op, std::string_view name, const Tensor& t, DT
 // cache are f32 too). Throws for any other; the op then checks its other tensors against it.
 DType activation_dtype_of(const Context& ctx, std::string_view op, std::string_view name,
                           const Tensor& x);
+// A KV cache holds the activation dtype, or on kCuda under bf16 activations fp8_e4m3
+// (CudaModelOptions::kv_cache_dtype).
+void check_cache_dtype(const Context& ctx, std::string_view op, std::string_view name,
+                       const Tensor& cache, DType activation_dtype);
 // f32, bf16 or f16.
 void check_weight_dtype(std::string_view op, std::string_view name, const Tensor& t);
 void check_shape(std::string_view op, std::string_view name, const Tensor& t,

@@ -75,9 +75,9 @@ void paged_attention(const Context& ctx, const Tensor& out, const Tensor& q, con
     detail::check_shape(kOp, "out", out, q.shape());
   }
   detail::check_rank(kOp, "k_cache", k_cache, 4);
-  detail::check_dtype(kOp, "k_cache", k_cache, dtype);
+  detail::check_cache_dtype(ctx, kOp, "k_cache", k_cache, dtype);
   detail::check_shape(kOp, "v_cache", v_cache, k_cache.shape());
-  detail::check_dtype(kOp, "v_cache", v_cache, dtype);
+  detail::check_dtype(kOp, "v_cache", v_cache, k_cache.dtype());
   const int64_t num_heads = out.dim(1);
   const int64_t num_kv_heads = k_cache.dim(2);
   SWIFTKV_CHECK(out.dim(2) == k_cache.dim(3) && num_kv_heads > 0 && num_heads % num_kv_heads == 0,

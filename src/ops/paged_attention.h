@@ -28,8 +28,9 @@ inline constexpr int64_t kDecodeMaxQueryLen = 4;
 // out, q: [num_tokens, num_heads, head_dim] f32;
 // k_cache, v_cache: [num_blocks, block_size, num_kv_heads, head_dim] f32.
 // q may also be a fused projection output [num_tokens, width] whose first num_heads * head_dim
-// columns are q (num_heads taken from out). kCuda: bf16 out, q and caches; the metadata on the
-// device, checked for shape only (its values were checked on the host by whoever built it).
+// columns are q (num_heads taken from out). kCuda: bf16 out, q and caches (the caches may be
+// fp8_e4m3 instead, read exactly), or all f32 (the f32 model); the metadata on the device,
+// checked for shape only (its values were checked on the host by whoever built it).
 void paged_attention(const Context& ctx, const Tensor& out, const Tensor& q, const Tensor& k_cache,
                      const Tensor& v_cache, const AttentionMetadata& metadata, float scale);
 

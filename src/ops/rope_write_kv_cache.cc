@@ -60,8 +60,9 @@ void rope_write_kv_cache(const Context& ctx, const Tensor& qkv, int64_t num_head
     for (size_t i = 0; i < k_caches.size(); ++i) {
       detail::check_shape(kOp, "k_cache", k_caches[i], cache_shape);
       detail::check_shape(kOp, "v_cache", v_caches[i], cache_shape);
-      detail::check_dtype(kOp, "k_cache", k_caches[i], dtype);
-      detail::check_dtype(kOp, "v_cache", v_caches[i], dtype);
+      detail::check_cache_dtype(ctx, kOp, "k_cache", k_caches[i], dtype);
+      detail::check_dtype(kOp, "k_cache", k_caches[i], k_caches[0].dtype());
+      detail::check_dtype(kOp, "v_cache", v_caches[i], k_caches[0].dtype());
     }
   }
 
@@ -109,7 +110,8 @@ void rope_write_kv_cache(const Context& ctx, const Tensor& qkv, int64_t num_head
                                  .inv_freq = inv_freq,
                                  .slot_mapping = slot_mapping};
         if (!k_caches.empty()) {
-          const auto elem = static_cast<std::ptrdiff_t>(dtype_size(qkv.dtype()));
+          args.cache_dtype = k_caches[0].dtype();
+          const auto elem = static_cast<std::ptrdiff_t>(dtype_size(args.cache_dtype));
           const auto* k0 = static_cast<const char*>(k_caches[0].raw());
           const auto* v0 = static_cast<const char*>(v_caches[0].raw());
           const std::ptrdiff_t stride =

@@ -16,8 +16,9 @@ namespace swiftkv::ops {
 // fused QKV projection is the case num_layers = 1; SwiftKV's all-leaders K/V projection is
 // num_heads = 0, one layer per group leader (one launch on CUDA); SwiftKV's Q-only pass is
 // num_kv_heads = 0 without caches.
-// kCuda: bf16 qkv and caches, and the caches of consecutive layers equally spaced in memory (as
-// KvCache allocates them).
+// kCuda: bf16 qkv and caches (or fp8_e4m3 caches: each bf16 value of k and v rounded to e4m3,
+// nearest even, saturating to ±448, as core/fp8.h), or all f32; the caches of consecutive
+// layers equally spaced in memory (as KvCache allocates them).
 // positions: [num_tokens] i32; inv_freq: [head_dim / 2] f32; slot_mapping: [num_tokens] i32
 // (undefined when no caches are given).
 void rope_write_kv_cache(const Context& ctx, const Tensor& qkv, int64_t num_heads,

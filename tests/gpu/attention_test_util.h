@@ -38,8 +38,9 @@ inline std::string describe(const AttentionCase& c) {
   return s;
 }
 
-// Builds the problem in element type E (Bf16Elem, or F32Elem for generic_attention_f32), runs
-// `kernel` (which launches on the given args), and checks every row.
+// Builds the problem in element type E (Bf16Elem, or F32Elem for generic_attention_f32) with a
+// cache of element type CE (E, or Fp8Elem under Bf16Elem: the e4m3 cache), runs `kernel` (which
+// launches on the given args), and checks every row.
 // bf16 tolerance, per element: the kernel rounds each softmax weight to bf16 before the P·V product
 // (one rounding, relative 2^-8), which moves the output by at most 2^-8 · max|v| of the rows
 // attended; the output is rounded once to bf16 (2^-8 · |out|). Everything else (f32 scores,
@@ -51,13 +52,19 @@ inline std::string describe(const AttentionCase& c) {
 // 0.64·sqrt(head_dim) for unit-normal data, so <= 0.64·128^1.5·2^-24 ≈ 2^-14 absolute on the
 // scores, which moves the softmax weights by that much relatively and the output by
 // <= 2^-14·max|v|; the f32 sums add ~2^-20 relative. Both bounds use 2^-14.
-template <typename E = Bf16Elem>
+// e4m3 cache (random normal values rounded to e4m3): the reference attends to the same e4m3
+// values, dequantized exactly, and the kernels' e4m3 -> bf16 conversion is exact too (every
+// e4m3 value is a bf16 value; check_e4m3_cache_reads_exactly checks every code), so the kernel
+// computes on exactly the reference's inputs and the bf16 bound above holds unchanged.
+template <typename E = Bf16Elem, typename CE = E>
 inline void run_attention_case(
     const AttentionCase& c, uint32_t seed,
-    const std::function<void(cudaStream_t, const cuda::PagedAttentionArgsT<typename E::Device>&)>&
+    const std::function<void(
+        cudaStream_t, const cuda::PagedAttentionArgsT<typename E::Device, typename CE::Device>&)>&
         kernel) {
   SCOPED_TRACE(describe(c));
   using Bits = typename E::Bits;
+  using CacheBits = typename CE::Bits;
   constexpr bool kF32 = std::is_same_v<E, F32Elem>;
   const float element_tolerance = kF32 ? 0x1p-14F : 0x1p-8F;
   const double l2_tolerance = kF32 ? 0x1p-14 : 4e-3;
@@ -97,8 +104,8 @@ inline void run_attention_case(
   const int64_t q_stride = q_width + 2 * c.num_kv_heads * d;
   const std::vector<Bits> q_rows = random_elems<E>(static_cast<size_t>(num_tokens * q_stride), rng);
   const int64_t cache_elements = num_blocks * c.block_size * c.num_kv_heads * d;
-  const std::vector<Bits> k_cache = random_elems<E>(static_cast<size_t>(cache_elements), rng);
-  const std::vector<Bits> v_cache = random_elems<E>(static_cast<size_t>(cache_elements), rng);
+  const std::vector<CacheBits> k_cache = random_elems<CE>(static_cast<size_t>(cache_elements), rng);
+  const std::vector<CacheBits> v_cache = random_elems<CE>(static_cast<size_t>(cache_elements), rng);
 
   std::vector<float> q(static_cast<size_t>(real_tokens * q_width));
   for (int64_t t = 0; t < real_tokens; ++t) {
@@ -112,9 +119,9 @@ inline void run_attention_case(
   const Shape cache_shape = {num_blocks, c.block_size, c.num_kv_heads, d};
   kernels::cpu::ref::paged_attention(
       expected, f32_tensor({real_tokens, c.num_heads, d}, q),
-      elem_tensor<E>(cache_shape, k_cache).to_f32(), elem_tensor<E>(cache_shape, v_cache).to_f32(),
-      i32_tensor({num_seqs + 1}, query_start_loc), i32_tensor({num_seqs}, kv_lens),
-      i32_tensor({num_seqs, max_blocks}, block_tables), scale);
+      elem_tensor<CE>(cache_shape, k_cache).to_f32(),
+      elem_tensor<CE>(cache_shape, v_cache).to_f32(), i32_tensor({num_seqs + 1}, query_start_loc),
+      i32_tensor({num_seqs}, kv_lens), i32_tensor({num_seqs, max_blocks}, block_tables), scale);
 
   cuda::Stream stream;
   const cuda::DeviceBuffer d_q = to_device(q_rows, stream.get());
@@ -129,8 +136,8 @@ inline void run_attention_case(
   kernel(stream.get(), {.out = elem_ptr<E>(d_out),
                         .q = elem_ptr<E>(d_q),
                         .q_stride = q_stride,
-                        .k_cache = elem_ptr<E>(d_k),
-                        .v_cache = elem_ptr<E>(d_v),
+                        .k_cache = elem_ptr<CE>(d_k),
+                        .v_cache = elem_ptr<CE>(d_v),
                         .query_start_loc = d_starts.as<int32_t>(),
                         .kv_lens = d_kv_lens.as<int32_t>(),
                         .block_tables = d_tables.as<int32_t>(),
@@ -158,7 +165,7 @@ inline void run_attention_case(
           max_v[static_cast<size_t>(h)] = std::max(
               max_v[static_cast<size_t>(h)],
               std::abs(
-                  E::to_f32(v_cache[static_cast<size_t>((slot * c.num_kv_heads + h) * d + i)])));
+                  CE::to_f32(v_cache[static_cast<size_t>((slot * c.num_kv_heads + h) * d + i)])));
         }
       }
     }
@@ -183,6 +190,86 @@ inline void run_attention_case(
   EXPECT_LT(std::sqrt(error_squares / std::max(reference_squares, 1e-30)), l2_tolerance);
   for (size_t i = static_cast<size_t>(real_tokens * q_width); i < out_elements; ++i) {
     ASSERT_EQ(out[i], E::kPoison) << "padding row written at element " << i;
+  }
+}
+
+// An e4m3 cache is read exactly: sequences of one query row over one cached position (softmax
+// weight exactly 1, so out = v exactly), with the V rows read cycling through all 254 finite e4m3
+// codes (subnormals, ±0 and ±448 included) and random K. Every output element must equal its
+// code's value (compared as values: -0 may come out as +0).
+inline void check_e4m3_cache_reads_exactly(
+    int64_t head_dim,
+    const std::function<void(cudaStream_t, const cuda::PagedAttentionArgsFp8&)>& kernel) {
+  SCOPED_TRACE("e4m3 exact read, head_dim " + std::to_string(head_dim));
+  constexpr int64_t kNumHeads = 8;
+  constexpr int64_t kNumKvHeads = 2;
+  constexpr int64_t kBlockSize = 16;
+  const int64_t num_seqs = (2 * 254 + kNumKvHeads * head_dim - 1) / (kNumKvHeads * head_dim) + 1;
+  const int64_t num_blocks = num_seqs;
+  const int64_t row = kNumKvHeads * head_dim;
+  std::mt19937 rng(17);
+  std::vector<uint8_t> k_cache =
+      random_elems<Fp8Elem>(static_cast<size_t>(num_blocks * kBlockSize * row), rng);
+  std::vector<uint8_t> v_cache(k_cache.size(), 0);
+  int code = 0;
+  for (int64_t s = 0; s < num_seqs; ++s) {  // sequence s reads slot s * kBlockSize
+    for (int64_t i = 0; i < row; ++i) {
+      while ((code & 0x7f) == 0x7f) {
+        code = (code + 1) % 256;
+      }
+      v_cache[static_cast<size_t>(s * kBlockSize * row + i)] = static_cast<uint8_t>(code);
+      code = (code + 1) % 256;
+    }
+  }
+  std::vector<int32_t> query_start_loc;
+  std::vector<int32_t> kv_lens(static_cast<size_t>(num_seqs), 1);
+  std::vector<int32_t> block_tables;
+  for (int64_t s = 0; s <= num_seqs; ++s) {
+    query_start_loc.push_back(static_cast<int32_t>(s));
+  }
+  for (int64_t s = 0; s < num_seqs; ++s) {
+    block_tables.push_back(static_cast<int32_t>(s));
+  }
+  const int64_t q_width = kNumHeads * head_dim;
+  const std::vector<uint16_t> q =
+      random_elems<Bf16Elem>(static_cast<size_t>(num_seqs * q_width), rng);
+  cuda::Stream stream;
+  const cuda::DeviceBuffer d_q = to_device(q, stream.get());
+  const cuda::DeviceBuffer d_k = to_device(k_cache, stream.get());
+  const cuda::DeviceBuffer d_v = to_device(v_cache, stream.get());
+  const cuda::DeviceBuffer d_starts = to_device(query_start_loc, stream.get());
+  const cuda::DeviceBuffer d_kv_lens = to_device(kv_lens, stream.get());
+  const cuda::DeviceBuffer d_tables = to_device(block_tables, stream.get());
+  const cuda::DeviceBuffer d_out =
+      to_device(std::vector<uint16_t>(q.size(), kPoisonBf16), stream.get());
+  kernel(stream.get(), {.out = elem_ptr<Bf16Elem>(d_out),
+                        .q = elem_ptr<Bf16Elem>(d_q),
+                        .k_cache = elem_ptr<Fp8Elem>(d_k),
+                        .v_cache = elem_ptr<Fp8Elem>(d_v),
+                        .query_start_loc = d_starts.as<int32_t>(),
+                        .kv_lens = d_kv_lens.as<int32_t>(),
+                        .block_tables = d_tables.as<int32_t>(),
+                        .num_seqs = num_seqs,
+                        .num_tokens = num_seqs,
+                        .num_heads = kNumHeads,
+                        .num_kv_heads = kNumKvHeads,
+                        .head_dim = head_dim,
+                        .block_size = kBlockSize,
+                        .max_blocks_per_seq = 1,
+                        .scale = 1.0F / std::sqrt(static_cast<float>(head_dim))});
+  const std::vector<uint16_t> out = to_host<uint16_t>(d_out, q.size(), stream.get());
+  const int64_t group = kNumHeads / kNumKvHeads;
+  for (int64_t s = 0; s < num_seqs; ++s) {
+    for (int64_t h = 0; h < kNumHeads; ++h) {
+      for (int64_t i = 0; i < head_dim; ++i) {
+        const uint8_t c =
+            v_cache[static_cast<size_t>(s * kBlockSize * row + (h / group) * head_dim + i)];
+        ASSERT_EQ(bf16_to_f32(out[static_cast<size_t>((s * kNumHeads + h) * head_dim + i)]),
+                  fp8_e4m3_to_f32(c))
+            << "code 0x" << std::hex << static_cast<int>(c) << std::dec << " seq " << s << " head "
+            << h << " dim " << i;
+      }
+    }
   }
 }
 

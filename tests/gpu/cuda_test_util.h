@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cuda_bf16.h>
+#include <cuda_fp8.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "core/dtype.h"
+#include "core/fp8.h"
 #include "core/tensor.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/device_memory.h"
@@ -112,6 +114,17 @@ struct F32Elem {
     std::memcpy(&b, &x, sizeof(b));
     return b;
   }
+};
+
+// The e4m3 KV cache (--kv-cache-dtype fp8) as the tests hold it: raw bytes, the host codec of
+// core/fp8.h (which the kernels match bit for bit). Poison is the NaN code.
+struct Fp8Elem {
+  using Bits = uint8_t;
+  using Device = __nv_fp8_e4m3;
+  static constexpr Bits kPoison = kFp8E4M3NaN;
+  static constexpr DType kDType = DType::kF8E4M3;
+  static float to_f32(Bits b) { return fp8_e4m3_to_f32(b); }
+  static Bits from_f32(float x) { return f32_to_fp8_e4m3(x); }
 };
 
 template <typename E>

@@ -1,4 +1,5 @@
-// The split-KV paged decode attention kernel against the CPU reference paged attention.
+// The split-KV paged decode attention kernel against the CPU reference paged attention, over a
+// bf16 cache and an e4m3 cache (against the reference on the dequantized cache).
 #include <gtest/gtest.h>
 
 #include "attention_test_util.h"
@@ -7,9 +8,11 @@
 namespace swiftkv {
 namespace {
 
-// Runs the decode kernel with `num_splits` splits (0 = the library's choice).
+// Runs the decode kernel with `num_splits` splits (0 = the library's choice); Args is
+// cuda::PagedAttentionArgs (bf16 cache) or cuda::PagedAttentionArgsFp8 (e4m3 cache).
+template <typename Args = cuda::PagedAttentionArgs>
 auto decode_with(int num_splits) {
-  return [num_splits](cudaStream_t stream, const cuda::PagedAttentionArgs& args) {
+  return [num_splits](cudaStream_t stream, const Args& args) {
     const int splits = num_splits > 0
                            ? num_splits
                            : cuda::decode_attention_num_splits(args.num_tokens, args.num_kv_heads);
@@ -28,6 +31,20 @@ TEST(CudaDecodeAttention, MatchesCpuReferenceOnCommonCases) {
   }
 }
 
+TEST(CudaDecodeAttention, Fp8CacheMatchesCpuReferenceOnCommonCases) {
+  uint32_t seed = 250;
+  for (const testing::AttentionCase& c : testing::common_attention_cases()) {
+    testing::run_attention_case<testing::Bf16Elem, testing::Fp8Elem>(
+        c, seed++, decode_with<cuda::PagedAttentionArgsFp8>(0));
+  }
+}
+
+TEST(CudaDecodeAttention, Fp8CacheReadsExactly) {
+  for (const int64_t head_dim : {64, 128}) {
+    testing::check_e4m3_cache_reads_exactly(head_dim, decode_with<cuda::PagedAttentionArgsFp8>(0));
+  }
+}
+
 TEST(CudaDecodeAttention, DecodeBatchesAtEverySplitCount) {
   // One query row per sequence, context lengths around the tile (64) and split boundaries,
   // long contexts, and a speculative-decoding verify (q_len 3).
@@ -39,6 +56,8 @@ TEST(CudaDecodeAttention, DecodeBatchesAtEverySplitCount) {
     SCOPED_TRACE(splits);
     testing::run_attention_case(batch, seed++, decode_with(splits));
     testing::run_attention_case(small, seed++, decode_with(splits));
+    testing::run_attention_case<testing::Bf16Elem, testing::Fp8Elem>(
+        batch, seed++, decode_with<cuda::PagedAttentionArgsFp8>(splits));
   }
 }
 

@@ -1,5 +1,6 @@
 // The generic paged-attention kernel (small head dims such as stories260K's 8, large GQA groups,
-// and every shape of the f32 model) against the CPU reference, in bf16 and in f32.
+// and every shape of the f32 model) against the CPU reference, in bf16 (over a bf16 and an e4m3
+// cache) and in f32.
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -31,6 +32,23 @@ TEST(CudaGenericAttention, MatchesCpuReference) {
                                 [](cudaStream_t stream, const cuda::PagedAttentionArgs& args) {
                                   cuda::generic_attention_bf16(stream, args);
                                 });
+  }
+}
+
+void generic_fp8(cudaStream_t stream, const cuda::PagedAttentionArgsFp8& args) {
+  cuda::generic_attention_bf16(stream, args);
+}
+
+TEST(CudaGenericAttention, Fp8CacheMatchesCpuReference) {
+  uint32_t seed = 350;
+  for (const testing::AttentionCase& c : generic_cases()) {
+    testing::run_attention_case<testing::Bf16Elem, testing::Fp8Elem>(c, seed++, generic_fp8);
+  }
+}
+
+TEST(CudaGenericAttention, Fp8CacheReadsExactly) {
+  for (const int64_t head_dim : {8, 64, 128}) {
+    testing::check_e4m3_cache_reads_exactly(head_dim, generic_fp8);
   }
 }
 

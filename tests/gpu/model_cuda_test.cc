@@ -1,7 +1,8 @@
 // The CUDA forward (model/llama_model_cuda.h) against the CPU engine: stories260K's golden greedy
 // continuation, logits parity with the CPU forward on the same (bf16) weights, SwiftKV's
 // contracts (skip == no-skip, `--swiftkv off` == the base model), graph replay == eager, padded
-// multi-sequence batches == one sequence at a time, and a random 8B-shaped model (2 layers).
+// multi-sequence batches == one sequence at a time, a random 8B-shaped model (2 layers), and the
+// fp8 (e4m3) KV cache against the bf16 cache.
 //
 // Data: stories260K (converted directory or llama2.c .bin) and its golden json are read from
 // $SWIFTKV_GPU_DATA (default <source>/.gpu-data; scripts/gpu-check.sh fills it from ../shared
@@ -22,16 +23,37 @@
 // reductions' summation orders (cuBLASLt tiles vs OpenBLAS, over at most 512 terms here, each
 // reordering worth ~sqrt(K) roundings) and CUDA's cosf/sinf/expf/rsqrtf against libm (<= 2 ulp
 // each): 1e-5 of the largest logit.
+//
+// fp8 KV cache (CudaModelOptions::kv_cache_dtype = kF8E4M3) against the bf16 cache on the same
+// weights: the only difference is one rounding of every cached K and V value from bf16 to e4m3
+// (3 mantissa bits: unit roundoff u = 2^-4; for values spread over a binade the RMS relative
+// rounding error is about u·sqrt(1/3)·0.7 ~ 0.025). Those errors enter every layer's attention
+// (V directly, K through the softmax weights) and pass on to the logits, by how much depends on
+// the model, so the bounds come from a CPU simulation (the CPU forward with its f32 cache
+// rounded through bf16 to e4m3 at every write; outside the suite), with a factor 2 of margin,
+// rounded up to a multiple of u. RMS relative logit error / largest error over the largest
+// logit, prompt and decode rows:
+// - stories260K (trained) and its SwiftKV variants: 0.022-0.026 / 0.10-0.115 simulated, so at
+//   most u = 0.0625 RMS and 4u = 0.25 largest;
+// - the random 8B-shaped model (3 layers): 0.084-0.093 / 0.083-0.096 simulated (with the CPU's
+//   own random weights of the same distribution), so at most 3u = 0.1875 for both. A random
+//   network's residual stream is its layers' outputs (embeddings have std 0.02), so the cache's
+//   rounding reaches the logits nearly undiminished and compounds over layers.
+// SwiftKV skip and no-skip write the same cache bytes (Phase A runs the same rows through the
+// same kernels in both modes), so with an fp8 cache they still differ only by bf16 rounding:
+// kBf16Tolerance.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <vector>
 
@@ -51,6 +73,24 @@ namespace fs = std::filesystem;
 
 using namespace gpu_test;  // NOLINT(google-build-using-namespace): the shared helpers
 
+constexpr double kFp8CacheRmsTolerance = 0.0625;     // stories260K
+constexpr double kFp8CacheMaxTolerance = 0.25;       // stories260K
+constexpr double kFp8CacheRandomTolerance = 0.1875;  // random 8B shape, RMS and largest
+
+// ||actual - expected||_2 / ||expected||_2 over all elements.
+double rms_relative_error(const Tensor& actual, const Tensor& expected) {
+  EXPECT_EQ(actual.shape(), expected.shape());
+  double error = 0.0;
+  double reference = 0.0;
+  for (int64_t i = 0; i < std::min(actual.numel(), expected.numel()); ++i) {
+    const double a = actual.data<const float>()[i];
+    const double e = expected.data<const float>()[i];
+    error += std::isnan(a) ? INFINITY : (a - e) * (a - e);
+    reference += e * e;
+  }
+  return std::sqrt(error / std::max(reference, 1e-30));
+}
+
 class CudaModel : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -61,9 +101,11 @@ class CudaModel : public ::testing::Test {
     ctx_ = device_->context();
   }
 
-  static CudaModelOptions small_options(bool graphs = true, DType dtype = DType::kBF16) {
+  static CudaModelOptions small_options(bool graphs = true, DType dtype = DType::kBF16,
+                                        std::optional<DType> kv_cache_dtype = std::nullopt) {
     CudaModelOptions o;
     o.dtype = dtype;
+    o.kv_cache_dtype = kv_cache_dtype;
     o.max_num_batched_tokens = 512;
     o.max_num_seqs = 8;
     o.max_num_logits = 512;
@@ -73,10 +115,25 @@ class CudaModel : public ::testing::Test {
   }
 
   std::unique_ptr<CudaLlamaModel> load_gpu(const std::string& dir, SwiftKVMode mode,
-                                           bool graphs = true, DType dtype = DType::kBF16) {
+                                           bool graphs = true, DType dtype = DType::kBF16,
+                                           std::optional<DType> kv_cache_dtype = std::nullopt) {
     LoadOptions load;
     load.mode = mode;
-    return load_cuda_model(dir, load, ctx_, small_options(graphs, dtype));
+    return load_cuda_model(dir, load, ctx_, small_options(graphs, dtype, kv_cache_dtype));
+  }
+
+  // Every cache layer's K and V bytes equal.
+  void expect_same_cache_bytes(const KvCache& a, const KvCache& b) {
+    ASSERT_EQ(a.shape().num_cache_layers, b.shape().num_cache_layers);
+    for (int64_t layer = 0; layer < a.shape().num_cache_layers; ++layer) {
+      for (const bool keys : {true, false}) {
+        const Tensor x = ops::to_host(ctx_, keys ? a.keys(layer) : a.values(layer));
+        const Tensor y = ops::to_host(ctx_, keys ? b.keys(layer) : b.values(layer));
+        ASSERT_EQ(x.nbytes(), y.nbytes());
+        EXPECT_EQ(std::memcmp(x.raw(), y.raw(), x.nbytes()), 0)
+            << (keys ? "keys" : "values") << " of cache layer " << layer << " differ";
+      }
+    }
   }
 
   // The CPU forward on the GPU model's own (bf16 or f32) weights.
@@ -301,6 +358,57 @@ TEST_P(CudaModelSwiftKV, SkipMatchesNoSkipAndCpu) {
             kBf16Tolerance);
 }
 
+// With an fp8 cache: the cache is e4m3 (half the bytes of bf16), skip and no-skip write the
+// same cache bytes and agree as in bf16 (prompt rows, the last row alone, a decode step), and
+// the logits stay within the fp8 tolerances of the bf16-cache model's (header).
+TEST_P(CudaModelSwiftKV, Fp8CacheSkipMatchesNoSkipAndStaysNearBf16Cache) {
+  const auto [l, g] = GetParam();
+  const std::string dir = swiftkv_dir(l, g);
+  const auto skip = load_gpu(dir, SwiftKVMode::kOn, true, DType::kBF16, DType::kF8E4M3);
+  const auto no_skip = load_gpu(dir, SwiftKVMode::kNoSkip, true, DType::kBF16, DType::kF8E4M3);
+  const auto bf16 = load_gpu(dir, SwiftKVMode::kOn);
+  ASSERT_EQ(skip->kv_cache_dtype(), DType::kF8E4M3);
+  const KvCache skip_cache(ctx_, skip->cache_shape(32, 16));
+  const KvCache no_skip_cache(ctx_, no_skip->cache_shape(32, 16));
+  const KvCache bf16_cache(ctx_, bf16->cache_shape(32, 16));
+  ASSERT_EQ(skip_cache.keys(0).dtype(), DType::kF8E4M3);
+  EXPECT_EQ(2 * skip_cache.shape().bytes_per_token(), bf16_cache.shape().bytes_per_token());
+
+  const std::vector<int32_t> prompt = random_tokens(75, static_cast<uint32_t>(l * 10 + g), 512);
+  const BatchView all_rows = batcher_.one(prompt, 0, 75);
+  const Tensor expected = no_skip->forward(ctx_, all_rows, no_skip_cache);
+  const double skip_error = max_relative_error(skip->forward(ctx_, all_rows, skip_cache), expected);
+  EXPECT_LT(skip_error, kBf16Tolerance);
+  // The last row alone (Phase B on one row), over a cache rewritten with the same bytes.
+  const Tensor last = skip->forward(ctx_, batcher_.one(prompt, 0, 1), skip_cache);
+  EXPECT_LT(max_relative_error(last, expected.rows(74, 75).clone()), kBf16Tolerance);
+  expect_same_cache_bytes(skip_cache, no_skip_cache);
+  const BatchView next = batcher_.one({42}, 75, 1);
+  const Tensor decode_no_skip = no_skip->forward(ctx_, next, no_skip_cache);
+  EXPECT_LT(max_relative_error(skip->forward(ctx_, next, skip_cache), decode_no_skip),
+            kBf16Tolerance);
+
+  const Tensor bf16_prompt = bf16->forward(ctx_, all_rows, bf16_cache);
+  const Tensor bf16_decode = bf16->forward(ctx_, next, bf16_cache);
+  const double prompt_max = max_relative_error(expected, bf16_prompt);
+  const double prompt_rms = rms_relative_error(expected, bf16_prompt);
+  const double decode_max = max_relative_error(decode_no_skip, bf16_decode);
+  const double decode_rms = rms_relative_error(decode_no_skip, bf16_decode);
+  EXPECT_LT(prompt_rms, kFp8CacheRmsTolerance);
+  EXPECT_LT(prompt_max, kFp8CacheMaxTolerance);
+  EXPECT_LT(decode_rms, kFp8CacheRmsTolerance);
+  EXPECT_LT(decode_max, kFp8CacheMaxTolerance);
+  int agree = 0;
+  for (int64_t row = 0; row < 75; ++row) {
+    agree += argmax_row(expected, row) == argmax_row(bf16_prompt, row) ? 1 : 0;
+  }
+  std::printf(
+      "SwiftKV l=%d G=%d fp8 cache: skip vs no-skip %.2e; vs bf16 cache: prompt max %.3f rms "
+      "%.3f, decode max %.3f rms %.3f, prompt argmax agrees at %d of 75 rows\n",
+      static_cast<int>(l), static_cast<int>(g), skip_error, prompt_max, prompt_rms, decode_max,
+      decode_rms, agree);
+}
+
 // The same in f32: skip == no-skip and the GPU == the CPU forward, to kF32Tolerance.
 TEST_P(CudaModelSwiftKV, F32SkipMatchesNoSkipAndCpu) {
   const auto [l, g] = GetParam();
@@ -440,6 +548,63 @@ TEST_F(CudaModel, Random8BShapeMatchesCpu) {
   EXPECT_EQ(max_relative_error(off->forward(ctx_, batch, off_cache),
                                base->forward(ctx_, batch, base_cache)),
             0.0);
+}
+
+// The fp8 cache on the tensor-core kernels (head_dim 128, GQA 4): the Llama-3.1-8B shape with 3
+// layers, the last two SwiftKV layers (two group leaders: a two-layer e4m3 bulk write); a
+// 40-token prompt (prefill kernel) and decode steps (decode kernel, whole-step graphs): skip ==
+// no-skip to kBf16Tolerance, and the logits within kFp8CacheRandomTolerance of the bf16 cache's.
+TEST_F(CudaModel, Random8BShapeFp8CacheMatchesBf16Cache) {
+  ModelConfig config = random_model_config({.shape = "llama-3.1-8b", .num_swiftkv_layers = 2});
+  config.num_hidden_layers = 3;
+  config.num_key_value_layers = 1;
+  config.validate();
+  CudaModelOptions options = small_options();
+  options.max_num_batched_tokens = 64;
+  options.max_num_logits = 64;
+  CudaModelOptions fp8_options = options;
+  fp8_options.kv_cache_dtype = DType::kF8E4M3;
+  const auto skip = CudaLlamaModel::random(ctx_, config, 5, SwiftKVMode::kOn, fp8_options);
+  const auto no_skip = CudaLlamaModel::random(ctx_, config, 5, SwiftKVMode::kNoSkip, fp8_options);
+  const auto bf16 = CudaLlamaModel::random(ctx_, config, 5, SwiftKVMode::kOn, options);
+  const KvCache skip_cache(ctx_, skip->cache_shape(32, 16));
+  const KvCache no_skip_cache(ctx_, no_skip->cache_shape(32, 16));
+  const KvCache bf16_cache(ctx_, bf16->cache_shape(32, 16));
+  ASSERT_EQ(skip_cache.keys(0).dtype(), DType::kF8E4M3);
+  const std::vector<int32_t> prompt = random_tokens(40, 11, 128000);
+  const BatchView batch = batcher_.one(prompt, 0, 3);
+  const Tensor expected = no_skip->forward(ctx_, batch, no_skip_cache);
+  const Tensor reference = bf16->forward(ctx_, batch, bf16_cache);
+  double skip_error = max_relative_error(skip->forward(ctx_, batch, skip_cache), expected);
+  double fp8_max = max_relative_error(expected, reference);
+  double fp8_rms = rms_relative_error(expected, reference);
+  expect_same_cache_bytes(skip_cache, no_skip_cache);
+  for (int step = 0; step < 3; ++step) {
+    const BatchView next = batcher_.one({1234 + step}, 40 + step, 1);
+    const Tensor decode = no_skip->forward(ctx_, next, no_skip_cache);
+    const Tensor decode_reference = bf16->forward(ctx_, next, bf16_cache);
+    skip_error =
+        std::max(skip_error, max_relative_error(skip->forward(ctx_, next, skip_cache), decode));
+    fp8_max = std::max(fp8_max, max_relative_error(decode, decode_reference));
+    fp8_rms = std::max(fp8_rms, rms_relative_error(decode, decode_reference));
+  }
+  EXPECT_LT(skip_error, kBf16Tolerance);
+  EXPECT_LT(fp8_rms, kFp8CacheRandomTolerance);
+  EXPECT_LT(fp8_max, kFp8CacheRandomTolerance);
+  EXPECT_GE(skip->num_graphs(), 1);
+  std::printf(
+      "8B shape, 3 layers, fp8 cache: skip vs no-skip %.2e; vs bf16 cache max %.3f rms %.3f\n",
+      skip_error, fp8_max, fp8_rms);
+}
+
+// An fp8 cache needs the bf16 model: the f32 model refuses it with an Error naming the flag.
+TEST_F(CudaModel, F32ModelRefusesAnFp8Cache) {
+  try {
+    load_gpu(stories_dir(), SwiftKVMode::kOn, true, DType::kF32, DType::kF8E4M3);
+    ADD_FAILURE() << "the f32 model accepted an fp8 cache";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("--kv-cache-dtype"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
-// The flash-attention prefill kernel against the CPU reference paged attention.
+// The flash-attention prefill kernel against the CPU reference paged attention, over a bf16
+// cache and an e4m3 cache (against the reference on the dequantized cache).
 #include <gtest/gtest.h>
 
 #include "attention_test_util.h"
@@ -14,6 +15,25 @@ TEST(CudaPrefillAttention, MatchesCpuReference) {
                                 [](cudaStream_t stream, const cuda::PagedAttentionArgs& args) {
                                   cuda::prefill_attention_bf16(stream, args);
                                 });
+  }
+}
+
+void prefill_fp8(cudaStream_t stream, const cuda::PagedAttentionArgsFp8& args) {
+  cuda::prefill_attention_bf16(stream, args);
+}
+
+TEST(CudaPrefillAttention, Fp8CacheMatchesCpuReference) {
+  uint32_t seed = 150;
+  for (const testing::AttentionCase& c : testing::common_attention_cases()) {
+    testing::run_attention_case<testing::Bf16Elem, testing::Fp8Elem>(c, seed++, prefill_fp8);
+  }
+  testing::run_attention_case<testing::Bf16Elem, testing::Fp8Elem>(
+      {8, 2, 128, 16, {{2048, 2048}, {300, 1300}}}, 8, prefill_fp8);
+}
+
+TEST(CudaPrefillAttention, Fp8CacheReadsExactly) {
+  for (const int64_t head_dim : {64, 128}) {
+    testing::check_e4m3_cache_reads_exactly(head_dim, prefill_fp8);
   }
 }
 

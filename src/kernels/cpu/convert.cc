@@ -40,6 +40,7 @@ void convert_to_f32(DType dtype, const void* src, float* dst, int64_t n) {
       convert_16bit(dtype, src, dst, n);
       return;
     case DType::kI32:
+    case DType::kF8E4M3:
       break;
   }
   throw InternalError(str_cat("cannot convert ", dtype_name(dtype), " weights to f32"));
@@ -54,6 +55,7 @@ float element_to_f32(DType dtype, const void* base, int64_t i) {
     case DType::kF16:
       return f16_to_f32(static_cast<const uint16_t*>(base)[i]);
     case DType::kI32:
+    case DType::kF8E4M3:
       break;
   }
   throw InternalError(str_cat("cannot convert ", dtype_name(dtype), " weights to f32"));

@@ -1,6 +1,6 @@
 // Device building blocks of the attention kernels (internal header): cp.async copies, ldmatrix,
 // the m16n8k16 bf16 tensor-core MMA, the swizzled shared-memory tile layout, paged-cache row
-// addressing and argument checks.
+// addressing, the e4m3 -> bf16 conversion of staged cache tiles, and argument checks.
 //
 // Fragment layouts of mma.m16n8k16 (PTX ISA, "Matrix Fragments for mma.m16n8k16"), with
 // g = lane / 4 and t = lane % 4: A (16x16, row-major) a0 = (g, 2t..2t+1), a1 = (g+8, 2t..),
@@ -10,8 +10,10 @@
 #pragma once
 
 #include <cuda_bf16.h>
+#include <cuda_fp8.h>
 
 #include <cstdint>
+#include <type_traits>
 
 #include "kernels/cuda/paged_attention_args.h"
 
@@ -72,6 +74,87 @@ __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
 template <int kHeadDim>
 __device__ __forceinline__ int tile_offset(int row, int chunk) {
   return row * kHeadDim + ((chunk ^ (row & 7)) * 8);
+}
+
+// ---- e4m3 caches ----------------------------------------------------------------------------
+// The tensor-core kernels stage an e4m3 cache's raw bytes with cp.async. Prefill converts each
+// staged tile into the same swizzled bf16 tile a bf16 cache is copied into (every warp reads the
+// whole tile, so converting once per block is cheapest); decode, where each warp reads only its
+// own 16 rows, converts ldmatrix fragments of the raw tile in registers.
+
+template <typename TCache>
+inline constexpr bool kIsE4M3 = std::is_same_v<TCache, __nv_fp8_e4m3>;
+
+// Four e4m3 values (the bytes of `packed`, lowest first) as four bf16 (two bf16x2 words:
+// elements 0,1 and 2,3), exactly. Each byte's sign goes to a bf16 sign bit and its 7 exponent and
+// mantissa bits to the low 4 exponent and top 3 mantissa bits of the bf16, which then reads as
+// the e4m3 value times 2^-120 (e4m3 subnormals land on bf16 subnormals, which bf16 arithmetic
+// keeps: PTX mul.bf16x2 has no flush-to-zero); one bf16x2 multiply by 2^120 (a power of two,
+// results in bf16's normal range: exact) restores the value. About 10 ALU instructions per 4
+// elements (2 fewer without the final byte permutes), where cvt.rn.f16x2.e4m3x2 plus the
+// f16 -> f32 -> bf16 conversions would take 8 on the conversion pipe. The NaN codes 0x7f / 0xff
+// read as ±480: the saturating cache write produces them only from NaN inputs.
+// `even` gets bytes 0 and 2 (low and high half), `odd` bytes 1 and 3: the pairs the MMA
+// fragments of a directly converted tile need (decode_attention.cu).
+__device__ __forceinline__ void e4m3x4_to_bf16_pairs(uint32_t packed, uint32_t& even,
+                                                     uint32_t& odd) {
+  constexpr uint32_t kSigns = 0x80008000U;
+  constexpr uint32_t kMagnitudes = 0x7f007f00U;
+  constexpr uint32_t kTwoTo120 = 0x7b807b80U;  // bf16x2 (2^120, 2^120)
+  const uint32_t odd_in = packed;              // bytes 1 and 3 in the high byte of each half
+  const uint32_t even_in = packed << 8;        // bytes 0 and 2
+  const uint32_t odd_bits = (odd_in & kSigns) | ((odd_in & kMagnitudes) >> 4);
+  const uint32_t even_bits = (even_in & kSigns) | ((even_in & kMagnitudes) >> 4);
+  const __nv_bfloat162 scale = *reinterpret_cast<const __nv_bfloat162*>(&kTwoTo120);
+  const __nv_bfloat162 odd_values =
+      __hmul2(*reinterpret_cast<const __nv_bfloat162*>(&odd_bits), scale);
+  const __nv_bfloat162 even_values =
+      __hmul2(*reinterpret_cast<const __nv_bfloat162*>(&even_bits), scale);
+  odd = *reinterpret_cast<const uint32_t*>(&odd_values);
+  even = *reinterpret_cast<const uint32_t*>(&even_values);
+}
+
+__device__ __forceinline__ uint2 e4m3x4_to_bf16x4(uint32_t packed) {
+  uint32_t even = 0;
+  uint32_t odd = 0;
+  e4m3x4_to_bf16_pairs(packed, even, odd);
+  return make_uint2(__byte_perm(even, odd, 0x5410), __byte_perm(even, odd, 0x7632));
+}
+
+// Byte offset of 16-byte chunk `chunk` of row `row` in a swizzled e4m3 tile of kHeadDim-byte
+// rows: the 8 rows one ldmatrix 8x8 matrix reads (or 8 consecutive chunks cp.async writes) fall
+// into 8 different bank groups (rows of 128 bytes: chunk ^ (row % 8); of 64 bytes, two rows per
+// 128-byte line: chunk ^ ((row / 2) % 4)).
+template <int kHeadDim>
+__device__ __forceinline__ int e4m3_tile_offset(int row, int chunk) {
+  static_assert(kHeadDim == 64 || kHeadDim == 128);
+  const int swizzle = kHeadDim == 128 ? (row & 7) : ((row >> 1) & 3);
+  return row * kHeadDim + ((chunk ^ swizzle) * 16);
+}
+
+// Converts staged e4m3 chunk `chunk` (16 values at `staged`) of tile row `row` into the bf16
+// tile's 16-byte chunks 2 chunk and 2 chunk + 1 (tile_offset layout). Chunks >= 4 store the odd
+// half first: the 8 lanes of one 16-byte store phase (8 consecutive chunks of a row at head_dim
+// 128, or 4 of each of two rows at 64) then hit 8 different bank groups.
+template <int kHeadDim>
+__device__ __forceinline__ void convert_e4m3_chunk(const unsigned char* staged, __nv_bfloat16* tile,
+                                                   int row, int chunk) {
+  const uint4 in = *reinterpret_cast<const uint4*>(staged);
+  const uint2 a = e4m3x4_to_bf16x4(in.x);
+  const uint2 b = e4m3x4_to_bf16x4(in.y);
+  const uint2 c = e4m3x4_to_bf16x4(in.z);
+  const uint2 d = e4m3x4_to_bf16x4(in.w);
+  const uint4 lo = make_uint4(a.x, a.y, b.x, b.y);
+  const uint4 hi = make_uint4(c.x, c.y, d.x, d.y);
+  uint4* lo_dst = reinterpret_cast<uint4*>(tile + tile_offset<kHeadDim>(row, 2 * chunk));
+  uint4* hi_dst = reinterpret_cast<uint4*>(tile + tile_offset<kHeadDim>(row, 2 * chunk + 1));
+  if (chunk < 4) {
+    *lo_dst = lo;
+    *hi_dst = hi;
+  } else {
+    *hi_dst = hi;
+    *lo_dst = lo;
+  }
 }
 
 // Division by a run-time constant (the block size) without a hardware divide: the round-up

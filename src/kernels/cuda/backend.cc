@@ -2,6 +2,7 @@
 #include "kernels/cuda/backend.h"
 
 #include <cuda_bf16.h>
+#include <cuda_fp8.h>
 
 #include <algorithm>
 
@@ -58,6 +59,8 @@ float* f32(const Tensor& t) { return static_cast<float*>(t.raw()); }
 const int32_t* i32(const Tensor& t) { return t.data<const int32_t>(); }
 // The f32 model's tensors (CudaModelOptions::dtype); the op checked that all agree.
 bool is_f32(const Tensor& t) { return t.dtype() == DType::kF32; }
+// An fp8 KV cache (CudaModelOptions::kv_cache_dtype) under bf16 activations.
+bool is_e4m3(const Tensor& t) { return t.dtype() == DType::kF8E4M3; }
 
 }  // namespace
 
@@ -161,10 +164,13 @@ void fill_zero(CudaContext& context, const Tensor& t) {
 
 void fill_random_uniform(CudaContext& context, const Tensor& t, uint64_t seed, float mean,
                          float half_width) {
-  SWIFTKV_CHECK(t.dtype() == DType::kBF16 || t.dtype() == DType::kF32,
+  SWIFTKV_CHECK(t.dtype() == DType::kBF16 || t.dtype() == DType::kF32 || is_e4m3(t),
                 "fill_random_uniform: ", dtype_name(t.dtype()));
   if (is_f32(t)) {
     fill_random_uniform_f32(context.stream(), f32(t), t.numel(), seed, mean, half_width);
+  } else if (is_e4m3(t)) {
+    fill_random_uniform_e4m3(context.stream(), static_cast<__nv_fp8_e4m3*>(t.raw()), t.numel(),
+                             seed, mean, half_width);
   } else {
     fill_random_uniform_bf16(context.stream(), bf16(t), t.numel(), seed, mean, half_width);
   }
@@ -262,8 +268,8 @@ void gather_rows(CudaContext& context, const Tensor& out, const Tensor& x, const
 
 namespace {
 
-template <typename T>
-RopeKvCacheArgsT<T> rope_kernel_args(const RopeWriteArgs& args) {
+template <typename T, typename TCache = T>
+RopeKvCacheArgsT<T, TCache> rope_kernel_args(const RopeWriteArgs& args) {
   const int64_t q_width = args.num_heads * args.head_dim;
   const int64_t kv_width = args.num_kv_heads * args.head_dim;
   T* base = static_cast<T*>(args.qkv.raw());
@@ -273,8 +279,8 @@ RopeKvCacheArgsT<T> rope_kernel_args(const RopeWriteArgs& args) {
           .k = args.num_kv_heads > 0 ? base + q_width : nullptr,
           .v = args.num_kv_heads > 0 ? base + q_width + kv_width : nullptr,
           .kv_stride = stride,
-          .k_cache = static_cast<T*>(args.k_cache),
-          .v_cache = static_cast<T*>(args.v_cache),
+          .k_cache = static_cast<TCache*>(args.k_cache),
+          .v_cache = static_cast<TCache*>(args.v_cache),
           .slot_mapping = args.slot_mapping.defined() ? i32(args.slot_mapping) : nullptr,
           .positions = i32(args.positions),
           .inv_freq = args.inv_freq.data<const float>(),
@@ -287,14 +293,14 @@ RopeKvCacheArgsT<T> rope_kernel_args(const RopeWriteArgs& args) {
           .head_dim = args.head_dim};
 }
 
-template <typename T>
-PagedAttentionArgsT<T> attention_kernel_args(const AttentionArgs& args) {
+template <typename T, typename TCache = T>
+PagedAttentionArgsT<T, TCache> attention_kernel_args(const AttentionArgs& args) {
   const Tensor& cache = args.k_cache;
   return {.out = static_cast<T*>(args.out.raw()),
           .q = static_cast<const T*>(args.q.raw()),
           .q_stride = args.q.rank() == 2 ? args.q.dim(1) : 0,
-          .k_cache = static_cast<const T*>(args.k_cache.raw()),
-          .v_cache = static_cast<const T*>(args.v_cache.raw()),
+          .k_cache = static_cast<const TCache*>(args.k_cache.raw()),
+          .v_cache = static_cast<const TCache*>(args.v_cache.raw()),
           .query_start_loc = i32(args.query_start_loc),
           .kv_lens = i32(args.kv_lens),
           .block_tables = i32(args.block_tables),
@@ -308,25 +314,12 @@ PagedAttentionArgsT<T> attention_kernel_args(const AttentionArgs& args) {
           .scale = args.scale};
 }
 
-}  // namespace
-
-void rope_write_kv_cache(CudaContext& context, const RopeWriteArgs& args) {
-  if (is_f32(args.qkv)) {
-    rope_write_kv_cache_f32(context.stream(), rope_kernel_args<float>(args));
-  } else {
-    rope_write_kv_cache_bf16(context.stream(), rope_kernel_args<__nv_bfloat16>(args));
-  }
-}
-
-void paged_attention(CudaContext& context, const AttentionArgs& args) {
-  if (is_f32(args.out)) {
-    // The f32 model: the mma.sync prefill and decode kernels are bf16-only (tensor-core tiles of
-    // bf16), so every head size goes to the generic kernel (f32 CUDA cores; slow for large
-    // models, exact for the small ones f32 serving is for).
-    generic_attention_f32(context.stream(), attention_kernel_args<float>(args));
-    return;
-  }
-  const PagedAttentionArgs a = attention_kernel_args<__nv_bfloat16>(args);
+// bf16 q/out over a TCache cache (bf16 or e4m3): the tensor-core decode or prefill kernel, or
+// the generic one for shapes they do not take.
+template <typename TCache>
+void paged_attention_bf16(CudaContext& context, const AttentionArgs& args) {
+  const PagedAttentionArgsT<__nv_bfloat16, TCache> a =
+      attention_kernel_args<__nv_bfloat16, TCache>(args);
   const bool tensor_core_shape = (a.head_dim == 64 || a.head_dim == 128) &&
                                  a.num_heads / a.num_kv_heads <= 16 &&
                                  (a.q_stride == 0 || a.q_stride % 8 == 0);
@@ -338,6 +331,32 @@ void paged_attention(CudaContext& context, const AttentionArgs& args) {
     decode_attention_bf16(context.stream(), a, num_splits, workspace.data(), workspace.nbytes());
   } else {
     prefill_attention_bf16(context.stream(), a);
+  }
+}
+
+}  // namespace
+
+void rope_write_kv_cache(CudaContext& context, const RopeWriteArgs& args) {
+  if (is_f32(args.qkv)) {
+    rope_write_kv_cache_f32(context.stream(), rope_kernel_args<float>(args));
+  } else if (args.k_cache != nullptr && args.cache_dtype == DType::kF8E4M3) {
+    rope_write_kv_cache_bf16(context.stream(),
+                             rope_kernel_args<__nv_bfloat16, __nv_fp8_e4m3>(args));
+  } else {
+    rope_write_kv_cache_bf16(context.stream(), rope_kernel_args<__nv_bfloat16>(args));
+  }
+}
+
+void paged_attention(CudaContext& context, const AttentionArgs& args) {
+  if (is_f32(args.out)) {
+    // The f32 model: the mma.sync prefill and decode kernels are bf16-only (tensor-core tiles of
+    // bf16), so every head size goes to the generic kernel (f32 CUDA cores; slow for large
+    // models, exact for the small ones f32 serving is for).
+    generic_attention_f32(context.stream(), attention_kernel_args<float>(args));
+  } else if (is_e4m3(args.k_cache)) {
+    paged_attention_bf16<__nv_fp8_e4m3>(context, args);
+  } else {
+    paged_attention_bf16<__nv_bfloat16>(context, args);
   }
 }
 

@@ -53,9 +53,9 @@ Tensor device_empty(Shape shape, DType dtype);
 // context's stream; returns after the copy when dst is on the host.
 void copy(CudaContext& context, const Tensor& dst, const Tensor& src);
 void fill_zero(CudaContext& context, const Tensor& t);
-// Counter-based random fill of a bf16 or f32 tensor: element i = mean + half_width * u, u
-// uniform in [-1, 1) from a SplitMix64 hash of (seed, i). Reproducible, independent of launch
-// shape.
+// Counter-based random fill of a bf16, f32 or fp8_e4m3 tensor: element i = mean + half_width *
+// u, u uniform in [-1, 1) from a SplitMix64 hash of (seed, i), rounded to the dtype.
+// Reproducible, independent of launch shape.
 void fill_random_uniform(CudaContext& context, const Tensor& t, uint64_t seed, float mean,
                          float half_width);
 void synchronize(CudaContext& context);
@@ -73,7 +73,9 @@ void replay(CudaContext& context, const Graph& graph);
 
 // ---- kernels (contracts: the op of the same name in src/ops) ---------------------------------
 // Activations, weights and caches are all bf16 (the default model) or all f32 (the f32 model,
-// CudaModelOptions::dtype); each function picks its kernel by the tensors' dtype.
+// CudaModelOptions::dtype); each function picks its kernel by the tensors' dtype. Under bf16 the
+// KV cache may instead be fp8_e4m3 (CudaModelOptions::kv_cache_dtype): the RoPE cache write
+// and paged attention pick their e4m3 kernels by the cache's dtype.
 // first_row: the table is the vocabulary shard starting there; other ids give zero rows.
 void embedding(CudaContext& context, const Tensor& out, const Tensor& table, const Tensor& ids,
                int64_t first_row = 0);
@@ -98,7 +100,8 @@ struct RopeWriteArgs {
   Tensor inv_freq;
   void* k_cache = nullptr;
   void* v_cache = nullptr;
-  int64_t cache_layer_stride = 0;
+  DType cache_dtype = DType::kBF16;  // the caches' elements: qkv's dtype, or fp8_e4m3 under bf16
+  int64_t cache_layer_stride = 0;    // elements of cache_dtype
   Tensor slot_mapping;
 };
 void rope_write_kv_cache(CudaContext& context, const RopeWriteArgs& args);
@@ -109,7 +112,7 @@ void rope_write_kv_cache(CudaContext& context, const RopeWriteArgs& args);
 struct AttentionArgs {
   Tensor out;  // [num_tokens, num_heads, head_dim]
   Tensor q;
-  Tensor k_cache;  // [num_blocks, block_size, num_kv_heads, head_dim]
+  Tensor k_cache;  // [num_blocks, block_size, num_kv_heads, head_dim], q's dtype or fp8_e4m3
   Tensor v_cache;
   Tensor query_start_loc;
   Tensor kv_lens;

@@ -29,10 +29,20 @@ constexpr int kMaxSplits = 64;
 constexpr int kMaxGroup = 16;  // query heads per kv head: one 16-row MMA tile
 constexpr unsigned kFullMask = 0xffffffffU;
 
-template <int kHeadDim>
-constexpr int shared_bytes() {
-  return (kMaxGroup + 2 * kStages * kTileKeys) * kHeadDim * static_cast<int>(sizeof(__nv_bfloat16));
-}
+// Shared memory of one block, in bytes: the query tile (bf16) and kStages K and V stages of the
+// cache (TCache): a bf16 stage is the swizzled MMA tile itself, an e4m3 stage the raw bytes in
+// the swizzled e4m3 layout, whose ldmatrix fragments are converted to bf16 in registers.
+template <int kHeadDim, typename TCache>
+struct SharedLayout {
+  static constexpr bool kE4M3 = attention::kIsE4M3<TCache>;
+  static constexpr int kQBytes = kMaxGroup * kHeadDim * 2;
+  static constexpr int kStageBytes = kTileKeys * kHeadDim * static_cast<int>(sizeof(TCache));
+  static constexpr int kBytes = kQBytes + 2 * kStages * kStageBytes;
+  static constexpr int kCacheChunks = kHeadDim * static_cast<int>(sizeof(TCache)) / 16;  // per row
+  // Blocks per SM the registers are budgeted for: an e4m3 block needs half the shared memory
+  // (52 KiB at head_dim 128), so three fit where two bf16 blocks do (168 registers per thread).
+  static constexpr int kMinBlocks = kE4M3 ? 3 : 2;
+};
 
 struct SeqInfo {
   int seq;  // -1: a padding row past query_start_loc[num_seqs]
@@ -72,17 +82,21 @@ __device__ __forceinline__ int split_chunk(int visible, int num_splits) {
   return max(kMinChunk, (even + kTileKeys - 1) / kTileKeys * kTileKeys);
 }
 
-template <int kHeadDim>
-__global__ void __launch_bounds__(kThreads, 2)
-    decode_attention_kernel(PagedAttentionArgs args, int64_t q_stride, FastDivmod block_divmod,
-                            int num_splits, float* partial_out, float* partial_lse) {
-  constexpr int kChunks = kHeadDim / 8;
+template <int kHeadDim, typename TCache>
+__global__ void __launch_bounds__(kThreads, (SharedLayout<kHeadDim, TCache>::kMinBlocks))
+    decode_attention_kernel(PagedAttentionArgsT<__nv_bfloat16, TCache> args, int64_t q_stride,
+                            FastDivmod block_divmod, int num_splits, float* partial_out,
+                            float* partial_lse) {
+  using Layout = SharedLayout<kHeadDim, TCache>;
+  constexpr bool kE4M3 = Layout::kE4M3;
+  constexpr int kChunks = kHeadDim / 8;  // 16-byte chunks of a bf16 row
+  constexpr int kCacheChunks = Layout::kCacheChunks;
   constexpr int kKSteps = kHeadDim / 16;
   constexpr int kDimTiles = kHeadDim / 8;
   extern __shared__ __align__(128) unsigned char shared_raw[];
   auto* q_tile = reinterpret_cast<__nv_bfloat16*>(shared_raw);
-  __nv_bfloat16* k_tiles = q_tile + kMaxGroup * kHeadDim;  // [kStages][kTileKeys * kHeadDim]
-  __nv_bfloat16* v_tiles = k_tiles + kStages * kTileKeys * kHeadDim;
+  unsigned char* k_stages = shared_raw + Layout::kQBytes;  // [kStages][kStageBytes]
+  unsigned char* v_stages = k_stages + kStages * Layout::kStageBytes;
 
   const int token = static_cast<int>(blockIdx.x);
   const int kv_head = static_cast<int>(blockIdx.y);
@@ -128,18 +142,19 @@ __global__ void __launch_bounds__(kThreads, 2)
   }
   auto load_kv = [&](int tile, int stage) {
     const int n0 = key_begin + tile * kTileKeys;
-    for (int c = tid; c < kTileKeys * kChunks; c += kThreads) {
-      const int row = c / kChunks;
-      const int chunk_index = c % kChunks;
+    for (int c = tid; c < kTileKeys * kCacheChunks; c += kThreads) {
+      const int row = c / kCacheChunks;
+      const int chunk_index = c % kCacheChunks;
       const bool valid = n0 + row < key_end;
       const int64_t offset = valid ? cache_row_offset(block_table, n0 + row, block_divmod,
                                                       num_kv_heads, kv_head, kHeadDim) +
-                                         chunk_index * 8
+                                         chunk_index * (16 / static_cast<int>(sizeof(TCache)))
                                    : 0;
-      const int destination =
-          stage * kTileKeys * kHeadDim + tile_offset<kHeadDim>(row, chunk_index);
-      cp_async_16(k_tiles + destination, args.k_cache + offset, valid);
-      cp_async_16(v_tiles + destination, args.v_cache + offset, valid);
+      const int destination = stage * Layout::kStageBytes +
+                              (kE4M3 ? attention::e4m3_tile_offset<kHeadDim>(row, chunk_index)
+                                     : 2 * tile_offset<kHeadDim>(row, chunk_index));
+      cp_async_16(k_stages + destination, args.k_cache + offset, valid);
+      cp_async_16(v_stages + destination, args.v_cache + offset, valid);
     }
   };
   load_kv(0, 0);
@@ -176,23 +191,60 @@ __global__ void __launch_bounds__(kThreads, 2)
     if (tile == 0) {
 #pragma unroll
       for (int ks = 0; ks < kKSteps; ++ks) {
-        ldmatrix_x4(q_fragments[ks], q_tile + tile_offset<kHeadDim>(lane % 8 + ((lane / 8) % 2) * 8,
-                                                                    ks * 2 + lane / 16));
+        if constexpr (kE4M3) {
+          // The k index of the MMA permuted within each 16-dim step to match the directly
+          // converted K fragments: k = 2t, 2t + 1 are dims 4t, 4t + 2; k = 2t + 8, 2t + 9 are
+          // dims 4t + 1, 4t + 3.
+#pragma unroll
+          for (int r = 0; r < 2; ++r) {
+            const uint2 dims = *reinterpret_cast<const uint2*>(
+                q_tile + tile_offset<kHeadDim>(g + 8 * r, 2 * ks + t / 2) + 4 * (t % 2));
+            q_fragments[ks][r] = __byte_perm(dims.x, dims.y, 0x5410);
+            q_fragments[ks][r + 2] = __byte_perm(dims.x, dims.y, 0x7632);
+          }
+        } else {
+          ldmatrix_x4(
+              q_fragments[ks],
+              q_tile + tile_offset<kHeadDim>(lane % 8 + ((lane / 8) % 2) * 8, ks * 2 + lane / 16));
+        }
       }
     }
     const int n0 = key_begin + tile * kTileKeys + warp * 16;
     if (n0 < key_end) {
       const int stage = tile % kStages;
-      const __nv_bfloat16* k_tile = k_tiles + stage * kTileKeys * kHeadDim;
-      const __nv_bfloat16* v_tile = v_tiles + stage * kTileKeys * kHeadDim;
+      const unsigned char* k_stage = k_stages + stage * Layout::kStageBytes;
+      const unsigned char* v_stage = v_stages + stage * Layout::kStageBytes;
+      const auto* k_tile = reinterpret_cast<const __nv_bfloat16*>(k_stage);  // bf16 only
+      const auto* v_tile = reinterpret_cast<const __nv_bfloat16*>(v_stage);
+      // e4m3: this lane's row address in an x4 ldmatrix of the raw stage (matrices: keys 0-7
+      // and 8-15 of the warp's 16, then the same for the next 16-byte chunk).
+      const int e4m3_row = warp * 16 + lane % 8 + ((lane / 8) % 2) * 8;
       float s[2][4] = {};
+      if constexpr (kE4M3) {
+        // Each 8x8 b16 matrix is 8 keys x 16 e4m3 dims; a lane's word holds dims 4t..4t+3 of
+        // key g: even pair (4t, 4t+2) = b0, odd pair (4t+1, 4t+3) = b1 (q permuted to match).
 #pragma unroll
-      for (int ks = 0; ks < kKSteps; ++ks) {
-        uint32_t b[4];
-        ldmatrix_x4(b, k_tile + tile_offset<kHeadDim>(warp * 16 + lane % 8 + (lane / 16) * 8,
-                                                      ks * 2 + (lane / 8) % 2));
-        mma_bf16(s[0], q_fragments[ks], b[0], b[1]);
-        mma_bf16(s[1], q_fragments[ks], b[2], b[3]);
+        for (int ks = 0; ks < kKSteps; ks += 2) {
+          uint32_t raw[4];
+          ldmatrix_x4(raw,
+                      k_stage + attention::e4m3_tile_offset<kHeadDim>(e4m3_row, ks + lane / 16));
+#pragma unroll
+          for (int m = 0; m < 4; ++m) {
+            uint32_t even = 0;
+            uint32_t odd = 0;
+            attention::e4m3x4_to_bf16_pairs(raw[m], even, odd);
+            mma_bf16(s[m % 2], q_fragments[ks + m / 2], even, odd);
+          }
+        }
+      } else {
+#pragma unroll
+        for (int ks = 0; ks < kKSteps; ++ks) {
+          uint32_t b[4];
+          ldmatrix_x4(b, k_tile + tile_offset<kHeadDim>(warp * 16 + lane % 8 + (lane / 16) * 8,
+                                                        ks * 2 + (lane / 8) % 2));
+          mma_bf16(s[0], q_fragments[ks], b[0], b[1]);
+          mma_bf16(s[1], q_fragments[ks], b[2], b[3]);
+        }
       }
 #pragma unroll
       for (int j = 0; j < 2; ++j) {
@@ -225,14 +277,37 @@ __global__ void __launch_bounds__(kThreads, 2)
       }
       const uint32_t a[4] = {pack_bf16(s[0][0], s[0][1]), pack_bf16(s[0][2], s[0][3]),
                              pack_bf16(s[1][0], s[1][1]), pack_bf16(s[1][2], s[1][3])};
+      if constexpr (kE4M3) {
+        // Transposed 8x8 b16 matrices of 8 keys x 16 e4m3 dims: a lane's word holds keys 2t,
+        // 2t + 1 at dims 2g, 2g + 1 of the 16; its even pair is the B fragment of output dim 2g,
+        // its odd pair that of 2g + 1: o[2c] holds dims 16c + 2n, o[2c + 1] dims 16c + 2n + 1.
 #pragma unroll
-      for (int dp = 0; dp < kHeadDim / 16; ++dp) {
-        uint32_t b[4];
-        ldmatrix_x4_trans(
-            b, v_tile + tile_offset<kHeadDim>(warp * 16 + lane % 8 + ((lane / 8) % 2) * 8,
-                                              dp * 2 + lane / 16));
-        mma_bf16(o[2 * dp], a, b[0], b[1]);
-        mma_bf16(o[2 * dp + 1], a, b[2], b[3]);
+        for (int c = 0; c < kHeadDim / 16; c += 2) {
+          uint32_t raw[4];
+          ldmatrix_x4_trans(
+              raw, v_stage + attention::e4m3_tile_offset<kHeadDim>(e4m3_row, c + lane / 16));
+#pragma unroll
+          for (int m = 0; m < 4; m += 2) {
+            uint32_t even_lo = 0;
+            uint32_t odd_lo = 0;
+            uint32_t even_hi = 0;
+            uint32_t odd_hi = 0;
+            attention::e4m3x4_to_bf16_pairs(raw[m], even_lo, odd_lo);
+            attention::e4m3x4_to_bf16_pairs(raw[m + 1], even_hi, odd_hi);
+            mma_bf16(o[2 * (c + m / 2)], a, even_lo, even_hi);
+            mma_bf16(o[2 * (c + m / 2) + 1], a, odd_lo, odd_hi);
+          }
+        }
+      } else {
+#pragma unroll
+        for (int dp = 0; dp < kHeadDim / 16; ++dp) {
+          uint32_t b[4];
+          ldmatrix_x4_trans(
+              b, v_tile + tile_offset<kHeadDim>(warp * 16 + lane % 8 + ((lane / 8) % 2) * 8,
+                                                dp * 2 + lane / 16));
+          mma_bf16(o[2 * dp], a, b[0], b[1]);
+          mma_bf16(o[2 * dp + 1], a, b[2], b[3]);
+        }
       }
     }
     __syncthreads();
@@ -241,7 +316,7 @@ __global__ void __launch_bounds__(kThreads, 2)
   __syncthreads();
 
   // Combine the four warps' partial softmax states through shared memory (reusing the tiles).
-  auto* warp_out = reinterpret_cast<float*>(k_tiles);          // [kWarps][kMaxGroup][kHeadDim]
+  auto* warp_out = reinterpret_cast<float*>(k_stages);         // [kWarps][kMaxGroup][kHeadDim]
   float* warp_max = warp_out + kWarps * kMaxGroup * kHeadDim;  // [kWarps][kMaxGroup]
   float* warp_sum = warp_max + kWarps * kMaxGroup;             // [kWarps][kMaxGroup]
 #pragma unroll
@@ -251,8 +326,13 @@ __global__ void __launch_bounds__(kThreads, 2)
     float* out_row = warp_out + (warp * kMaxGroup + row) * kHeadDim;
 #pragma unroll
     for (int d = 0; d < kDimTiles; ++d) {
-      out_row[d * 8 + 2 * t] = o[d][2 * r];
-      out_row[d * 8 + 2 * t + 1] = o[d][2 * r + 1];
+      if constexpr (kE4M3) {  // tile d: dims 16 (d / 2) + 2n + d % 2, n = 2t, 2t + 1
+        out_row[(d / 2) * 16 + 4 * t + d % 2] = o[d][2 * r];
+        out_row[(d / 2) * 16 + 4 * t + 2 + d % 2] = o[d][2 * r + 1];
+      } else {
+        out_row[d * 8 + 2 * t] = o[d][2 * r];
+        out_row[d * 8 + 2 * t + 1] = o[d][2 * r + 1];
+      }
     }
     if (t == 0) {
       warp_max[warp * kMaxGroup + row] = row_max[r];
@@ -289,10 +369,10 @@ __global__ void __launch_bounds__(kThreads, 2)
 
 // out[token, head] = sum over splits of 2^(lse_s - lse_max) · partial_s / sum of the weights.
 // One warp per (query row, head).
-template <int kHeadDim>
+template <int kHeadDim, typename TCache>
 __global__ void __launch_bounds__(kThreads)
-    decode_combine_kernel(PagedAttentionArgs args, int num_splits, const float* partial_out,
-                          const float* partial_lse) {
+    decode_combine_kernel(PagedAttentionArgsT<__nv_bfloat16, TCache> args, int num_splits,
+                          const float* partial_out, const float* partial_lse) {
   constexpr int kPerLane = kHeadDim / 32;
   __shared__ float weights[kWarps][kMaxSplits];
   const int token = static_cast<int>(blockIdx.x);
@@ -344,21 +424,22 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
-template <int kHeadDim>
-void launch(cudaStream_t stream, const PagedAttentionArgs& args, int64_t q_stride, int num_splits,
-            float* partial_out, float* partial_lse) {
-  constexpr int kShared = shared_bytes<kHeadDim>();
-  static_assert(kShared >= (kWarps * kMaxGroup * (kHeadDim + 2)) * 4,
-                "the warp combine reuses the K/V tiles");
+template <int kHeadDim, typename TCache>
+void launch(cudaStream_t stream, const PagedAttentionArgsT<__nv_bfloat16, TCache>& args,
+            int64_t q_stride, int num_splits, float* partial_out, float* partial_lse) {
+  using Layout = SharedLayout<kHeadDim, TCache>;
+  constexpr int kShared = Layout::kBytes;
+  static_assert(kShared - Layout::kQBytes >= (kWarps * kMaxGroup * (kHeadDim + 2)) * 4,
+                "the warp combine reuses the K/V stages");
   static const bool configured = [] {  // once per process (one device)
-    CUDA_CHECK(cudaFuncSetAttribute(decode_attention_kernel<kHeadDim>,
+    CUDA_CHECK(cudaFuncSetAttribute(decode_attention_kernel<kHeadDim, TCache>,
                                     cudaFuncAttributeMaxDynamicSharedMemorySize, kShared));
     return true;
   }();
   (void)configured;
   const dim3 grid(static_cast<unsigned>(args.num_tokens), static_cast<unsigned>(args.num_kv_heads),
                   static_cast<unsigned>(num_splits));
-  decode_attention_kernel<kHeadDim><<<grid, kThreads, kShared, stream>>>(
+  decode_attention_kernel<kHeadDim, TCache><<<grid, kThreads, kShared, stream>>>(
       args, q_stride, FastDivmod(static_cast<int>(args.block_size)), num_splits, partial_out,
       partial_lse);
   CUDA_CHECK_LAUNCH();
@@ -376,7 +457,7 @@ void launch(cudaStream_t stream, const PagedAttentionArgs& args, int64_t q_strid
   config.stream = stream;
   config.attrs = &attribute;
   config.numAttrs = 1;
-  CUDA_CHECK(cudaLaunchKernelEx(&config, decode_combine_kernel<kHeadDim>, args, num_splits,
+  CUDA_CHECK(cudaLaunchKernelEx(&config, decode_combine_kernel<kHeadDim, TCache>, args, num_splits,
                                 static_cast<const float*>(partial_out),
                                 static_cast<const float*>(partial_lse)));
 }
@@ -401,8 +482,12 @@ size_t decode_attention_workspace_bytes(int64_t num_tokens, int64_t num_heads, i
   return static_cast<size_t>(num_tokens * num_heads * num_splits * (head_dim + 1)) * sizeof(float);
 }
 
-void decode_attention_bf16(cudaStream_t stream, const PagedAttentionArgs& args, int num_splits,
-                           void* workspace, size_t workspace_bytes) {
+namespace {
+
+template <typename TCache>
+void run_decode_attention(cudaStream_t stream,
+                          const PagedAttentionArgsT<__nv_bfloat16, TCache>& args, int num_splits,
+                          void* workspace, size_t workspace_bytes) {
   check_paged_attention_args(args, "decode_attention");
   SWIFTKV_CHECK(args.num_heads / args.num_kv_heads <= kMaxGroup, "decode_attention: at most ",
                 kMaxGroup, " query heads per kv head, got ", args.num_heads / args.num_kv_heads);
@@ -425,6 +510,18 @@ void decode_attention_bf16(cudaStream_t stream, const PagedAttentionArgs& args, 
   } else {
     launch<128>(stream, args, q_stride, num_splits, partial_out, partial_lse);
   }
+}
+
+}  // namespace
+
+void decode_attention_bf16(cudaStream_t stream, const PagedAttentionArgs& args, int num_splits,
+                           void* workspace, size_t workspace_bytes) {
+  run_decode_attention(stream, args, num_splits, workspace, workspace_bytes);
+}
+
+void decode_attention_bf16(cudaStream_t stream, const PagedAttentionArgsFp8& args, int num_splits,
+                           void* workspace, size_t workspace_bytes) {
+  run_decode_attention(stream, args, num_splits, workspace, workspace_bytes);
 }
 
 }  // namespace swiftkv::cuda

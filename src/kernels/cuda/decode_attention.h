@@ -1,7 +1,8 @@
 // Paged decode attention on CUDA ("flash-decoding"): each query row's visible cache positions
 // are split over several blocks, whose partial results a second kernel combines. Best for
 // decode-shaped batches (a few query rows per sequence); correct for any query lengths.
-// bf16 in/out, f32 softmax and accumulation.
+// bf16 in/out, f32 softmax and accumulation; the cache bf16 or e4m3 (converted exactly to bf16
+// in shared memory).
 #pragma once
 
 #include <cuda_runtime.h>
@@ -31,7 +32,15 @@ size_t decode_attention_workspace_bytes(int64_t num_tokens, int64_t num_heads, i
 // their log-sum-exp (launched as a programmatic dependent launch, so its launch
 // latency hides behind the split kernel's tail). Memory-bound: reads each visible K/V row once per
 // query row.
+// e4m3 cache: the stages hold the raw bytes (half the traffic, half the shared memory: 3 blocks
+// per SM instead of 2), read with ldmatrix and converted to bf16 in registers, straight into the
+// MMA fragments (about 2.5 ALU instructions per element, no shared-memory round trip); the K
+// dims within each 16-dim MMA step are permuted to match, q permuted alike, the output of
+// P·V un-permuted on the way out. On an H200 (random llama-3.1-8b, 2048 cached tokens) a decode
+// step of batch 256 took 21.1 ms with it against 25.6 ms with the bf16 cache.
 void decode_attention_bf16(cudaStream_t stream, const PagedAttentionArgs& args, int num_splits,
+                           void* workspace, size_t workspace_bytes);
+void decode_attention_bf16(cudaStream_t stream, const PagedAttentionArgsFp8& args, int num_splits,
                            void* workspace, size_t workspace_bytes);
 
 }  // namespace swiftkv::cuda

@@ -45,8 +45,8 @@ __device__ __forceinline__ float softmax_exp(float x) {
   }
 }
 
-template <typename T>
-__global__ void generic_attention_kernel(PagedAttentionArgsT<T> args, int64_t q_stride) {
+template <typename T, typename TCache>
+__global__ void generic_attention_kernel(PagedAttentionArgsT<T, TCache> args, int64_t q_stride) {
   __shared__ float q_shared[kThreads];
   __shared__ float p_shared[kThreads];
   __shared__ float scratch[kWarps];
@@ -96,7 +96,7 @@ __global__ void generic_attention_kernel(PagedAttentionArgsT<T> args, int64_t q_
     const int position = tile + tid;
     float score = -INFINITY;
     if (position < visible) {
-      const T* k = args.k_cache + row_of(position);
+      const TCache* k = args.k_cache + row_of(position);
       float dot = 0.0F;
       for (int d = 0; d < head_dim; ++d) {
         dot += q_shared[d] * to_float(k[d]);
@@ -129,8 +129,8 @@ __global__ void generic_attention_kernel(PagedAttentionArgsT<T> args, int64_t q_
   }
 }
 
-template <typename T>
-void launch_generic_attention(cudaStream_t stream, const PagedAttentionArgsT<T>& args) {
+template <typename T, typename TCache>
+void launch_generic_attention(cudaStream_t stream, const PagedAttentionArgsT<T, TCache>& args) {
   SWIFTKV_CHECK(args.head_dim > 0 && args.head_dim <= kThreads,
                 "generic_attention: head_dim must be in [1, ", kThreads, "], got ", args.head_dim);
   SWIFTKV_CHECK(
@@ -144,13 +144,17 @@ void launch_generic_attention(cudaStream_t stream, const PagedAttentionArgsT<T>&
   }
   const int64_t q_stride = args.q_stride == 0 ? args.num_heads * args.head_dim : args.q_stride;
   const dim3 grid(static_cast<unsigned>(args.num_tokens), static_cast<unsigned>(args.num_heads));
-  generic_attention_kernel<T><<<grid, kThreads, 0, stream>>>(args, q_stride);
+  generic_attention_kernel<T, TCache><<<grid, kThreads, 0, stream>>>(args, q_stride);
   CUDA_CHECK_LAUNCH();
 }
 
 }  // namespace
 
 void generic_attention_bf16(cudaStream_t stream, const PagedAttentionArgs& args) {
+  launch_generic_attention(stream, args);
+}
+
+void generic_attention_bf16(cudaStream_t stream, const PagedAttentionArgsFp8& args) {
   launch_generic_attention(stream, args);
 }
 

@@ -6,7 +6,9 @@
 
 namespace swiftkv::cuda {
 
-void check_paged_attention_args(const PagedAttentionArgs& args, const char* kernel) {
+template <typename TCache>
+void check_paged_attention_args(const PagedAttentionArgsT<__nv_bfloat16, TCache>& args,
+                                const char* kernel) {
   SWIFTKV_CHECK(args.head_dim == 64 || args.head_dim == 128, kernel,
                 ": head_dim must be 64 or 128, got ", args.head_dim);
   SWIFTKV_CHECK(
@@ -27,5 +29,8 @@ void check_paged_attention_args(const PagedAttentionArgs& args, const char* kern
                   ": q, out and the caches must be 16-byte aligned, got ", pointer);
   }
 }
+
+template void check_paged_attention_args(const PagedAttentionArgs& args, const char* kernel);
+template void check_paged_attention_args(const PagedAttentionArgsFp8& args, const char* kernel);
 
 }  // namespace swiftkv::cuda

@@ -24,10 +24,18 @@ constexpr int kBlockN = 64;  // cache positions per K/V tile
 constexpr int kThreads = 128;
 constexpr unsigned kFullMask = 0xffffffffU;
 
-template <int kHeadDim>
-constexpr int shared_bytes() {
-  return (kBlockM + 2 * 2 * kBlockN) * kHeadDim * static_cast<int>(sizeof(__nv_bfloat16));
-}
+// Shared memory of one block, in bytes: the query tile (bf16), two K and two V stages of the
+// cache (TCache; a bf16 stage is already the swizzled MMA tile), and for an e4m3 cache one bf16
+// K and V tile the block converts the current stage into.
+template <int kHeadDim, typename TCache>
+struct SharedLayout {
+  static constexpr bool kE4M3 = attention::kIsE4M3<TCache>;
+  static constexpr int kQBytes = kBlockM * kHeadDim * 2;
+  static constexpr int kStageBytes = kBlockN * kHeadDim * static_cast<int>(sizeof(TCache));
+  static constexpr int kConvertedBytes = kE4M3 ? 2 * kBlockN * kHeadDim * 2 : 0;
+  static constexpr int kBytes = kQBytes + 2 * 2 * kStageBytes + kConvertedBytes;
+  static constexpr int kCacheChunks = kHeadDim * static_cast<int>(sizeof(TCache)) / 16;  // per row
+};
 
 struct TileLocation {
   int seq;
@@ -66,17 +74,23 @@ __device__ TileLocation find_tile(const int32_t* query_start_loc, int num_seqs, 
   return {0, 0, false};
 }
 
-template <int kHeadDim>
+template <int kHeadDim, typename TCache>
 __global__ void __launch_bounds__(kThreads, 2)
-    prefill_attention_kernel(PagedAttentionArgs args, int64_t q_stride, FastDivmod block_divmod) {
-  constexpr int kChunks = kHeadDim / 8;    // 16-byte chunks per row
+    prefill_attention_kernel(PagedAttentionArgsT<__nv_bfloat16, TCache> args, int64_t q_stride,
+                             FastDivmod block_divmod) {
+  using Layout = SharedLayout<kHeadDim, TCache>;
+  constexpr int kChunks = kHeadDim / 8;  // 16-byte chunks per bf16 row
+  constexpr int kCacheChunks = Layout::kCacheChunks;
   constexpr int kKSteps = kHeadDim / 16;   // k-steps of QKᵀ
   constexpr int kDimTiles = kHeadDim / 8;  // n-tiles of the output
   constexpr int kKeyTiles = kBlockN / 8;   // n-tiles of S
   extern __shared__ __align__(128) unsigned char shared_raw[];
   auto* q_tile = reinterpret_cast<__nv_bfloat16*>(shared_raw);
-  __nv_bfloat16* k_tiles = q_tile + kBlockM * kHeadDim;  // [2][kBlockN * kHeadDim]
-  __nv_bfloat16* v_tiles = k_tiles + 2 * kBlockN * kHeadDim;
+  unsigned char* k_stages = shared_raw + Layout::kQBytes;  // [2][kStageBytes]
+  unsigned char* v_stages = k_stages + 2 * Layout::kStageBytes;
+  // e4m3 only: [kBlockN * kHeadDim] bf16 each, converted from the current stage.
+  auto* k_converted = reinterpret_cast<__nv_bfloat16*>(v_stages + 2 * Layout::kStageBytes);
+  __nv_bfloat16* v_converted = k_converted + kBlockN * kHeadDim;
 
   const int num_seqs = static_cast<int>(args.num_seqs);
   const TileLocation location =
@@ -112,19 +126,22 @@ __global__ void __launch_bounds__(kThreads, 2)
         valid ? (q_start + m0 + row) * q_stride + head * kHeadDim + chunk * 8 : 0;
     cp_async_16(q_tile + tile_offset<kHeadDim>(row, chunk), args.q + offset, valid);
   }
+  // A bf16 stage is the swizzled MMA tile itself; an e4m3 stage is row-major raw bytes.
   auto load_kv = [&](int key_block, int stage) {
     const int n0 = key_block * kBlockN;
-    for (int c = tid; c < kBlockN * kChunks; c += kThreads) {
-      const int row = c / kChunks;
-      const int chunk = c % kChunks;
+    for (int c = tid; c < kBlockN * kCacheChunks; c += kThreads) {
+      const int row = c / kCacheChunks;
+      const int chunk = c % kCacheChunks;
       const bool valid = n0 + row < key_end;
       const int64_t offset = valid ? cache_row_offset(block_table, n0 + row, block_divmod,
                                                       num_kv_heads, kv_head, kHeadDim) +
-                                         chunk * 8
+                                         chunk * (16 / static_cast<int>(sizeof(TCache)))
                                    : 0;
-      const int destination = stage * kBlockN * kHeadDim + tile_offset<kHeadDim>(row, chunk);
-      cp_async_16(k_tiles + destination, args.k_cache + offset, valid);
-      cp_async_16(v_tiles + destination, args.v_cache + offset, valid);
+      const int destination =
+          stage * Layout::kStageBytes +
+          (Layout::kE4M3 ? row * kHeadDim + chunk * 16 : 2 * tile_offset<kHeadDim>(row, chunk));
+      cp_async_16(k_stages + destination, args.k_cache + offset, valid);
+      cp_async_16(v_stages + destination, args.v_cache + offset, valid);
     }
   };
   load_kv(0, 0);
@@ -157,6 +174,23 @@ __global__ void __launch_bounds__(kThreads, 2)
     cp_async_commit();
     cp_async_wait<1>();
     __syncthreads();
+    const __nv_bfloat16* k_tile =
+        reinterpret_cast<const __nv_bfloat16*>(k_stages + (kb & 1) * Layout::kStageBytes);
+    const __nv_bfloat16* v_tile =
+        reinterpret_cast<const __nv_bfloat16*>(v_stages + (kb & 1) * Layout::kStageBytes);
+    if constexpr (Layout::kE4M3) {
+      // Every warp reads every row of the tile: the whole block converts, then syncs.
+      for (int c = tid; c < kBlockN * kCacheChunks; c += kThreads) {
+        const int row = c / kCacheChunks;
+        const int chunk = c % kCacheChunks;
+        const int source = (kb & 1) * Layout::kStageBytes + row * kHeadDim + chunk * 16;
+        attention::convert_e4m3_chunk<kHeadDim>(k_stages + source, k_converted, row, chunk);
+        attention::convert_e4m3_chunk<kHeadDim>(v_stages + source, v_converted, row, chunk);
+      }
+      __syncthreads();
+      k_tile = k_converted;
+      v_tile = v_converted;
+    }
     if (kb == 0) {
 #pragma unroll
       for (int ks = 0; ks < kKSteps; ++ks) {
@@ -167,8 +201,6 @@ __global__ void __launch_bounds__(kThreads, 2)
     }
     const int n0 = kb * kBlockN;
     if (warp_rows > 0 && n0 <= warp_last_position) {
-      const __nv_bfloat16* k_tile = k_tiles + (kb & 1) * kBlockN * kHeadDim;
-      const __nv_bfloat16* v_tile = v_tiles + (kb & 1) * kBlockN * kHeadDim;
       float s[kKeyTiles][4];
 #pragma unroll
       for (int j = 0; j < kKeyTiles; ++j) {
@@ -262,11 +294,12 @@ __global__ void __launch_bounds__(kThreads, 2)
   }
 }
 
-template <int kHeadDim>
-void launch(cudaStream_t stream, const PagedAttentionArgs& args, int64_t q_stride) {
-  constexpr int kShared = shared_bytes<kHeadDim>();
+template <int kHeadDim, typename TCache>
+void launch(cudaStream_t stream, const PagedAttentionArgsT<__nv_bfloat16, TCache>& args,
+            int64_t q_stride) {
+  constexpr int kShared = SharedLayout<kHeadDim, TCache>::kBytes;
   static const bool configured = [] {  // once per process (one device)
-    CUDA_CHECK(cudaFuncSetAttribute(prefill_attention_kernel<kHeadDim>,
+    CUDA_CHECK(cudaFuncSetAttribute(prefill_attention_kernel<kHeadDim, TCache>,
                                     cudaFuncAttributeMaxDynamicSharedMemorySize, kShared));
     return true;
   }();
@@ -275,14 +308,14 @@ void launch(cudaStream_t stream, const PagedAttentionArgs& args, int64_t q_strid
   const int64_t max_tiles = (args.num_tokens + kBlockM - 1) / kBlockM + args.num_seqs;
   SWIFTKV_CHECK(max_tiles <= 65535, "prefill_attention: too many query tiles: ", max_tiles);
   const dim3 grid(static_cast<unsigned>(args.num_heads), static_cast<unsigned>(max_tiles));
-  prefill_attention_kernel<kHeadDim><<<grid, kThreads, kShared, stream>>>(
+  prefill_attention_kernel<kHeadDim, TCache><<<grid, kThreads, kShared, stream>>>(
       args, q_stride, FastDivmod(static_cast<int>(args.block_size)));
   CUDA_CHECK_LAUNCH();
 }
 
-}  // namespace
-
-void prefill_attention_bf16(cudaStream_t stream, const PagedAttentionArgs& args) {
+template <typename TCache>
+void run_prefill_attention(cudaStream_t stream,
+                           const PagedAttentionArgsT<__nv_bfloat16, TCache>& args) {
   check_paged_attention_args(args, "prefill_attention");
   if (args.num_tokens == 0 || args.num_seqs == 0) {
     return;
@@ -293,6 +326,16 @@ void prefill_attention_bf16(cudaStream_t stream, const PagedAttentionArgs& args)
   } else {
     launch<128>(stream, args, q_stride);
   }
+}
+
+}  // namespace
+
+void prefill_attention_bf16(cudaStream_t stream, const PagedAttentionArgs& args) {
+  run_prefill_attention(stream, args);
+}
+
+void prefill_attention_bf16(cudaStream_t stream, const PagedAttentionArgsFp8& args) {
+  run_prefill_attention(stream, args);
 }
 
 }  // namespace swiftkv::cuda

@@ -1,5 +1,6 @@
 // Flash-attention style prefill kernel on CUDA: variable-length batch, causal mask aligned
-// bottom-right, GQA, K/V read from the paged cache. bf16 in/out, f32 softmax and accumulation.
+// bottom-right, GQA, K/V read from the paged cache (bf16, or e4m3 converted exactly to bf16 in
+// shared memory). bf16 in/out, f32 softmax and accumulation.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -17,6 +18,9 @@ namespace swiftkv::cuda {
 // mma.sync m16n8k16 tensor-core tiles with an online softmax (FlashAttention-2). Query tiles
 // are launched longest-first within a sequence. Cost: 4 · head_dim flops per (query, visible
 // key, head); K/V are re-read from L2 once per query tile and head.
+// e4m3 cache: the two stages hold the raw bytes, and the block converts each stage into one bf16
+// K and V tile (then a barrier) before the MMAs.
 void prefill_attention_bf16(cudaStream_t stream, const PagedAttentionArgs& args);
+void prefill_attention_bf16(cudaStream_t stream, const PagedAttentionArgsFp8& args);
 
 }  // namespace swiftkv::cuda

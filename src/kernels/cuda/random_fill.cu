@@ -52,4 +52,9 @@ void fill_random_uniform_f32(cudaStream_t stream, float* out, int64_t n, uint64_
   launch_fill_random(stream, out, n, seed, mean, half_width);
 }
 
+void fill_random_uniform_e4m3(cudaStream_t stream, __nv_fp8_e4m3* out, int64_t n, uint64_t seed,
+                              float mean, float half_width) {
+  launch_fill_random(stream, out, n, seed, mean, half_width);
+}
+
 }  // namespace swiftkv::cuda

@@ -12,9 +12,9 @@ namespace {
 constexpr int kThreads = 256;
 
 // Rotates elements (i, i+1) and (i+half, i+half+1) of one head in place and optionally copies
-// the rotated values to `cache_head`.
-template <typename T>
-__device__ void rotate_pair(T* head, T* cache_head, int i, int half, const float* cos_table,
+// the rotated values (as rounded to T) to `cache_head`, converted to TCache.
+template <typename T, typename TCache>
+__device__ void rotate_pair(T* head, TCache* cache_head, int i, int half, const float* cos_table,
                             const float* sin_table) {
   using Pair = PairOf<T>;
   using P = typename Pair::Type;
@@ -31,13 +31,13 @@ __device__ void rotate_pair(T* head, T* cache_head, int i, int half, const float
   *lo_ptr = lo;
   *hi_ptr = hi;
   if (cache_head != nullptr) {
-    *reinterpret_cast<P*>(cache_head + i) = lo;
-    *reinterpret_cast<P*>(cache_head + i + half) = hi;
+    store_pair<TCache, T>(cache_head + i, lo);
+    store_pair<TCache, T>(cache_head + i + half, hi);
   }
 }
 
-template <typename T>
-__global__ void rope_kv_cache_kernel(RopeKvCacheArgsT<T> args) {
+template <typename T, typename TCache>
+__global__ void rope_kv_cache_kernel(RopeKvCacheArgsT<T, TCache> args) {
   using P = typename PairOf<T>::Type;
   extern __shared__ float tables[];  // cos[half], sin[half]
   const int half = static_cast<int>(args.head_dim / 2);
@@ -58,9 +58,9 @@ __global__ void rope_kv_cache_kernel(RopeKvCacheArgsT<T> args) {
   const int num_heads = layer == 0 ? static_cast<int>(args.num_heads) : 0;
   T* const k = args.k + layer * args.kv_layer_stride;
   const T* const v = args.v + layer * args.kv_layer_stride;
-  T* const k_cache =
+  TCache* const k_cache =
       args.k_cache != nullptr ? args.k_cache + layer * args.cache_layer_stride : nullptr;
-  T* const v_cache =
+  TCache* const v_cache =
       args.v_cache != nullptr ? args.v_cache + layer * args.cache_layer_stride : nullptr;
   const int num_kv_heads = static_cast<int>(args.num_kv_heads);
   const int num_rotations = (num_heads + num_kv_heads) * pairs_per_head;
@@ -68,28 +68,28 @@ __global__ void rope_kv_cache_kernel(RopeKvCacheArgsT<T> args) {
     const int head = e / pairs_per_head;
     const int i = 2 * (e % pairs_per_head);
     if (head < num_heads) {
-      rotate_pair<T>(args.q + t * args.q_stride + head * args.head_dim, nullptr, i, half, cos_table,
-                     sin_table);
+      rotate_pair<T, TCache>(args.q + t * args.q_stride + head * args.head_dim, nullptr, i, half,
+                             cos_table, sin_table);
     } else {
       const int kv_head = head - num_heads;
-      T* cache_head =
+      TCache* cache_head =
           slot >= 0 ? k_cache + (slot * num_kv_heads + kv_head) * args.head_dim : nullptr;
-      rotate_pair<T>(k + t * args.kv_stride + kv_head * args.head_dim, cache_head, i, half,
-                     cos_table, sin_table);
+      rotate_pair<T, TCache>(k + t * args.kv_stride + kv_head * args.head_dim, cache_head, i, half,
+                             cos_table, sin_table);
     }
   }
   if (slot >= 0) {
     const int64_t num_v_pairs = num_kv_heads * args.head_dim / 2;
     const auto* v_row = reinterpret_cast<const P*>(v + t * args.kv_stride);
-    auto* v_cache_row = reinterpret_cast<P*>(v_cache + slot * num_kv_heads * args.head_dim);
+    TCache* v_cache_row = v_cache + slot * num_kv_heads * args.head_dim;
     for (int64_t e = threadIdx.x; e < num_v_pairs; e += kThreads) {
-      v_cache_row[e] = v_row[e];
+      store_pair<TCache, T>(v_cache_row + 2 * e, v_row[e]);
     }
   }
 }
 
-template <typename T>
-void launch_rope_kv_cache(cudaStream_t stream, const RopeKvCacheArgsT<T>& args) {
+template <typename T, typename TCache>
+void launch_rope_kv_cache(cudaStream_t stream, const RopeKvCacheArgsT<T, TCache>& args) {
   SWIFTKV_CHECK(args.head_dim % 4 == 0 && args.head_dim > 0 && args.head_dim <= 1024,
                 "rope: head_dim must be a positive multiple of 4 up to 1024, got ", args.head_dim);
   SWIFTKV_CHECK(args.q_stride % 2 == 0 && args.kv_stride % 2 == 0,
@@ -101,12 +101,16 @@ void launch_rope_kv_cache(cudaStream_t stream, const RopeKvCacheArgsT<T>& args) 
                 "rope: give both caches or neither");
   SWIFTKV_CHECK(args.k_cache == nullptr || (args.v != nullptr && args.slot_mapping != nullptr),
                 "rope: a cache write needs v and slot_mapping");
-  for (const void* pointer :
-       {static_cast<const void*>(args.q), static_cast<const void*>(args.k),
-        static_cast<const void*>(args.v), static_cast<const void*>(args.k_cache),
-        static_cast<const void*>(args.v_cache)}) {
+  for (const void* pointer : {static_cast<const void*>(args.q), static_cast<const void*>(args.k),
+                              static_cast<const void*>(args.v)}) {
     SWIFTKV_CHECK(reinterpret_cast<uintptr_t>(pointer) % (2 * sizeof(T)) == 0,
                   "rope: tensors must be aligned to element pairs (", 2 * sizeof(T),
+                  " bytes), got ", pointer);
+  }
+  for (const void* pointer :
+       {static_cast<const void*>(args.k_cache), static_cast<const void*>(args.v_cache)}) {
+    SWIFTKV_CHECK(reinterpret_cast<uintptr_t>(pointer) % (2 * sizeof(TCache)) == 0,
+                  "rope: caches must be aligned to element pairs (", 2 * sizeof(TCache),
                   " bytes), got ", pointer);
   }
   SWIFTKV_CHECK(args.num_layers >= 1 && args.num_layers <= 65535 &&
@@ -119,13 +123,17 @@ void launch_rope_kv_cache(cudaStream_t stream, const RopeKvCacheArgsT<T>& args) 
   }
   const size_t shared_bytes = sizeof(float) * static_cast<size_t>(args.head_dim);
   const dim3 grid(static_cast<unsigned>(args.num_tokens), static_cast<unsigned>(args.num_layers));
-  rope_kv_cache_kernel<T><<<grid, kThreads, shared_bytes, stream>>>(args);
+  rope_kv_cache_kernel<T, TCache><<<grid, kThreads, shared_bytes, stream>>>(args);
   CUDA_CHECK_LAUNCH();
 }
 
 }  // namespace
 
 void rope_write_kv_cache_bf16(cudaStream_t stream, const RopeKvCacheArgs& args) {
+  launch_rope_kv_cache(stream, args);
+}
+
+void rope_write_kv_cache_bf16(cudaStream_t stream, const RopeKvCacheArgsFp8& args) {
   launch_rope_kv_cache(stream, args);
 }
 
