@@ -67,7 +67,7 @@ if ! cmake "${cmake_args[@]}" > "$logs/configure.log" 2>&1; then
   tail -30 "$logs/configure.log"; exit 1
 fi
 if ! cmake --build "$build" -j "$(nproc)" \
-    --target swiftkv cuda_ops_test model_cuda_test engine_cuda_test > "$logs/build.log" 2>&1; then
+    --target swiftkv cuda_ops_test model_cuda_test engine_cuda_test tensor_parallel_cuda_test > "$logs/build.log" 2>&1; then
   grep -E "error|FAILED" -A5 "$logs/build.log" | head -60; exit 1
 fi
 
