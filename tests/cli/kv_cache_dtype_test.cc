@@ -3,34 +3,17 @@
 // refuse them with a message naming the flag and exit status 1, before anything is loaded (the
 // model paths here do not exist; no GPU is needed).
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include <cstdio>
 #include <string>
 
+#include "run_swiftkv.h"
+
 namespace swiftkv {
 namespace {
 
-const std::string kSwiftkv = std::string(SWIFTKV_BINARY_DIR) + "/src/cli/swiftkv";
-
-struct RunResult {
-  int exit_code = -1;  // -1 when killed by a signal
-  std::string output;  // stdout + stderr
-};
-
-RunResult run(const std::string& args) {
-  const std::string command = kSwiftkv + " " + args + " 2>&1";
-  FILE* pipe = ::popen(command.c_str(), "r");
-  RunResult result;
-  char buffer[4096];
-  size_t n = 0;
-  while ((n = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0) {
-    result.output.append(buffer, n);
-  }
-  const int status = ::pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
+using cli_test::run;
+using cli_test::RunResult;
 
 void expect_refused(const std::string& args, const std::string& reason) {
   SCOPED_TRACE(args);

@@ -1,7 +1,6 @@
 // The `swiftkv` binary on malformed input: every broken checkpoint or tokenizer gives a clear
 // message naming the problem and exit status 1 (never a crash, never the internal-error 2).
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include <cstdint>
 #include <cstdio>
@@ -11,33 +10,17 @@
 
 #include "../model/io_test_util.h"
 #include "core/mapped_file.h"
+#include "run_swiftkv.h"
 
 namespace swiftkv {
 namespace {
 
 namespace fs = std::filesystem;
 
-const std::string kSwiftkv = std::string(SWIFTKV_BINARY_DIR) + "/src/cli/swiftkv";
 const std::string kShared = SWIFTKV_SHARED_DIR;
 
-struct RunResult {
-  int exit_code = -1;  // -1 when killed by a signal
-  std::string output;  // stdout + stderr
-};
-
-RunResult run(const std::string& args) {
-  const std::string command = kSwiftkv + " " + args + " 2>&1";
-  FILE* pipe = ::popen(command.c_str(), "r");
-  RunResult result;
-  char buffer[4096];
-  size_t n = 0;
-  while ((n = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0) {
-    result.output.append(buffer, n);
-  }
-  const int status = ::pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
+using cli_test::run;
+using cli_test::RunResult;
 
 class MalformedInput : public ::testing::Test {
  protected:
