@@ -6,11 +6,10 @@
 namespace swiftkv::ops {
 namespace {
 
-std::vector<Communicator> wrap(std::vector<cuda::CommunicatorPtr> group,
-                               Communicator (*make)(std::shared_ptr<cuda::Communicator>)) {
+std::vector<Communicator> wrap(std::vector<cuda::CommunicatorPtr> group) {
   std::vector<Communicator> result;
   for (cuda::CommunicatorPtr& c : group) {
-    result.push_back(make(std::shared_ptr<cuda::Communicator>(std::move(c))));
+    result.emplace_back(std::shared_ptr<cuda::Communicator>(std::move(c)));
   }
   return result;
 }
@@ -24,13 +23,11 @@ cuda::CudaContext& cuda_of(const Context& ctx, std::string_view what) {
 }  // namespace
 
 std::vector<Communicator> Communicator::nccl_group(const std::vector<int>& devices) {
-  return wrap(cuda::create_nccl_communicators(devices),
-              [](std::shared_ptr<cuda::Communicator> c) { return Communicator(std::move(c)); });
+  return wrap(cuda::create_nccl_communicators(devices));
 }
 
 std::vector<Communicator> Communicator::device_local_group(int size) {
-  return wrap(cuda::create_device_local_communicators(size),
-              [](std::shared_ptr<cuda::Communicator> c) { return Communicator(std::move(c)); });
+  return wrap(cuda::create_device_local_communicators(size));
 }
 
 int Communicator::rank() const { return cuda::communicator_rank(*impl_); }

@@ -23,6 +23,9 @@ class Communicator {
   // tensor-parallel math on a one-GPU machine. Host-synchronous; cannot be captured in graphs.
   static std::vector<Communicator> device_local_group(int size);
 
+  // One rank of a group the functions above made (they are the way to get one).
+  explicit Communicator(std::shared_ptr<cuda::Communicator> impl) : impl_(std::move(impl)) {}
+
   int rank() const;
   int size() const;
   // Whether collectives may be recorded in CUDA graphs (NCCL: yes; device-local: no).
@@ -30,7 +33,6 @@ class Communicator {
   cuda::Communicator& impl() const { return *impl_; }
 
  private:
-  explicit Communicator(std::shared_ptr<cuda::Communicator> impl) : impl_(std::move(impl)) {}
   std::shared_ptr<cuda::Communicator> impl_;
 };
 

@@ -311,15 +311,20 @@ DistillResult train_rank(const TrainingSetup& setup, DataParallelRank& rank) {
     }
     return m;
   };
-  DistillResult result;
-  if (!setup.held_out_rows.empty()) {
+  // The held-out evaluation that opens and closes a run: logged, and its KL and top-1 kept.
+  const auto evaluate_and_log = [&](double& kl, double& top1) {
+    if (setup.held_out_rows.empty()) {
+      return;
+    }
     const HeldOutMetrics m = run_eval(state.step);
-    result.initial_held_out_kl = m.kl;
-    result.initial_top1 = m.top1;
+    kl = m.kl;
+    top1 = m.top1;
     if (main) {
       log_info("held-out at step ", state.step, ": KL ", m.kl, ", top-1 agreement ", m.top1);
     }
-  }
+  };
+  DistillResult result;
+  evaluate_and_log(result.initial_held_out_kl, result.initial_top1);
   // Rank 0 writes; the others wait on the host (not in a device collective, whose timeout a
   // long save of a large model could exceed).
   auto save = [&](const std::string& dir, bool with_state) {
@@ -397,14 +402,7 @@ DistillResult train_rank(const TrainingSetup& setup, DataParallelRank& rank) {
   progress.finish();
 
   // --- final -------------------------------------------------------------------------------
-  if (!setup.held_out_rows.empty()) {
-    const HeldOutMetrics m = run_eval(state.step);
-    result.final_held_out_kl = m.kl;
-    result.final_top1 = m.top1;
-    if (main) {
-      log_info("held-out at step ", state.step, ": KL ", m.kl, ", top-1 agreement ", m.top1);
-    }
-  }
+  evaluate_and_log(result.final_held_out_kl, result.final_top1);
   save(options.output, false);
   if (options.save_every > 0) {
     save((fs::path(options.output) / ("checkpoint-" + std::to_string(state.step))).string(), true);

@@ -90,24 +90,39 @@ std::string write_stories(const fs::path& dir, size_t begin, size_t n) {
   return path.string();
 }
 
-TEST(DistillStoriesTest, ShortDistillationLowersHeldOutKlAndResumes) {
-  const fs::path dir =
-      fs::temp_directory_path() / ("swiftkv-distill-test-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
+// A fresh work folder under the temp directory, and the options both stories260K distillation
+// tests share: l = 2 from stories260K, `train` / `held_out` paragraphs of the excerpt, 4 rows
+// of 256 tokens per step, `steps` steps at lr 3e-3, a checkpoint every `save_every`.
+struct StoriesRun {
+  fs::path dir;
   DistillOptions options;
+};
+StoriesRun stories_run(const std::string& name, size_t train, size_t held_out, int64_t steps,
+                       int64_t save_every) {
+  StoriesRun r;
+  r.dir = fs::temp_directory_path() / (name + "-" + std::to_string(::getpid()));
+  fs::remove_all(r.dir);
+  fs::create_directories(r.dir);
+  DistillOptions& options = r.options;
   options.model = testing::stories260k_dir();
-  options.output = (dir / "out").string();
-  options.data = {write_stories(dir, 0, 240)};
-  options.eval_data = write_stories(dir, 600, 40);
+  options.data = {write_stories(r.dir, 0, train)};
+  options.eval_data = write_stories(r.dir, 600, held_out);
   options.num_kv_layers = 2;
   options.max_length = 256;
   options.batch_size = 4;
-  options.max_steps = 24;
+  options.max_steps = steps;
   options.learning_rate = 3e-3;
-  options.save_every = 12;
+  options.save_every = save_every;
   options.threads = 1;  // libtorch's OpenMP threads spin badly on a loaded 2-core machine
   options.progress = false;
+  return r;
+}
+
+TEST(DistillStoriesTest, ShortDistillationLowersHeldOutKlAndResumes) {
+  StoriesRun run_setup = stories_run("swiftkv-distill-test", 240, 40, 24, 12);
+  const fs::path& dir = run_setup.dir;
+  DistillOptions& options = run_setup.options;
+  options.output = (dir / "out").string();
   const DistillResult result = run_distill(options);
   EXPECT_EQ(result.steps, 24);
   EXPECT_LT(result.final_held_out_kl, 0.8 * result.initial_held_out_kl);
@@ -176,22 +191,9 @@ double max_abs_diff(const std::vector<std::pair<std::string, torch::Tensor>>& a,
 // parameters 1.2e-7 vs E 4.8e-7 (scale 2.4). The resumed 2-rank run repeats the uninterrupted
 // one bit for bit (the same operations in the same order, gloo's sums included).
 TEST(DistillStoriesTest, TwoRanksFollowOneRankAndResumeIdentically) {
-  const fs::path dir =
-      fs::temp_directory_path() / ("swiftkv-distill-dp-test-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  DistillOptions options;
-  options.model = testing::stories260k_dir();
-  options.data = {write_stories(dir, 0, 120)};
-  options.eval_data = write_stories(dir, 600, 12);
-  options.num_kv_layers = 2;
-  options.max_length = 256;
-  options.batch_size = 4;
-  options.max_steps = 8;
-  options.learning_rate = 3e-3;
-  options.save_every = 4;
-  options.threads = 1;
-  options.progress = false;
+  StoriesRun run_setup = stories_run("swiftkv-distill-dp-test", 120, 12, 8, 4);
+  const fs::path& dir = run_setup.dir;
+  DistillOptions& options = run_setup.options;
   const auto run = [&](const std::string& name, int nproc, const std::string& precision) {
     options.output = (dir / name).string();
     options.nproc = nproc;
