@@ -37,6 +37,10 @@ TEST(CudaDecodeAttention, Fp8CacheMatchesCpuReferenceOnCommonCases) {
     testing::run_attention_case<testing::Bf16Elem, testing::Fp8Elem>(
         c, seed++, decode_with<cuda::PagedAttentionArgsFp8>(0));
   }
+  // The e4m3 kernel's two-column-tile variant (groups of 9-16 heads) at head_dim 128 too.
+  const testing::AttentionCase group_16 = {16, 1, 128, 16, {{1, 1000}, {2, 70}, {1, 5}}};
+  testing::run_attention_case<testing::Bf16Elem, testing::Fp8Elem>(
+      group_16, seed++, decode_with<cuda::PagedAttentionArgsFp8>(0));
 }
 
 TEST(CudaDecodeAttention, Fp8CacheReadsExactly) {

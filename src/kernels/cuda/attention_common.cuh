@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cuda_bf16.h>
+#include <cuda_fp16.h>
 #include <cuda_fp8.h>
 
 #include <cstdint>
@@ -63,6 +64,29 @@ __device__ __forceinline__ void mma_bf16(float (&c)[4], const uint32_t (&a)[4], 
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
+// c += a · b for one 16x8x16 tile, f16 inputs, f32 accumulators.
+__device__ __forceinline__ void mma_f16(float (&c)[4], const uint32_t (&a)[4], uint32_t b0,
+                                        uint32_t b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+      "{%8, %9}, {%0, %1, %2, %3};\n"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+// The warp's fragment of an 8x8 b16 matrix (lane: row lane / 4, columns 2 (lane % 4) and
+// 2 (lane % 4) + 1) becomes the same fragment of its transpose.
+__device__ __forceinline__ uint32_t transpose_8x8(uint32_t fragment) {
+  uint32_t out = 0;
+  asm volatile("movmatrix.sync.aligned.m8n8.trans.b16 %0, %1;\n" : "=r"(out) : "r"(fragment));
+  return out;
+}
+
+__device__ __forceinline__ uint32_t pack_f16(float lo, float hi) {
+  const __half2 pair = __floats2half2_rn(lo, hi);
+  return *reinterpret_cast<const uint32_t*>(&pair);
+}
+
 __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
   const __nv_bfloat162 pair = __floats2bfloat162_rn(lo, hi);
   return *reinterpret_cast<const uint32_t*>(&pair);
@@ -113,6 +137,23 @@ __device__ __forceinline__ void e4m3x4_to_bf16_pairs(uint32_t packed, uint32_t& 
   odd = *reinterpret_cast<const uint32_t*>(&odd_values);
   even = *reinterpret_cast<const uint32_t*>(&even_values);
 }
+
+// Four e4m3 values (the bytes of `packed`) as four f16 scaled by 2^-8, exactly: each byte's
+// sign goes to the f16 sign bit and its 7 exponent and mantissa bits to the low 4 exponent and
+// top 3 mantissa bits of the f16 (e4m3's exponent bias is 7, f16's 15), so e4m3 subnormals land
+// on f16 subnormals and the largest value (448) on 1.75. Seven ALU instructions per 4 elements and
+// no multiply: a kernel computing in f16 folds the 2^8 into a scale it applies anyway. `even`
+// gets bytes 0 and 2 (low and high half), `odd` bytes 1 and 3. The NaN codes read as ±480.
+__device__ __forceinline__ void e4m3x4_to_f16_pairs_scaled(uint32_t packed, uint32_t& even,
+                                                           uint32_t& odd) {
+  constexpr uint32_t kSigns = 0x80008000U;
+  constexpr uint32_t kMagnitudes = 0x3f803f80U;  // f16 bits 13..7 of each half
+  odd = (packed & kSigns) | ((packed >> 1) & kMagnitudes);
+  even = ((packed << 8) & kSigns) | ((packed << 7) & kMagnitudes);
+}
+
+// What e4m3x4_to_f16_pairs_scaled scales by.
+inline constexpr float kE4M3ToF16Scale = 0x1p-8F;
 
 __device__ __forceinline__ uint2 e4m3x4_to_bf16x4(uint32_t packed) {
   uint32_t even = 0;

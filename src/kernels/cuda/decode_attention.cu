@@ -26,12 +26,12 @@ constexpr int kTileKeys = 64;  // cache positions per pipeline stage (16 per war
 constexpr int kStages = 3;
 constexpr int kMinChunk = 64;  // fewest positions per split
 constexpr int kMaxSplits = 64;
-constexpr int kMaxGroup = 16;  // query heads per kv head: one 16-row MMA tile
+constexpr int kMaxGroup = 16;  // query heads per kv head
 constexpr unsigned kFullMask = 0xffffffffU;
 
 // Shared memory of one block, in bytes: the query tile (bf16) and kStages K and V stages of the
 // cache (TCache): a bf16 stage is the swizzled MMA tile itself, an e4m3 stage the raw bytes in
-// the swizzled e4m3 layout, whose ldmatrix fragments are converted to bf16 in registers.
+// the swizzled e4m3 layout, whose ldmatrix fragments are converted in registers.
 template <int kHeadDim, typename TCache>
 struct SharedLayout {
   static constexpr bool kE4M3 = attention::kIsE4M3<TCache>;
@@ -39,9 +39,8 @@ struct SharedLayout {
   static constexpr int kStageBytes = kTileKeys * kHeadDim * static_cast<int>(sizeof(TCache));
   static constexpr int kBytes = kQBytes + 2 * kStages * kStageBytes;
   static constexpr int kCacheChunks = kHeadDim * static_cast<int>(sizeof(TCache)) / 16;  // per row
-  // Blocks per SM the registers are budgeted for: an e4m3 block needs half the shared memory
-  // (52 KiB at head_dim 128), so three fit where two bf16 blocks do (168 registers per thread).
-  static constexpr int kMinBlocks = kE4M3 ? 3 : 2;
+  static_assert(kBytes - kQBytes >= (kWarps * kMaxGroup * (kHeadDim + 2)) * 4,
+                "the warp combine reuses the K/V stages");
 };
 
 struct SeqInfo {
@@ -82,15 +81,156 @@ __device__ __forceinline__ int split_chunk(int visible, int num_splits) {
   return max(kMinChunk, (even + kTileKeys - 1) / kTileKeys * kTileKeys);
 }
 
-template <int kHeadDim, typename TCache>
-__global__ void __launch_bounds__(kThreads, (SharedLayout<kHeadDim, TCache>::kMinBlocks))
-    decode_attention_kernel(PagedAttentionArgsT<__nv_bfloat16, TCache> args, int64_t q_stride,
-                            FastDivmod block_divmod, int num_splits, float* partial_out,
-                            float* partial_lse) {
-  using Layout = SharedLayout<kHeadDim, TCache>;
-  constexpr bool kE4M3 = Layout::kE4M3;
+// What one block of the split kernel does: query row `token`, the `group` query heads of
+// `kv_head`, cache positions [key_begin, key_end) in `num_tiles` tiles.
+struct BlockWork {
+  int token;
+  int kv_head;
+  int split;
+  int group;
+  int key_begin;
+  int key_end;
+  int num_tiles;
+  int64_t lse_base;  // partial_lse index of (token, first head of the group, split 0)
+  const int32_t* block_table;
+};
+
+// This block's work; false when it has none (a padding row, or a split past the row's visible
+// positions, whose log-sum-exp it marks empty).
+template <typename TCache>
+__device__ bool find_block_work(const PagedAttentionArgsT<__nv_bfloat16, TCache>& args,
+                                int num_splits, float* partial_lse, BlockWork& work) {
+  work.token = static_cast<int>(blockIdx.x);
+  work.kv_head = static_cast<int>(blockIdx.y);
+  work.split = static_cast<int>(blockIdx.z);
+  const SeqInfo info =
+      find_seq(args.query_start_loc, args.kv_lens, static_cast<int>(args.num_seqs), work.token);
+  if (info.seq < 0) {
+    return false;
+  }
+  const int num_heads = static_cast<int>(args.num_heads);
+  work.group = num_heads / static_cast<int>(args.num_kv_heads);
+  const int q_len = info.q_end - info.q_start;
+  const int visible = info.kv_len - q_len + (work.token - info.q_start) + 1;
+  const int chunk = split_chunk(visible, num_splits);
+  const int active_splits = (visible + chunk - 1) / chunk;
+  work.lse_base =
+      (static_cast<int64_t>(work.token) * num_heads + work.kv_head * work.group) * num_splits;
+  if (work.split >= active_splits) {
+    const int tid = static_cast<int>(threadIdx.x);
+    if (tid < work.group) {
+      partial_lse[work.lse_base + static_cast<int64_t>(tid) * num_splits + work.split] = -INFINITY;
+    }
+    return false;
+  }
+  work.key_begin = work.split * chunk;
+  work.key_end = min(visible, work.key_begin + chunk);
+  work.num_tiles = (work.key_end - work.key_begin + kTileKeys - 1) / kTileKeys;
+  work.block_table = args.block_tables + info.seq * args.max_blocks_per_seq;
+  return true;
+}
+
+// Starts the cp.async copy of the group's query rows into the swizzled bf16 tile (rows past the
+// group zero-filled).
+template <int kHeadDim>
+__device__ void load_q_tile(const __nv_bfloat16* q, int64_t q_stride, const BlockWork& work,
+                            __nv_bfloat16* q_tile) {
   constexpr int kChunks = kHeadDim / 8;  // 16-byte chunks of a bf16 row
+  for (int c = static_cast<int>(threadIdx.x); c < kMaxGroup * kChunks; c += kThreads) {
+    const int row = c / kChunks;
+    const int chunk_index = c % kChunks;
+    const bool valid = row < work.group;
+    const int64_t offset =
+        valid
+            ? work.token * q_stride + (work.kv_head * work.group + row) * kHeadDim + chunk_index * 8
+            : 0;
+    attention::cp_async_16(q_tile + tile_offset<kHeadDim>(row, chunk_index), q + offset, valid);
+  }
+}
+
+// Starts the cp.async copy of cache tile `tile` of the block's positions into stage `stage`
+// (positions past key_end zero-filled). The block-table reads of all the thread's rows are
+// issued before the first copy (the copies' asm is a compiler memory barrier, so reads between
+// them would be waited for one at a time).
+template <int kHeadDim, typename TCache>
+__device__ void load_kv_tile(const PagedAttentionArgsT<__nv_bfloat16, TCache>& args,
+                             const FastDivmod& block_divmod, const BlockWork& work, int tile,
+                             int stage, unsigned char* k_stages, unsigned char* v_stages) {
+  using Layout = SharedLayout<kHeadDim, TCache>;
   constexpr int kCacheChunks = Layout::kCacheChunks;
+  constexpr int kPerThread = kTileKeys * kCacheChunks / kThreads;
+  static_assert(kTileKeys * kCacheChunks % kThreads == 0);
+  const int n0 = work.key_begin + tile * kTileKeys;
+  const int num_kv_heads = static_cast<int>(args.num_kv_heads);
+  int64_t offsets[kPerThread];
+#pragma unroll
+  for (int i = 0; i < kPerThread; ++i) {
+    const int c = static_cast<int>(threadIdx.x) + i * kThreads;
+    const int row = c / kCacheChunks;
+    const int chunk_index = c % kCacheChunks;
+    offsets[i] = n0 + row < work.key_end
+                     ? cache_row_offset(work.block_table, n0 + row, block_divmod, num_kv_heads,
+                                        work.kv_head, kHeadDim) +
+                           chunk_index * (16 / static_cast<int>(sizeof(TCache)))
+                     : -1;
+  }
+#pragma unroll
+  for (int i = 0; i < kPerThread; ++i) {
+    const int c = static_cast<int>(threadIdx.x) + i * kThreads;
+    const int row = c / kCacheChunks;
+    const int chunk_index = c % kCacheChunks;
+    const bool valid = offsets[i] >= 0;
+    const int64_t offset = valid ? offsets[i] : 0;
+    const int destination = stage * Layout::kStageBytes +
+                            (Layout::kE4M3 ? attention::e4m3_tile_offset<kHeadDim>(row, chunk_index)
+                                           : 2 * tile_offset<kHeadDim>(row, chunk_index));
+    attention::cp_async_16(k_stages + destination, args.k_cache + offset, valid);
+    attention::cp_async_16(v_stages + destination, args.v_cache + offset, valid);
+  }
+}
+
+// The block's four warps each hold a partial softmax state over their positions, stored in
+// shared memory as out [kWarps][kMaxGroup][kHeadDim] (unnormalised), row maxima and row sums
+// [kWarps][kMaxGroup] (log2 domain). Merges them and writes the split's normalised partial
+// output (times value_scale) and log-sum-exp.
+template <int kHeadDim>
+__device__ void write_block_partials(const float* warp_out, const float* warp_max,
+                                     const float* warp_sum, const BlockWork& work, int num_splits,
+                                     float value_scale, float* partial_out, float* partial_lse) {
+  for (int e = static_cast<int>(threadIdx.x); e < work.group * kHeadDim; e += kThreads) {
+    const int row = e / kHeadDim;
+    const int d = e % kHeadDim;
+    float max_all = -INFINITY;
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w) {
+      max_all = fmaxf(max_all, warp_max[w * kMaxGroup + row]);
+    }
+    float sum = 0.0F;
+    float value = 0.0F;
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w) {
+      const float m = warp_max[w * kMaxGroup + row];
+      if (m != -INFINITY) {  // a warp that saw no positions contributes nothing
+        const float weight = exp2f(m - max_all);
+        sum += warp_sum[w * kMaxGroup + row] * weight;
+        value += warp_out[(w * kMaxGroup + row) * kHeadDim + d] * weight;
+      }
+    }
+    const int64_t index = work.lse_base + static_cast<int64_t>(row) * num_splits + work.split;
+    partial_out[index * kHeadDim + d] = value / sum * value_scale;
+    if (d == 0) {
+      partial_lse[index] = max_all + log2f(sum);
+    }
+  }
+}
+
+// bf16 cache. Query heads of the group are the rows of a 16-row MMA tile: S = Q Kᵀ per warp is
+// 16 rows x its 16 positions, O = P V 16 rows x head_dim.
+template <int kHeadDim>
+__global__ void __launch_bounds__(kThreads, 2)
+    decode_attention_kernel(PagedAttentionArgs args, int64_t q_stride, FastDivmod block_divmod,
+                            int num_splits, float* partial_out, float* partial_lse) {
+  using Layout = SharedLayout<kHeadDim, __nv_bfloat16>;
   constexpr int kKSteps = kHeadDim / 16;
   constexpr int kDimTiles = kHeadDim / 8;
   extern __shared__ __align__(128) unsigned char shared_raw[];
@@ -98,73 +238,23 @@ __global__ void __launch_bounds__(kThreads, (SharedLayout<kHeadDim, TCache>::kMi
   unsigned char* k_stages = shared_raw + Layout::kQBytes;  // [kStages][kStageBytes]
   unsigned char* v_stages = k_stages + kStages * Layout::kStageBytes;
 
-  const int token = static_cast<int>(blockIdx.x);
-  const int kv_head = static_cast<int>(blockIdx.y);
-  const int split = static_cast<int>(blockIdx.z);
   // Let the combine kernel (launched with programmatic stream serialization) be scheduled as
   // soon as every block of this grid has started; it waits for this grid's completion itself.
   asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
-  const SeqInfo info =
-      find_seq(args.query_start_loc, args.kv_lens, static_cast<int>(args.num_seqs), token);
-  const int seq = info.seq;
-  if (seq < 0) {
+  BlockWork work{};
+  if (!find_block_work(args, num_splits, partial_lse, work)) {
     return;
   }
-  const int num_heads = static_cast<int>(args.num_heads);
-  const int num_kv_heads = static_cast<int>(args.num_kv_heads);
-  const int group = num_heads / num_kv_heads;
-  const int q_start = info.q_start;
-  const int q_len = info.q_end - q_start;
-  const int kv_len = info.kv_len;
-  const int visible = kv_len - q_len + (token - q_start) + 1;
-  const int chunk = split_chunk(visible, num_splits);
-  const int active_splits = (visible + chunk - 1) / chunk;
-  const int tid = static_cast<int>(threadIdx.x);
-  const int64_t lse_base = (static_cast<int64_t>(token) * num_heads + kv_head * group) * num_splits;
-  if (split >= active_splits) {
-    if (tid < group) {
-      partial_lse[lse_base + static_cast<int64_t>(tid) * num_splits + split] = -INFINITY;
-    }
-    return;
-  }
-  const int key_begin = split * chunk;
-  const int key_end = min(visible, key_begin + chunk);
-  const int num_tiles = (key_end - key_begin + kTileKeys - 1) / kTileKeys;
-  const int32_t* block_table = args.block_tables + seq * args.max_blocks_per_seq;
-
-  for (int c = tid; c < kMaxGroup * kChunks; c += kThreads) {
-    const int row = c / kChunks;
-    const int chunk_index = c % kChunks;
-    const bool valid = row < group;
-    const int64_t offset =
-        valid ? token * q_stride + (kv_head * group + row) * kHeadDim + chunk_index * 8 : 0;
-    cp_async_16(q_tile + tile_offset<kHeadDim>(row, chunk_index), args.q + offset, valid);
-  }
-  auto load_kv = [&](int tile, int stage) {
-    const int n0 = key_begin + tile * kTileKeys;
-    for (int c = tid; c < kTileKeys * kCacheChunks; c += kThreads) {
-      const int row = c / kCacheChunks;
-      const int chunk_index = c % kCacheChunks;
-      const bool valid = n0 + row < key_end;
-      const int64_t offset = valid ? cache_row_offset(block_table, n0 + row, block_divmod,
-                                                      num_kv_heads, kv_head, kHeadDim) +
-                                         chunk_index * (16 / static_cast<int>(sizeof(TCache)))
-                                   : 0;
-      const int destination = stage * Layout::kStageBytes +
-                              (kE4M3 ? attention::e4m3_tile_offset<kHeadDim>(row, chunk_index)
-                                     : 2 * tile_offset<kHeadDim>(row, chunk_index));
-      cp_async_16(k_stages + destination, args.k_cache + offset, valid);
-      cp_async_16(v_stages + destination, args.v_cache + offset, valid);
-    }
-  };
-  load_kv(0, 0);
+  load_q_tile<kHeadDim>(args.q, q_stride, work, q_tile);
+  load_kv_tile<kHeadDim>(args, block_divmod, work, 0, 0, k_stages, v_stages);
   cp_async_commit();
-  if (num_tiles > 1) {
-    load_kv(1, 1);
+  if (work.num_tiles > 1) {
+    load_kv_tile<kHeadDim>(args, block_divmod, work, 1, 1, k_stages, v_stages);
   }
   cp_async_commit();
 
   const float scale_log2 = args.scale * 1.44269504088896340736F;
+  const int tid = static_cast<int>(threadIdx.x);
   const int warp = tid / 32;
   const int lane = tid % 32;
   const int g = lane / 4;
@@ -181,9 +271,10 @@ __global__ void __launch_bounds__(kThreads, (SharedLayout<kHeadDim, TCache>::kMi
   float row_max[2] = {-INFINITY, -INFINITY};
   float row_sum[2] = {0.0F, 0.0F};
 
-  for (int tile = 0; tile < num_tiles; ++tile) {
-    if (tile + 2 < num_tiles) {
-      load_kv(tile + 2, (tile + 2) % kStages);
+  for (int tile = 0; tile < work.num_tiles; ++tile) {
+    if (tile + 2 < work.num_tiles) {
+      load_kv_tile<kHeadDim>(args, block_divmod, work, tile + 2, (tile + 2) % kStages, k_stages,
+                             v_stages);
     }
     cp_async_commit();
     cp_async_wait<2>();
@@ -191,67 +282,32 @@ __global__ void __launch_bounds__(kThreads, (SharedLayout<kHeadDim, TCache>::kMi
     if (tile == 0) {
 #pragma unroll
       for (int ks = 0; ks < kKSteps; ++ks) {
-        if constexpr (kE4M3) {
-          // The k index of the MMA permuted within each 16-dim step to match the directly
-          // converted K fragments: k = 2t, 2t + 1 are dims 4t, 4t + 2; k = 2t + 8, 2t + 9 are
-          // dims 4t + 1, 4t + 3.
-#pragma unroll
-          for (int r = 0; r < 2; ++r) {
-            const uint2 dims = *reinterpret_cast<const uint2*>(
-                q_tile + tile_offset<kHeadDim>(g + 8 * r, 2 * ks + t / 2) + 4 * (t % 2));
-            q_fragments[ks][r] = __byte_perm(dims.x, dims.y, 0x5410);
-            q_fragments[ks][r + 2] = __byte_perm(dims.x, dims.y, 0x7632);
-          }
-        } else {
-          ldmatrix_x4(
-              q_fragments[ks],
-              q_tile + tile_offset<kHeadDim>(lane % 8 + ((lane / 8) % 2) * 8, ks * 2 + lane / 16));
-        }
+        ldmatrix_x4(q_fragments[ks], q_tile + tile_offset<kHeadDim>(lane % 8 + ((lane / 8) % 2) * 8,
+                                                                    ks * 2 + lane / 16));
       }
     }
-    const int n0 = key_begin + tile * kTileKeys + warp * 16;
-    if (n0 < key_end) {
+    const int n0 = work.key_begin + tile * kTileKeys + warp * 16;
+    if (n0 < work.key_end) {
       const int stage = tile % kStages;
-      const unsigned char* k_stage = k_stages + stage * Layout::kStageBytes;
-      const unsigned char* v_stage = v_stages + stage * Layout::kStageBytes;
-      const auto* k_tile = reinterpret_cast<const __nv_bfloat16*>(k_stage);  // bf16 only
-      const auto* v_tile = reinterpret_cast<const __nv_bfloat16*>(v_stage);
-      // e4m3: this lane's row address in an x4 ldmatrix of the raw stage (matrices: keys 0-7
-      // and 8-15 of the warp's 16, then the same for the next 16-byte chunk).
-      const int e4m3_row = warp * 16 + lane % 8 + ((lane / 8) % 2) * 8;
+      const auto* k_tile =
+          reinterpret_cast<const __nv_bfloat16*>(k_stages + stage * Layout::kStageBytes);
+      const auto* v_tile =
+          reinterpret_cast<const __nv_bfloat16*>(v_stages + stage * Layout::kStageBytes);
       float s[2][4] = {};
-      if constexpr (kE4M3) {
-        // Each 8x8 b16 matrix is 8 keys x 16 e4m3 dims; a lane's word holds dims 4t..4t+3 of
-        // key g: even pair (4t, 4t+2) = b0, odd pair (4t+1, 4t+3) = b1 (q permuted to match).
 #pragma unroll
-        for (int ks = 0; ks < kKSteps; ks += 2) {
-          uint32_t raw[4];
-          ldmatrix_x4(raw,
-                      k_stage + attention::e4m3_tile_offset<kHeadDim>(e4m3_row, ks + lane / 16));
-#pragma unroll
-          for (int m = 0; m < 4; ++m) {
-            uint32_t even = 0;
-            uint32_t odd = 0;
-            attention::e4m3x4_to_bf16_pairs(raw[m], even, odd);
-            mma_bf16(s[m % 2], q_fragments[ks + m / 2], even, odd);
-          }
-        }
-      } else {
-#pragma unroll
-        for (int ks = 0; ks < kKSteps; ++ks) {
-          uint32_t b[4];
-          ldmatrix_x4(b, k_tile + tile_offset<kHeadDim>(warp * 16 + lane % 8 + (lane / 16) * 8,
-                                                        ks * 2 + (lane / 8) % 2));
-          mma_bf16(s[0], q_fragments[ks], b[0], b[1]);
-          mma_bf16(s[1], q_fragments[ks], b[2], b[3]);
-        }
+      for (int ks = 0; ks < kKSteps; ++ks) {
+        uint32_t b[4];
+        ldmatrix_x4(b, k_tile + tile_offset<kHeadDim>(warp * 16 + lane % 8 + (lane / 16) * 8,
+                                                      ks * 2 + (lane / 8) % 2));
+        mma_bf16(s[0], q_fragments[ks], b[0], b[1]);
+        mma_bf16(s[1], q_fragments[ks], b[2], b[3]);
       }
 #pragma unroll
       for (int j = 0; j < 2; ++j) {
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
           const int key = n0 + j * 8 + 2 * t + (e & 1);
-          s[j][e] = key < key_end ? s[j][e] * scale_log2 : -INFINITY;
+          s[j][e] = key < work.key_end ? s[j][e] * scale_log2 : -INFINITY;
         }
       }
 #pragma unroll
@@ -277,37 +333,14 @@ __global__ void __launch_bounds__(kThreads, (SharedLayout<kHeadDim, TCache>::kMi
       }
       const uint32_t a[4] = {pack_bf16(s[0][0], s[0][1]), pack_bf16(s[0][2], s[0][3]),
                              pack_bf16(s[1][0], s[1][1]), pack_bf16(s[1][2], s[1][3])};
-      if constexpr (kE4M3) {
-        // Transposed 8x8 b16 matrices of 8 keys x 16 e4m3 dims: a lane's word holds keys 2t,
-        // 2t + 1 at dims 2g, 2g + 1 of the 16; its even pair is the B fragment of output dim 2g,
-        // its odd pair that of 2g + 1: o[2c] holds dims 16c + 2n, o[2c + 1] dims 16c + 2n + 1.
 #pragma unroll
-        for (int c = 0; c < kHeadDim / 16; c += 2) {
-          uint32_t raw[4];
-          ldmatrix_x4_trans(
-              raw, v_stage + attention::e4m3_tile_offset<kHeadDim>(e4m3_row, c + lane / 16));
-#pragma unroll
-          for (int m = 0; m < 4; m += 2) {
-            uint32_t even_lo = 0;
-            uint32_t odd_lo = 0;
-            uint32_t even_hi = 0;
-            uint32_t odd_hi = 0;
-            attention::e4m3x4_to_bf16_pairs(raw[m], even_lo, odd_lo);
-            attention::e4m3x4_to_bf16_pairs(raw[m + 1], even_hi, odd_hi);
-            mma_bf16(o[2 * (c + m / 2)], a, even_lo, even_hi);
-            mma_bf16(o[2 * (c + m / 2) + 1], a, odd_lo, odd_hi);
-          }
-        }
-      } else {
-#pragma unroll
-        for (int dp = 0; dp < kHeadDim / 16; ++dp) {
-          uint32_t b[4];
-          ldmatrix_x4_trans(
-              b, v_tile + tile_offset<kHeadDim>(warp * 16 + lane % 8 + ((lane / 8) % 2) * 8,
-                                                dp * 2 + lane / 16));
-          mma_bf16(o[2 * dp], a, b[0], b[1]);
-          mma_bf16(o[2 * dp + 1], a, b[2], b[3]);
-        }
+      for (int dp = 0; dp < kHeadDim / 16; ++dp) {
+        uint32_t b[4];
+        ldmatrix_x4_trans(
+            b, v_tile + tile_offset<kHeadDim>(warp * 16 + lane % 8 + ((lane / 8) % 2) * 8,
+                                              dp * 2 + lane / 16));
+        mma_bf16(o[2 * dp], a, b[0], b[1]);
+        mma_bf16(o[2 * dp + 1], a, b[2], b[3]);
       }
     }
     __syncthreads();
@@ -326,13 +359,8 @@ __global__ void __launch_bounds__(kThreads, (SharedLayout<kHeadDim, TCache>::kMi
     float* out_row = warp_out + (warp * kMaxGroup + row) * kHeadDim;
 #pragma unroll
     for (int d = 0; d < kDimTiles; ++d) {
-      if constexpr (kE4M3) {  // tile d: dims 16 (d / 2) + 2n + d % 2, n = 2t, 2t + 1
-        out_row[(d / 2) * 16 + 4 * t + d % 2] = o[d][2 * r];
-        out_row[(d / 2) * 16 + 4 * t + 2 + d % 2] = o[d][2 * r + 1];
-      } else {
-        out_row[d * 8 + 2 * t] = o[d][2 * r];
-        out_row[d * 8 + 2 * t + 1] = o[d][2 * r + 1];
-      }
+      out_row[d * 8 + 2 * t] = o[d][2 * r];
+      out_row[d * 8 + 2 * t + 1] = o[d][2 * r + 1];
     }
     if (t == 0) {
       warp_max[warp * kMaxGroup + row] = row_max[r];
@@ -340,31 +368,208 @@ __global__ void __launch_bounds__(kThreads, (SharedLayout<kHeadDim, TCache>::kMi
     }
   }
   __syncthreads();
-  for (int e = tid; e < group * kHeadDim; e += kThreads) {
-    const int row = e / kHeadDim;
-    const int d = e % kHeadDim;
-    float max_all = -INFINITY;
+  write_block_partials<kHeadDim>(warp_out, warp_max, warp_sum, work, num_splits, 1.0F, partial_out,
+                                 partial_lse);
+}
+
+__device__ __forceinline__ float max_over_key_lanes(float value) {  // lanes with the same t
+  value = fmaxf(value, __shfl_xor_sync(kFullMask, value, 4));
+  value = fmaxf(value, __shfl_xor_sync(kFullMask, value, 8));
+  return fmaxf(value, __shfl_xor_sync(kFullMask, value, 16));
+}
+
+__device__ __forceinline__ float sum_over_key_lanes(float value) {
+  value += __shfl_xor_sync(kFullMask, value, 4);
+  value += __shfl_xor_sync(kFullMask, value, 8);
+  return value + __shfl_xor_sync(kFullMask, value, 16);
+}
+
+// e4m3 cache, computed transposed so the positions fill the 16 rows of the MMA and the group's
+// query heads its 8 columns (kNTiles column tiles: 1 for groups of up to 8 heads, 2 up to 16):
+// per warp Sᵀ = K Qᵀ (16 positions x 8 heads, k = head dims) and Oᵀ = Vᵀ Pᵀ (16 dims x 8 heads
+// per MMA, k = the warp's 16 positions). Against the bf16 kernel's layout (heads on the rows, 4
+// of 16 used by Llama 3's groups) this halves the MMAs and the accumulators. The raw e4m3
+// fragments that ldmatrix reads are converted in registers to f16 scaled by 2^-8 (7 ALU
+// instructions per 4 values; the 2^8 is folded into the softmax scale for K and into the output
+// for V); q and P are f16. Dims within each 16-dim step of Sᵀ are permuted to match the
+// converted K fragments (k = 2t, 2t + 1 are dims 4t, 4t + 2; k = 2t + 8, 2t + 9 are dims 4t + 1,
+// 4t + 3), q alike; the rows of each Oᵀ tile are the 8 even then the 8 odd dims of its 16; Pᵀ
+// comes from the Sᵀ accumulators by one 8x8 transpose (movmatrix) per 8 positions.
+template <int kHeadDim, int kNTiles>
+__global__ void __launch_bounds__(kThreads, kNTiles == 1 ? 4 : 2)
+    decode_attention_e4m3_kernel(PagedAttentionArgsFp8 args, int64_t q_stride,
+                                 FastDivmod block_divmod, int num_splits, float* partial_out,
+                                 float* partial_lse) {
+  using Layout = SharedLayout<kHeadDim, __nv_fp8_e4m3>;
+  constexpr int kSteps = kHeadDim / 16;  // k steps of Sᵀ = row tiles of Oᵀ
+  extern __shared__ __align__(128) unsigned char shared_raw[];
+  auto* q_tile = reinterpret_cast<__nv_bfloat16*>(shared_raw);
+  unsigned char* k_stages = shared_raw + Layout::kQBytes;  // [kStages][kStageBytes]
+  unsigned char* v_stages = k_stages + kStages * Layout::kStageBytes;
+
+  asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");  // as the bf16 kernel
+  BlockWork work{};
+  if (!find_block_work(args, num_splits, partial_lse, work)) {
+    return;
+  }
+  load_q_tile<kHeadDim>(args.q, q_stride, work, q_tile);
+  load_kv_tile<kHeadDim>(args, block_divmod, work, 0, 0, k_stages, v_stages);
+  cp_async_commit();
+  if (work.num_tiles > 1) {
+    load_kv_tile<kHeadDim>(args, block_divmod, work, 1, 1, k_stages, v_stages);
+  }
+  cp_async_commit();
+
+  const float scale_log2 = args.scale * 1.44269504088896340736F / attention::kE4M3ToF16Scale;
+  const int tid = static_cast<int>(threadIdx.x);
+  const int warp = tid / 32;
+  const int lane = tid % 32;
+  const int g = lane / 4;
+  const int t = lane % 4;
+  // This lane's row address in an x4 ldmatrix of a raw stage: matrices = positions 0-7 and
+  // 8-15 of the warp's 16, then the same for the next 16-byte (16-dim) chunk.
+  const int stage_row = warp * 16 + lane % 8 + ((lane / 8) % 2) * 8;
+  uint32_t q_fragments[kNTiles][kSteps][2];  // Qᵀ: b0 = dims (4t, 4t + 2), b1 = (4t + 1, 4t + 3)
+  float o[kSteps][kNTiles]
+         [4];  // Oᵀ: c0, c1 = dim 2g of the step, heads 2t, 2t + 1; c2, c3 dim 2g + 1
 #pragma unroll
-    for (int w = 0; w < kWarps; ++w) {
-      max_all = fmaxf(max_all, warp_max[w * kMaxGroup + row]);
-    }
-    float sum = 0.0F;
-    float value = 0.0F;
+  for (int c = 0; c < kSteps; ++c) {
 #pragma unroll
-    for (int w = 0; w < kWarps; ++w) {
-      const float m = warp_max[w * kMaxGroup + row];
-      if (m != -INFINITY) {  // a warp that saw no positions contributes nothing
-        const float weight = exp2f(m - max_all);
-        sum += warp_sum[w * kMaxGroup + row] * weight;
-        value += warp_out[(w * kMaxGroup + row) * kHeadDim + d] * weight;
+    for (int j = 0; j < kNTiles; ++j) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        o[c][j][e] = 0.0F;
       }
     }
-    const int64_t index = lse_base + static_cast<int64_t>(row) * num_splits + split;
-    partial_out[index * kHeadDim + d] = value / sum;
-    if (d == 0) {
-      partial_lse[index] = max_all + log2f(sum);
+  }
+  float row_max[kNTiles][2];  // heads 8j + 2t + e
+  float row_sum[kNTiles][2];
+#pragma unroll
+  for (int j = 0; j < kNTiles; ++j) {
+    row_max[j][0] = row_max[j][1] = -INFINITY;
+    row_sum[j][0] = row_sum[j][1] = 0.0F;
+  }
+
+  for (int tile = 0; tile < work.num_tiles; ++tile) {
+    if (tile + 2 < work.num_tiles) {
+      load_kv_tile<kHeadDim>(args, block_divmod, work, tile + 2, (tile + 2) % kStages, k_stages,
+                             v_stages);
+    }
+    cp_async_commit();
+    cp_async_wait<2>();
+    __syncthreads();
+    if (tile == 0) {
+#pragma unroll
+      for (int j = 0; j < kNTiles; ++j) {
+#pragma unroll
+        for (int ks = 0; ks < kSteps; ++ks) {  // dims 16 ks + 4t .. 4t + 3 of head 8j + g
+          const uint2 dims = *reinterpret_cast<const uint2*>(
+              q_tile + tile_offset<kHeadDim>(8 * j + g, 2 * ks + t / 2) + 4 * (t % 2));
+          const float2 lo = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&dims.x));
+          const float2 hi = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&dims.y));
+          q_fragments[j][ks][0] = attention::pack_f16(lo.x, hi.x);
+          q_fragments[j][ks][1] = attention::pack_f16(lo.y, hi.y);
+        }
+      }
+    }
+    const int n0 = work.key_begin + tile * kTileKeys + warp * 16;
+    if (n0 < work.key_end) {
+      const int stage = tile % kStages;
+      const unsigned char* k_stage = k_stages + stage * Layout::kStageBytes;
+      const unsigned char* v_stage = v_stages + stage * Layout::kStageBytes;
+      float s[kNTiles][4] = {};  // c0, c1 = position g, heads 2t, 2t + 1; c2, c3 position g + 8
+#pragma unroll
+      for (int ks = 0; ks < kSteps; ks += 2) {
+        uint32_t raw[4];
+        ldmatrix_x4(raw,
+                    k_stage + attention::e4m3_tile_offset<kHeadDim>(stage_row, ks + lane / 16));
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {  // raw[2h]: positions 0-7 of step ks + h, raw[2h + 1]: 8-15
+          uint32_t a[4];
+          attention::e4m3x4_to_f16_pairs_scaled(raw[2 * h], a[0], a[2]);
+          attention::e4m3x4_to_f16_pairs_scaled(raw[2 * h + 1], a[1], a[3]);
+#pragma unroll
+          for (int j = 0; j < kNTiles; ++j) {
+            attention::mma_f16(s[j], a, q_fragments[j][ks + h][0], q_fragments[j][ks + h][1]);
+          }
+        }
+      }
+      uint32_t p_fragments[kNTiles][2];  // Pᵀ: b0 = positions 2t, 2t + 1 of head g, b1 = + 8
+#pragma unroll
+      for (int j = 0; j < kNTiles; ++j) {
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const int key = n0 + g + 8 * (e / 2);
+          s[j][e] = key < work.key_end ? s[j][e] * scale_log2 : -INFINITY;
+        }
+#pragma unroll
+        for (int e = 0; e < 2; ++e) {
+          const float tile_max = max_over_key_lanes(fmaxf(s[j][e], s[j][e + 2]));
+          const float new_max = fmaxf(row_max[j][e], tile_max);
+          const float base = new_max == -INFINITY ? 0.0F : new_max;
+          const float correction = exp2f(row_max[j][e] - base);
+          row_max[j][e] = new_max;
+          row_sum[j][e] *= correction;
+#pragma unroll
+          for (int c = 0; c < kSteps; ++c) {
+            o[c][j][e] *= correction;
+            o[c][j][e + 2] *= correction;
+          }
+          s[j][e] = exp2f(s[j][e] - base);
+          s[j][e + 2] = exp2f(s[j][e + 2] - base);
+          row_sum[j][e] += s[j][e] + s[j][e + 2];
+        }
+        p_fragments[j][0] = attention::transpose_8x8(attention::pack_f16(s[j][0], s[j][1]));
+        p_fragments[j][1] = attention::transpose_8x8(attention::pack_f16(s[j][2], s[j][3]));
+      }
+#pragma unroll
+      for (int c = 0; c < kSteps; c += 2) {
+        // Transposed 8x8 b16 matrices of 8 positions x 16 e4m3 dims: a lane's word holds
+        // positions 2t, 2t + 1 at dims 2g, 2g + 1 of the 16 (even pair: dim 2g, odd: 2g + 1).
+        uint32_t raw[4];
+        ldmatrix_x4_trans(
+            raw, v_stage + attention::e4m3_tile_offset<kHeadDim>(stage_row, c + lane / 16));
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+          uint32_t a[4];
+          attention::e4m3x4_to_f16_pairs_scaled(raw[2 * h], a[0], a[1]);
+          attention::e4m3x4_to_f16_pairs_scaled(raw[2 * h + 1], a[2], a[3]);
+#pragma unroll
+          for (int j = 0; j < kNTiles; ++j) {
+            attention::mma_f16(o[c + h][j], a, p_fragments[j][0], p_fragments[j][1]);
+          }
+        }
+      }
+    }
+    __syncthreads();
+  }
+  cp_async_wait<0>();  // only empty groups remain; drain before reusing shared memory
+  __syncthreads();
+
+  auto* warp_out = reinterpret_cast<float*>(k_stages);         // [kWarps][kMaxGroup][kHeadDim]
+  float* warp_max = warp_out + kWarps * kMaxGroup * kHeadDim;  // [kWarps][kMaxGroup]
+  float* warp_sum = warp_max + kWarps * kMaxGroup;             // [kWarps][kMaxGroup]
+#pragma unroll
+  for (int j = 0; j < kNTiles; ++j) {
+#pragma unroll
+    for (int e = 0; e < 2; ++e) {
+      const int row = 8 * j + 2 * t + e;
+      const float total = sum_over_key_lanes(row_sum[j][e]);
+      float* out_row = warp_out + (warp * kMaxGroup + row) * kHeadDim;
+#pragma unroll
+      for (int c = 0; c < kSteps; ++c) {
+        out_row[16 * c + 2 * g] = o[c][j][e];
+        out_row[16 * c + 2 * g + 1] = o[c][j][e + 2];
+      }
+      if (g == 0) {
+        warp_max[warp * kMaxGroup + row] = row_max[j][e];
+        warp_sum[warp * kMaxGroup + row] = total;
+      }
     }
   }
+  __syncthreads();
+  write_block_partials<kHeadDim>(warp_out, warp_max, warp_sum, work, num_splits,
+                                 1.0F / attention::kE4M3ToF16Scale, partial_out, partial_lse);
 }
 
 // out[token, head] = sum over splits of 2^(lse_s - lse_max) · partial_s / sum of the weights.
@@ -424,24 +629,36 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
+// The split kernel for this cache type and group size.
+template <int kHeadDim, typename TCache>
+auto split_kernel(int64_t group) {
+  if constexpr (attention::kIsE4M3<TCache>) {
+    return group <= 8 ? decode_attention_e4m3_kernel<kHeadDim, 1>
+                      : decode_attention_e4m3_kernel<kHeadDim, 2>;
+  } else {
+    (void)group;
+    return decode_attention_kernel<kHeadDim>;
+  }
+}
+
 template <int kHeadDim, typename TCache>
 void launch(cudaStream_t stream, const PagedAttentionArgsT<__nv_bfloat16, TCache>& args,
             int64_t q_stride, int num_splits, float* partial_out, float* partial_lse) {
-  using Layout = SharedLayout<kHeadDim, TCache>;
-  constexpr int kShared = Layout::kBytes;
-  static_assert(kShared - Layout::kQBytes >= (kWarps * kMaxGroup * (kHeadDim + 2)) * 4,
-                "the warp combine reuses the K/V stages");
+  constexpr int kShared = SharedLayout<kHeadDim, TCache>::kBytes;
+  const auto kernel = split_kernel<kHeadDim, TCache>(args.num_heads / args.num_kv_heads);
   static const bool configured = [] {  // once per process (one device)
-    CUDA_CHECK(cudaFuncSetAttribute(decode_attention_kernel<kHeadDim, TCache>,
-                                    cudaFuncAttributeMaxDynamicSharedMemorySize, kShared));
+    for (const int64_t group : {1, 16}) {
+      CUDA_CHECK(cudaFuncSetAttribute(split_kernel<kHeadDim, TCache>(group),
+                                      cudaFuncAttributeMaxDynamicSharedMemorySize, kShared));
+    }
     return true;
   }();
   (void)configured;
   const dim3 grid(static_cast<unsigned>(args.num_tokens), static_cast<unsigned>(args.num_kv_heads),
                   static_cast<unsigned>(num_splits));
-  decode_attention_kernel<kHeadDim, TCache><<<grid, kThreads, kShared, stream>>>(
-      args, q_stride, FastDivmod(static_cast<int>(args.block_size)), num_splits, partial_out,
-      partial_lse);
+  kernel<<<grid, kThreads, kShared, stream>>>(args, q_stride,
+                                              FastDivmod(static_cast<int>(args.block_size)),
+                                              num_splits, partial_out, partial_lse);
   CUDA_CHECK_LAUNCH();
   const dim3 combine_grid(static_cast<unsigned>(args.num_tokens),
                           static_cast<unsigned>((args.num_heads + kWarps - 1) / kWarps));
