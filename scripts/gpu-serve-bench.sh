@@ -13,7 +13,8 @@
 # --kv-cache-dtype (auto|bf16|fp8); SWIFTKV_BENCH_ONLY_A=1 runs workload A only,
 # SWIFTKV_BENCH_SKIP_B=1 skips B. Several GPUs (scripts/gpu-tp-bench.sh): $SWIFTKV_SHAPE
 # (llama-3.1-8b), $SWIFTKV_SWIFTKV_LAYERS (16), $SWIFTKV_TP (--tensor-parallel-size, 1),
-# $SWIFTKV_BENCH_MODES ("off on"), $SWIFTKV_BENCH_A_TIMEOUT (200 s).
+# $SWIFTKV_BENCH_MODES ("off on"), $SWIFTKV_BENCH_A_TIMEOUT (200 s); $SWIFTKV_MAX_NUM_SEQS (256) is
+# both servers' --max-num-seqs.
 #
 # Usage: scripts/gpu-serve-bench.sh [SWIFTKV_BIN]   (default build-gpu-check/src/cli/swiftkv)
 # The server needs a tokenizer for random: models: $SWIFTKV_TOKENIZER (default
@@ -38,7 +39,8 @@ model=(--model "random:${SWIFTKV_SHAPE:-llama-3.1-8b}" --swiftkv-layers "${SWIFT
   --group-size "${SWIFTKV_GROUP_SIZE:-1}" --tokenizer "$tokenizer")
 kv_cache_dtype=${SWIFTKV_KV_CACHE_DTYPE:-auto}
 serve_flags=(--device cuda --kv-cache-dtype "$kv_cache_dtype" --gpu-memory-utilization 0.9
-  --max-model-len 8448 --max-num-batched-tokens 8192 --max-num-seqs 256 --max-queued-requests 2048
+  --max-model-len 8448 --max-num-batched-tokens 8192 --max-num-seqs "${SWIFTKV_MAX_NUM_SEQS:-256}"
+  --max-queued-requests 2048
   --port "$port" --tensor-parallel-size "${SWIFTKV_TP:-1}")
 
 healthy() {
@@ -81,6 +83,9 @@ bench() {  # $1: name, $2: timeout seconds, then bench serve flags
     >> "$out/$name.log" 2>&1
   local rc=$?
   stamp "$name rc=$rc: $(grep -E "Total token throughput" "$out/$name.log" | tr -s ' ')"
+  # Where the server's engine thread spent its time so far (cumulative over this server's runs).
+  python3 -c "import urllib.request,sys; print(urllib.request.urlopen(sys.argv[1]).read().decode())" \
+    "$url/metrics" 2> /dev/null | grep -E "^swiftkv:engine_step" | sed 's/^/  /' | tee -a "$out/$name.log"
 }
 field() {  # $1: json file, $2: key
   python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$1" "$2" \

@@ -160,6 +160,10 @@ void run_throughput(const ThroughputOptions& o) {
       static_cast<long long>(stats.num_preemptions),
       static_cast<long long>(stats.prefix_cache_hits),
       static_cast<long long>(stats.prefix_cache_queries));
+  std::printf(
+      "engine thread: %lld steps; schedule %.3f s, model step + sampling %.3f s, outputs %.3f s\n",
+      static_cast<long long>(stats.num_steps), stats.schedule_seconds, stats.execute_seconds,
+      stats.output_seconds);
 }
 
 }  // namespace

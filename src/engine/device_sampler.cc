@@ -31,7 +31,8 @@ DeviceSampler::DeviceSampler(const ops::Context& ctx, int64_t max_rows)
 }
 
 std::vector<int32_t> DeviceSampler::sample(const Tensor& logits,
-                                           const std::vector<const Sampler*>& samplers) {
+                                           const std::vector<const Sampler*>& samplers,
+                                           const std::function<void()>& while_device_runs) {
   const int64_t n = logits.dim(0);
   SWIFTKV_CHECK(static_cast<int64_t>(samplers.size()) == n && n <= max_rows_, "sampling ", n,
                 " rows with ", samplers.size(), " samplers, room for ", max_rows_);
@@ -76,6 +77,9 @@ std::vector<int32_t> DeviceSampler::sample(const Tensor& logits,
                       .min_p = column(kMinP, 1, DType::kF32),
                       .seeds = column(kSeed, 2, DType::kI32),
                       .offsets = column(kOffset, 2, DType::kI32)});
+  if (while_device_runs) {
+    while_device_runs();
+  }
   const Tensor host = ops::to_host(ctx_, tokens);
   return {host.data<const int32_t>(), host.data<const int32_t>() + n};
 }

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "core/tensor.h"
@@ -27,8 +28,11 @@ class DeviceSampler {
 
   // tokens[i] for every row i of `logits` ([num_rows, vocab_size] f32 on the device) with
   // samplers[i]'s parameters; a null sampler marks a row the caller samples elsewhere (it runs
-  // greedy here and its result is meaningless). Waits for the device.
-  std::vector<int32_t> sample(const Tensor& logits, const std::vector<const Sampler*>& samplers);
+  // greedy here and its result is meaningless). Waits for the device; `while_device_runs`
+  // (optional, must not throw) is called once all the step's device work is queued, before
+  // the wait, so host work overlaps the device's.
+  std::vector<int32_t> sample(const Tensor& logits, const std::vector<const Sampler*>& samplers,
+                              const std::function<void()>& while_device_runs = {});
 
  private:
   ops::Context ctx_;

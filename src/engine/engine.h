@@ -45,6 +45,13 @@ struct EngineStats {
   int64_t prefix_cache_hits = 0;      // prompt tokens found cached (total)
   int64_t num_prompt_tokens = 0;      // processed (total)
   int64_t num_generation_tokens = 0;  // generated (total)
+  // Where the engine thread's steps spent their time (totals since start, wall seconds):
+  // scheduling, the model step with sampling (device time included), and the per-request output
+  // work (detokenization, stop strings, the callbacks).
+  int64_t num_steps = 0;
+  double schedule_seconds = 0.0;
+  double execute_seconds = 0.0;
+  double output_seconds = 0.0;
   bool dead = false;
 };
 

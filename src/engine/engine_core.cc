@@ -3,6 +3,7 @@
 #include <chrono>
 #include <climits>
 #include <exception>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -119,6 +120,7 @@ void EngineCore::add(Request request, RequestCallback on_output) {
 }
 
 bool EngineCore::abort(const std::string& request_id, FinishStatus status, std::string error) {
+  flush_outputs();  // the request's last tokens before its final delta
   const auto it = requests_.find(request_id);
   if (it == requests_.end()) {
     return false;
@@ -142,13 +144,41 @@ void EngineCore::step() {
   if (dead_) {
     return;
   }
+  using Clock = std::chrono::steady_clock;
+  const auto seconds = [](Clock::time_point from, Clock::time_point to) {
+    return std::chrono::duration<double>(to - from).count();
+  };
   try {
+    const Clock::time_point start = Clock::now();
     expire_deadlines();
     const SchedulerOutput out = scheduler_.schedule();
-    const RunnerOutput result = out.scheduled.empty() ? RunnerOutput{} : runner_.execute(out);
-    for (const SequenceUpdate& update : scheduler_.update(out, result)) {
-      process(update);
+    const Clock::time_point scheduled = Clock::now();
+    const double output_before = output_seconds_;
+    RunnerOutput result;
+    bool overlapped = false;  // the last step's outputs were processed during this one
+    if (!out.scheduled.empty()) {
+      std::exception_ptr output_error;
+      result = runner_.execute(out, [&] {
+        overlapped = true;
+        try {
+          flush_outputs();
+        } catch (...) {
+          output_error = std::current_exception();
+        }
+      });
+      if (output_error) {
+        std::rethrow_exception(output_error);
+      }
     }
+    execute_seconds_ += seconds(scheduled, Clock::now()) - (output_seconds_ - output_before);
+    flush_outputs();  // if the runner did not call back (nothing ran, CPU, a failed step)
+    pending_updates_ = scheduler_.update(out, result);
+    if (!overlapped) {
+      flush_outputs();  // this step could not hide output work, so the next likely cannot
+    }
+    retired_.clear();
+    ++num_steps_;
+    schedule_seconds_ += seconds(start, scheduled);
   } catch (const std::exception& e) {
     die(str_cat("engine step failed: ", e.what()));
   } catch (...) {
@@ -156,9 +186,27 @@ void EngineCore::step() {
   }
 }
 
+void EngineCore::flush_outputs() {
+  if (pending_updates_.empty()) {
+    return;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  const std::vector<SequenceUpdate> updates = std::move(pending_updates_);
+  pending_updates_.clear();
+  for (const SequenceUpdate& update : updates) {
+    process(update);
+  }
+  output_seconds_ +=
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
 void EngineCore::process(const SequenceUpdate& update) {
-  const std::string id = update.seq->id;
-  RequestState& state = *requests_.at(id);
+  const auto it = requests_.find(update.seq->id);
+  if (it == requests_.end()) {
+    return;  // aborted since the update was made
+  }
+  const std::string id = it->first;
+  RequestState& state = *it->second;
   RequestOutput output;
   try {
     output = state.make_output(update);
@@ -188,6 +236,7 @@ void EngineCore::deliver(const std::string& request_id, const RequestOutput& out
     }
   }
   if (final) {
+    retired_.push_back(std::move(it->second));
     requests_.erase(it);
   }
 }
@@ -208,6 +257,7 @@ void EngineCore::expire_deadlines() {
 void EngineCore::die(const std::string& reason) {
   log_warning("the engine stopped: ", reason);
   dead_ = true;
+  pending_updates_.clear();
   while (!requests_.empty()) {
     const auto it = requests_.begin();
     const RequestOutput output = it->second->make_final(FinishStatus::kError, reason);
@@ -229,6 +279,10 @@ EngineStats EngineCore::stats() const {
                      .prefix_cache_hits = b.prefix_cache_hits,
                      .num_prompt_tokens = s.num_prompt_tokens,
                      .num_generation_tokens = s.num_generation_tokens,
+                     .num_steps = num_steps_,
+                     .schedule_seconds = schedule_seconds_,
+                     .execute_seconds = execute_seconds_,
+                     .output_seconds = output_seconds_,
                      .dead = dead_};
 }
 

@@ -5,6 +5,14 @@
 //   RunnerOutput result = runner.execute(out);
 //   for (SequenceUpdate u : scheduler.update(out, result)) deliver(request(u).make_output(u));
 //
+// On CUDA the last line of step N runs while the device computes step N + 1: the updates are
+// kept, and the runner calls back once the next step's work is queued (scheduling needs only
+// the scheduler's state, which update() has already advanced). The per-request output work
+// (detokenization, stop strings, the callbacks; ~2 ms a step at 256 sequences) then hides
+// behind the device. A sequence that this late output work finishes (a stop string, a failed
+// callback) may already sit in step N + 1's batch: update() skips finished sequences, and
+// finished requests' states are kept until the end of the step that may still name them.
+//
 // The threaded Engine (engine.h) and the offline API (offline_engine.h) drive it. Failures stay
 // local: a failed forward pass fails the step's sequences, a failed sampling call or output
 // callback fails its request (kError), and only a broken invariant in the scheduler kills the
@@ -18,6 +26,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "engine/block_manager.h"
 #include "engine/engine.h"
@@ -49,7 +58,8 @@ class EngineCore {
              std::string error = {});
   void abort_all(FinishStatus status, const std::string& error);
 
-  // One schedule -> execute -> update step (expired deadlines are aborted first).
+  // One schedule -> execute -> update step (expired deadlines are aborted first); the outputs
+  // of the previous step are delivered during it (header), or at its end when nothing runs.
   void step();
 
   bool has_unfinished() const { return !requests_.empty(); }
@@ -58,6 +68,8 @@ class EngineCore {
 
  private:
   void process(const SequenceUpdate& update);
+  // Processes the kept updates of the last step (nothing if none).
+  void flush_outputs();
   // Calls the request's callback; a final delta (or a failing callback) ends the request.
   void deliver(const std::string& request_id, const RequestOutput& output);
   void expire_deadlines();
@@ -72,6 +84,13 @@ class EngineCore {
   ModelRunner runner_;
   std::unordered_map<std::string, std::unique_ptr<RequestState>> requests_;
   bool dead_ = false;
+  std::vector<SequenceUpdate> pending_updates_;  // of the last step, not yet processed
+  // Finished requests whose sequences a running step or pending_updates_ may still point to.
+  std::vector<std::unique_ptr<RequestState>> retired_;
+  int64_t num_steps_ = 0;
+  double schedule_seconds_ = 0.0;
+  double execute_seconds_ = 0.0;
+  double output_seconds_ = 0.0;
 };
 
 // The EngineConfig with max_model_len resolved, checked against the model (throws Error).

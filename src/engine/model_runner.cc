@@ -85,7 +85,8 @@ void ModelRunner::sample_on_host(Sequence& seq, std::span<float> logits, Sampled
 }
 
 void ModelRunner::sample_on_device(const SchedulerOutput& out, const Tensor& logits,
-                                   RunnerOutput& result) {
+                                   RunnerOutput& result,
+                                   const std::function<void()>& while_device_runs) {
   std::vector<size_t> rows;  // scheduled index of each logits row
   std::vector<const Sampler*> samplers;
   for (size_t i = 0; i < out.scheduled.size(); ++i) {
@@ -98,7 +99,7 @@ void ModelRunner::sample_on_device(const SchedulerOutput& out, const Tensor& log
   }
   std::vector<int32_t> tokens;
   try {
-    tokens = device_sampler_->sample(logits, samplers);
+    tokens = device_sampler_->sample(logits, samplers, while_device_runs);
   } catch (const std::exception& e) {
     for (const size_t i : rows) {
       result.sampled[i].error = str_cat("sampling failed: ", e.what());
@@ -125,7 +126,8 @@ void ModelRunner::sample_on_device(const SchedulerOutput& out, const Tensor& log
   }
 }
 
-RunnerOutput ModelRunner::execute(const SchedulerOutput& out) {
+RunnerOutput ModelRunner::execute(const SchedulerOutput& out,
+                                  const std::function<void()>& while_device_runs) {
   RunnerOutput result;
   Tensor logits;
   try {
@@ -140,7 +142,7 @@ RunnerOutput ModelRunner::execute(const SchedulerOutput& out) {
   }
   result.sampled.resize(out.scheduled.size());
   if (logits.device() == Device::kCuda) {
-    sample_on_device(out, logits, result);
+    sample_on_device(out, logits, result, while_device_runs);
     return result;
   }
   const int64_t vocab = logits.dim(1);

@@ -20,6 +20,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 
@@ -39,7 +40,11 @@ class ModelRunner {
   ModelRunner(const ModelRunner&) = delete;
   ModelRunner& operator=(const ModelRunner&) = delete;
 
-  RunnerOutput execute(const SchedulerOutput& out);
+  // `while_device_runs` (optional, must not throw): called at most once, while the device
+  // computes the step (on CUDA, after the forward pass and the sampling are queued and before
+  // waiting for the tokens); not called on the CPU, where the forward pass is synchronous.
+  RunnerOutput execute(const SchedulerOutput& out,
+                       const std::function<void()>& while_device_runs = {});
 
   // The BatchView of a step (exposed for tests).
   BatchView make_batch(const SchedulerOutput& out) const;
@@ -49,7 +54,8 @@ class ModelRunner {
  private:
   // Samples one row on the host (logits modified in place), filling `sampled`.
   static void sample_on_host(Sequence& seq, std::span<float> logits, SampledToken& sampled);
-  void sample_on_device(const SchedulerOutput& out, const Tensor& logits, RunnerOutput& result);
+  void sample_on_device(const SchedulerOutput& out, const Tensor& logits, RunnerOutput& result,
+                        const std::function<void()>& while_device_runs);
 
   StepModel& model_;
   int64_t block_size_;

@@ -165,6 +165,9 @@ std::vector<SequenceUpdate> Scheduler::update(const SchedulerOutput& out,
   }
   static const SampledToken kNothing;
   for (size_t i = 0; i < out.scheduled.size(); ++i) {
+    if (out.scheduled[i].seq->state == SequenceState::kFinished) {
+      continue;  // finished while the step ran (EngineCore: a stop string, a failed callback)
+    }
     SequenceUpdate update =
         apply(out.scheduled[i], result.error.empty() ? result.sampled[i] : kNothing, result.error);
     if (update.new_token.has_value() || update.status != FinishStatus::kRunning) {

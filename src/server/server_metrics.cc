@@ -72,12 +72,23 @@ ServerMetrics::ServerMetrics(std::string model_name)
                                {"model_name"}, bounds(kE2eBuckets))),
       http_requests_(registry_.counter("swiftkv:http_requests_total",
                                        "HTTP responses by handler and status.",
-                                       {"handler", "status"})) {
+                                       {"handler", "status"})),
+      engine_steps_(registry_.counter("swiftkv:engine_steps_total",
+                                      "Engine steps (schedule, model step, outputs) run.",
+                                      {"model_name"})),
+      engine_step_seconds_(registry_.counter(
+          "swiftkv:engine_step_seconds_total",
+          "Engine-thread wall time by step phase: schedule, execute (the model step with "
+          "sampling, device time included), output (detokenization, stop strings, delivery).",
+          {"model_name", "phase"})) {
   // Create the label-less series up front so that a scrape shows every metric from the start.
   for (ValueFamily* family :
        {&running_, &waiting_, &kv_usage_, &kv_blocks_total_, &preemptions_, &prefix_queries_,
-        &prefix_hits_, &prompt_tokens_, &generation_tokens_}) {
+        &prefix_hits_, &prompt_tokens_, &generation_tokens_, &engine_steps_}) {
     family->with({model_name_});
+  }
+  for (const char* phase : {"schedule", "execute", "output"}) {
+    engine_step_seconds_.with({model_name_, phase});
   }
   for (const char* reason : {"stop", "length", "abort", "error"}) {
     request_success_.with({model_name_, reason});
@@ -125,6 +136,10 @@ std::string ServerMetrics::render(const EngineStats* stats) {
     preemptions_.with({model_name_}).set(static_cast<double>(stats->num_preemptions));
     prefix_queries_.with({model_name_}).set(static_cast<double>(stats->prefix_cache_queries));
     prefix_hits_.with({model_name_}).set(static_cast<double>(stats->prefix_cache_hits));
+    engine_steps_.with({model_name_}).set(static_cast<double>(stats->num_steps));
+    engine_step_seconds_.with({model_name_, "schedule"}).set(stats->schedule_seconds);
+    engine_step_seconds_.with({model_name_, "execute"}).set(stats->execute_seconds);
+    engine_step_seconds_.with({model_name_, "output"}).set(stats->output_seconds);
   }
   return registry_.render();
 }

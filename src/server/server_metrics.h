@@ -51,6 +51,8 @@ class ServerMetrics {
   HistogramFamily& itl_;
   HistogramFamily& e2e_;
   ValueFamily& http_requests_;
+  ValueFamily& engine_steps_;
+  ValueFamily& engine_step_seconds_;
 };
 
 }  // namespace swiftkv::server

@@ -405,5 +405,29 @@ TEST(Scheduler, FinishFreesRunningAndWaitingSequences) {
   EXPECT_EQ(h.blocks().stats().num_used_blocks, 0);
 }
 
+// EngineCore delivers a step's outputs while the next step runs, so a stop string can finish a
+// sequence that is already in the running step: update() must skip it (no token, no update)
+// and leave its freed blocks alone.
+TEST(Scheduler, UpdateSkipsSequencesFinishedWhileTheStepRan) {
+  Harness h(Options{});
+  SamplingParams params;
+  params.max_tokens = 50;
+  Sequence* stopped = h.add("stopped", {3, 4, 5}, params);
+  Sequence* other = h.add("other", {3, 6, 7}, params);
+  ASSERT_TRUE(h.step());
+  const SchedulerOutput out = h.scheduler().schedule();
+  ASSERT_EQ(out.scheduled.size(), 2U);
+  const RunnerOutput result = h.runner().execute(out);
+  const size_t stopped_tokens = stopped->token_ids.size();
+  h.scheduler().finish(stopped);
+  const std::vector<SequenceUpdate> updates = h.scheduler().update(out, result);
+  ASSERT_EQ(updates.size(), 1U);
+  EXPECT_EQ(updates[0].seq, other);
+  EXPECT_EQ(stopped->token_ids.size(), stopped_tokens);
+  EXPECT_TRUE(stopped->block_table.blocks.empty());
+  h.scheduler().finish(other);
+  EXPECT_EQ(h.blocks().stats().num_used_blocks, 0);
+}
+
 }  // namespace
 }  // namespace swiftkv

@@ -63,6 +63,8 @@ TEST(ServerMetricsTest, ExposesTheServingMetrics) {
   stats.num_blocks_used = 25;
   stats.prefix_cache_queries = 40;
   stats.prefix_cache_hits = 16;
+  stats.num_steps = 7;
+  stats.execute_seconds = 1.5;
   const std::string text = metrics.render(&stats);
   for (const char* line :
        {"swiftkv:num_requests_running{model_name=\"m\"} 2",
@@ -76,7 +78,10 @@ TEST(ServerMetricsTest, ExposesTheServingMetrics) {
         "swiftkv:request_success_total{model_name=\"m\",finished_reason=\"abort\"} 0",
         "swiftkv:time_to_first_token_seconds_count{model_name=\"m\"} 1",
         "swiftkv:inter_token_latency_seconds_count{model_name=\"m\"} 1",
-        "swiftkv:e2e_request_latency_seconds_count{model_name=\"m\"} 1"}) {
+        "swiftkv:e2e_request_latency_seconds_count{model_name=\"m\"} 1",
+        "swiftkv:engine_steps_total{model_name=\"m\"} 7",
+        "swiftkv:engine_step_seconds_total{model_name=\"m\",phase=\"execute\"} 1.5",
+        "swiftkv:engine_step_seconds_total{model_name=\"m\",phase=\"output\"} 0"}) {
     EXPECT_NE(text.find(std::string(line) + "\n"), std::string::npos) << line;
   }
 }
