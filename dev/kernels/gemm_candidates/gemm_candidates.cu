@@ -9,19 +9,21 @@
 #include <cstdlib>
 #include <vector>
 
-#define CHECK(x)                                                                \
-  do {                                                                          \
-    auto e = (x);                                                               \
-    if (static_cast<int>(e) != 0) {                                             \
+#define CHECK(x)                                                                   \
+  do {                                                                             \
+    auto e = (x);                                                                  \
+    if (static_cast<int>(e) != 0) {                                                \
       std::printf("error %d at %s:%d\n", static_cast<int>(e), __FILE__, __LINE__); \
-      std::exit(1);                                                             \
-    }                                                                           \
+      std::exit(1);                                                                \
+    }                                                                              \
   } while (0)
 
 __global__ void fill(__nv_bfloat16* p, size_t n, unsigned seed) {
   for (size_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
     unsigned h = (unsigned)i * 2654435761u ^ seed;
-    h ^= h >> 13; h *= 0x5bd1e995; h ^= h >> 15;
+    h ^= h >> 13;
+    h *= 0x5bd1e995;
+    h ^= h >> 15;
     p[i] = __float2bfloat16(((h & 0xffff) / 65536.0f - 0.5f) * 0.1f);
   }
 }
@@ -35,7 +37,8 @@ int main() {
   const int shapes[][2] = {{6144, 4096}, {4096, 4096}, {28672, 4096}, {4096, 14336}};
   const char* names[] = {"qkv", "o", "gate_up", "down"};
   const int ms[] = {1, 16, 64, 128, 256, 512};
-  std::printf("| m | proj | heuristic #0 us | best us (candidate) | candidates |\n|---|---|---|---|---|\n");
+  std::printf(
+      "| m | proj | heuristic #0 us | best us (candidate) | candidates |\n|---|---|---|---|---|\n");
   for (int m : ms) {
     for (int s = 0; s < 4; ++s) {
       const int n = shapes[s][0], k = shapes[s][1];
@@ -57,12 +60,15 @@ int main() {
       cublasLtMatmulPreference_t pref;
       CHECK(cublasLtMatmulPreferenceCreate(&pref));
       uint64_t ws = workspace_bytes;
-      CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof(ws)));
+      CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                                 &ws, sizeof(ws)));
       uint32_t red = CUBLASLT_REDUCTION_SCHEME_COMPUTE_TYPE;
-      CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_REDUCTION_SCHEME_MASK, &red, sizeof(red)));
+      CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_REDUCTION_SCHEME_MASK,
+                                                 &red, sizeof(red)));
       std::vector<cublasLtMatmulHeuristicResult_t> results(16);
       int count = 0;
-      CHECK(cublasLtMatmulAlgoGetHeuristic(handle, desc, wl, xl, ol, ol, pref, 16, results.data(), &count));
+      CHECK(cublasLtMatmulAlgoGetHeuristic(handle, desc, wl, xl, ol, ol, pref, 16, results.data(),
+                                           &count));
       cudaEvent_t a, b;
       CHECK(cudaEventCreate(&a));
       CHECK(cudaEventCreate(&b));
@@ -73,23 +79,33 @@ int main() {
         // Rotate through many weight-sized reads? One copy: weights may sit in L2 for small n*k;
         // the 4 shapes are 50-235 MB, larger than L2 except none.
         for (int r = 0; r < 3; ++r)
-          CHECK(cublasLtMatmul(handle, desc, &alpha, w, wl, x, xl, &beta, out, ol, out, ol, &results[i].algo, workspace, workspace_bytes, 0));
+          CHECK(cublasLtMatmul(handle, desc, &alpha, w, wl, x, xl, &beta, out, ol, out, ol,
+                               &results[i].algo, workspace, workspace_bytes, 0));
         CHECK(cudaEventRecord(a));
         const int iters = 20;
         for (int r = 0; r < iters; ++r)
-          CHECK(cublasLtMatmul(handle, desc, &alpha, w, wl, x, xl, &beta, out, ol, out, ol, &results[i].algo, workspace, workspace_bytes, 0));
+          CHECK(cublasLtMatmul(handle, desc, &alpha, w, wl, x, xl, &beta, out, ol, out, ol,
+                               &results[i].algo, workspace, workspace_bytes, 0));
         CHECK(cudaEventRecord(b));
         CHECK(cudaEventSynchronize(b));
         float ms_total;
         CHECK(cudaEventElapsedTime(&ms_total, a, b));
         const float us = ms_total * 1000 / iters;
         if (i == 0) first = us;
-        if (us < best) { best = us; best_i = i; }
+        if (us < best) {
+          best = us;
+          best_i = i;
+        }
       }
-      std::printf("| %d | %s | %.1f | %.1f (#%d) | %d |\n", m, names[s], first, best, best_i, count);
-      cudaFree(w); cudaFree(x); cudaFree(out);
+      std::printf("| %d | %s | %.1f | %.1f (#%d) | %d |\n", m, names[s], first, best, best_i,
+                  count);
+      cudaFree(w);
+      cudaFree(x);
+      cudaFree(out);
       cublasLtMatmulPreferenceDestroy(pref);
-      cublasLtMatrixLayoutDestroy(wl); cublasLtMatrixLayoutDestroy(xl); cublasLtMatrixLayoutDestroy(ol);
+      cublasLtMatrixLayoutDestroy(wl);
+      cublasLtMatrixLayoutDestroy(xl);
+      cublasLtMatrixLayoutDestroy(ol);
       cublasLtMatmulDescDestroy(desc);
     }
   }

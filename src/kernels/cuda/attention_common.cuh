@@ -1,6 +1,7 @@
 // Device building blocks of the attention kernels (internal header): cp.async copies, ldmatrix,
-// the m16n8k16 bf16 tensor-core MMA, the swizzled shared-memory tile layout, paged-cache row
-// addressing, the e4m3 -> bf16 conversion of staged cache tiles, and argument checks.
+// the m16n8k16 bf16 and f16 tensor-core MMAs, an 8x8 register transpose, the swizzled
+// shared-memory tile layout, paged-cache row addressing, the e4m3 -> bf16 / f16 conversions of
+// staged cache tiles, and argument checks.
 //
 // Fragment layouts of mma.m16n8k16 (PTX ISA, "Matrix Fragments for mma.m16n8k16"), with
 // g = lane / 4 and t = lane % 4: A (16x16, row-major) a0 = (g, 2t..2t+1), a1 = (g+8, 2t..),
