@@ -101,6 +101,9 @@ void EngineCore::validate(const Request& request) const {
     }
   }
   request.sampling.validate(vocab_size);
+  if (request.sampling.json_object && tokenizer_ == nullptr) {
+    throw Error("response_format json_object needs the model's tokenizer, and none is loaded");
+  }
   if (request.logprobs < -1 || request.logprobs > vocab_size) {
     throw Error(
         str_cat("logprobs must be -1 (none) or in [0, ", vocab_size, "], got ", request.logprobs));
@@ -112,6 +115,9 @@ void EngineCore::add(Request request, RequestCallback on_output) {
   std::string id = request.id;
   auto state = std::make_unique<RequestState>(std::move(request), std::move(on_output), tokenizer_,
                                               eos_ids_);
+  if (state->seq().params().json_object) {
+    state->seq().sampler.constrain_to_json_object(token_texts());
+  }
   const auto [it, inserted] = requests_.emplace(id, std::move(state));
   if (!inserted) {
     throw Error(str_cat("request id '", id, "' is already in use"));
@@ -184,6 +190,25 @@ void EngineCore::step() {
   } catch (...) {
     die("engine step failed: unknown exception");
   }
+}
+
+std::shared_ptr<const TokenTexts> EngineCore::token_texts() {
+  if (token_texts_ == nullptr) {
+    SWIFTKV_CHECK(tokenizer_ != nullptr, "token_texts without a tokenizer");
+    auto texts = std::make_shared<TokenTexts>();
+    const auto vocab = static_cast<size_t>(tokenizer_->vocab_size());
+    texts->bytes.resize(vocab);
+    texts->special.resize(vocab);
+    for (size_t id = 0; id < vocab; ++id) {
+      const auto token = static_cast<int32_t>(id);
+      texts->special[id] = tokenizer_->is_special(token);
+      if (!texts->special[id]) {
+        tokenizer_->append_token_bytes(token, texts->bytes[id]);
+      }
+    }
+    token_texts_ = std::move(texts);
+  }
+  return token_texts_;
 }
 
 void EngineCore::flush_outputs() {

@@ -70,6 +70,8 @@ class EngineCore {
   void process(const SequenceUpdate& update);
   // Processes the kept updates of the last step (nothing if none).
   void flush_outputs();
+  // The tokenizer's token texts for the JSON-object constraint (built on first use).
+  std::shared_ptr<const TokenTexts> token_texts();
   // Calls the request's callback; a final delta (or a failing callback) ends the request.
   void deliver(const std::string& request_id, const RequestOutput& output);
   void expire_deadlines();
@@ -84,6 +86,7 @@ class EngineCore {
   ModelRunner runner_;
   std::unordered_map<std::string, std::unique_ptr<RequestState>> requests_;
   bool dead_ = false;
+  std::shared_ptr<const TokenTexts> token_texts_;
   std::vector<SequenceUpdate> pending_updates_;  // of the last step, not yet processed
   // Finished requests whose sequences a running step or pending_updates_ may still point to.
   std::vector<std::unique_ptr<RequestState>> retired_;

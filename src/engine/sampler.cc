@@ -13,6 +13,10 @@ namespace {
 
 constexpr float kMasked = -std::numeric_limits<float>::infinity();
 
+bool contains(const std::vector<int32_t>& ids, int32_t id) {
+  return std::find(ids.begin(), ids.end(), id) != ids.end();
+}
+
 // Softmax of `logits` into probabilities (f64 sum for stability).
 std::vector<float> softmax(std::span<const float> logits) {
   const float max_logit = *std::max_element(logits.begin(), logits.end());
@@ -95,7 +99,46 @@ bool Sampler::device_sampleable() const {
   const bool masking = num_generated() < params_.min_tokens &&
                        (!eos_ids_.empty() || !params_.stop_token_ids.empty());
   return params_.logit_bias.empty() && params_.repetition_penalty == 1.0F &&
-         params_.presence_penalty == 0.0F && params_.frequency_penalty == 0.0F && !masking;
+         params_.presence_penalty == 0.0F && params_.frequency_penalty == 0.0F && !masking &&
+         json_texts_ == nullptr;
+}
+
+void Sampler::constrain_to_json_object(std::shared_ptr<const TokenTexts> texts) {
+  SWIFTKV_CHECK(texts != nullptr && texts->bytes.size() == texts->special.size(),
+                "constrain_to_json_object needs a token table");
+  json_texts_ = std::move(texts);
+  json_ = JsonObjectPrefix();
+}
+
+void Sampler::mask_non_json(std::span<float> logits) const {
+  const TokenTexts& texts = *json_texts_;
+  const bool closed = json_.complete();
+  const auto is_end = [&](int32_t token) {
+    return contains(eos_ids_, token) || contains(params_.stop_token_ids, token);
+  };
+  bool any = false;
+  for (size_t i = 0; i < logits.size(); ++i) {
+    float& logit = logits[i];
+    if (logit == kMasked) {
+      continue;
+    }
+    const auto token = static_cast<int32_t>(i);
+    bool allowed = false;
+    if (is_end(token)) {
+      allowed = closed;
+    } else if (i < texts.bytes.size() && !texts.special[i] && !texts.bytes[i].empty()) {
+      JsonObjectPrefix next = json_;
+      allowed = next.feed_all(texts.bytes[i]);
+    }
+    if (allowed) {
+      any = true;
+    } else {
+      logit = kMasked;
+    }
+  }
+  if (!any) {
+    throw Error("no token of the vocabulary continues the JSON object (response_format)");
+  }
 }
 
 void Sampler::set_prompt(std::span<const int32_t> prompt) {
@@ -105,6 +148,11 @@ void Sampler::set_prompt(std::span<const int32_t> prompt) {
 void Sampler::accept(int32_t token) {
   output_.push_back(token);
   ++output_counts_[token];
+  if (json_texts_ != nullptr && token >= 0 &&
+      static_cast<size_t>(token) < json_texts_->bytes.size() &&
+      !json_texts_->special[static_cast<size_t>(token)]) {
+    json_.feed_all(json_texts_->bytes[static_cast<size_t>(token)]);  // a forced token may not fit
+  }
 }
 
 void Sampler::apply_penalties(std::span<float> logits) const {
@@ -149,6 +197,9 @@ int32_t Sampler::sample(std::span<float> logits) {
     }
   }
   apply_penalties(logits);
+  if (json_texts_ != nullptr) {
+    mask_non_json(logits);
+  }
   if (params_.greedy()) {
     return argmax(logits);
   }

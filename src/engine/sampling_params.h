@@ -24,6 +24,9 @@ struct SamplingParams {
   std::vector<std::string> stop;  // stop strings (not included in the output)
   std::vector<int32_t> stop_token_ids;  // stop tokens (not included in the text)
   bool ignore_eos = false;
+  // response_format json_object: the output is constrained to (a prefix of) a JSON object
+  // (Sampler::constrain_to_json_object; the engine installs it, which needs a tokenizer).
+  bool json_object = false;
 
   bool greedy() const { return temperature < kGreedyTemperature; }
 

@@ -3,8 +3,8 @@
 // The prompt comes from the chat template (chat_prompt.h). A stream's first chunk of each
 // choice carries the role together with the first content ({"role": "assistant", "content":
 // "..."}); there is no role-only chunk before the first token. `response_format`
-// {"type": "json_object"} is accepted but not enforced: the engine has no constrained
-// decoding, so the output is whatever the model writes (json_schema is refused with 400).
+// {"type": "json_object"} constrains the output to a JSON object (engine/json_prefix.h; it ends
+// only once the object is closed, or at max_tokens); json_schema is refused with 400.
 #include <chrono>
 #include <memory>
 #include <utility>

@@ -104,18 +104,24 @@ void parse_unsupported(const json& body, Endpoint endpoint, const GenerationOpti
   if (const json* tools = fields::get_array(body, "tools"); tools && !tools->empty()) {
     throw invalid_request("'tools' (function calling) is not supported", "tools");
   }
+}
+
+// response_format (chat, and completions as vLLM accepts it): "text" or "json_object".
+void parse_response_format(const json& body, SamplingParams& s) {
   const json* format = fields::get_object(body, "response_format");
-  if (format != nullptr) {
-    const std::string type = fields::get_string(*format, "type").value_or("text");
-    if (type == "json_schema") {
-      throw invalid_request("response_format 'json_schema' is not supported", "response_format");
-    }
-    if (type != "text" && type != "json_object") {
-      throw invalid_request(
-          str_cat("response_format.type must be 'text' or 'json_object', got '", type, "'"),
-          "response_format");
-    }
+  if (format == nullptr) {
+    return;
   }
+  const std::string type = fields::get_string(*format, "type").value_or("text");
+  if (type == "json_schema") {
+    throw invalid_request("response_format 'json_schema' is not supported", "response_format");
+  }
+  if (type != "text" && type != "json_object") {
+    throw invalid_request(
+        str_cat("response_format.type must be 'text' or 'json_object', got '", type, "'"),
+        "response_format");
+  }
+  s.json_object = type == "json_object";
 }
 
 }  // namespace
@@ -204,6 +210,7 @@ GenerationOptions parse_generation_options(const json& body, Endpoint endpoint,
     o.echo = fields::get_bool(body, "echo").value_or(false);
   }
   parse_unsupported(body, endpoint, o);
+  parse_response_format(body, s);
   return o;
 }
 

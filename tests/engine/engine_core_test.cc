@@ -5,13 +5,16 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "engine/capacity.h"
 #include "engine/generator.h"
+#include "engine/json_prefix.h"
 #include "engine/offline_engine.h"
 #include "model/test_models.h"
 #include "tokenizer/tokenizer.h"
@@ -270,6 +273,35 @@ TEST_F(EngineCoreTest, PlanNumBlocks) {
   const auto swiftkv = testing::load(testing::stories260k_swiftkv_dir(1, 2), SwiftKVMode::kOn);
   EXPECT_EQ(swiftkv->num_cache_layers(), 3);
   EXPECT_EQ(plan_num_blocks(*swiftkv, 100 * bytes_per_block, 16), 166);
+}
+
+// response_format json_object on the real tokenizer: whatever stories260K wants to write, the
+// output stays a prefix of a JSON object, and a request that ends by EOS ends with the object
+// closed (it parses). Without a tokenizer the request is refused.
+TEST_F(EngineCoreTest, JsonObjectOutputIsAlwaysAJsonObjectPrefix) {
+  std::vector<Request> requests;
+  for (int i = 0; i < 4; ++i) {
+    Request r = make_request(tokenizer_->encode("Once upon a time", true), 120,
+                             i == 0 ? 0.0F : 1.0F, static_cast<uint64_t>(i));
+    r.sampling.json_object = true;
+    r.sampling.ignore_eos = false;
+    requests.push_back(std::move(r));
+  }
+  const auto results = run(*model_, config_with(64, 8192), requests);
+  for (const CompletionResult& r : results) {
+    ASSERT_NE(r.status, FinishStatus::kError) << r.error;
+    JsonObjectPrefix json;
+    EXPECT_TRUE(json.feed_all(r.text)) << r.text;
+    EXPECT_NE(r.text.find('{'), std::string::npos) << "the object starts within the budget";
+    if (r.status == FinishStatus::kStop) {
+      EXPECT_TRUE(json.complete()) << r.text;
+      EXPECT_TRUE(nlohmann::json::parse(r.text).is_object()) << r.text;
+    }
+    std::printf("json_object, status %d, %zu tokens: [%s]\n", static_cast<int>(r.status),
+                r.output_ids.size(), r.text.c_str());
+  }
+  OfflineEngine no_tokenizer(*model_, nullptr, ctx_, config_with(64, 8192));
+  EXPECT_THROW(no_tokenizer.generate({requests[0]}), Error);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <map>
+#include <memory>
 #include <vector>
 
 #include "core/error.h"
@@ -158,6 +159,42 @@ TEST(SamplingParams, ValidationNamesTheField) {
   SamplingParams r;
   r.stop_token_ids = {10};
   EXPECT_THROW(r.validate(10), Error);
+}
+
+// response_format json_object: a toy vocabulary. The best-scoring token that keeps the output a
+// JSON-object prefix wins; the end token only once the object is closed, then only whitespace.
+TEST(Sampler, JsonObjectConstraintMasksTokensThatCannotContinue) {
+  auto texts = std::make_shared<TokenTexts>();
+  // 0: EOS (special), 1: "Hello", 2: "{", 3: "\"a\"", 4: ":", 5: " 1", 6: "}", 7: " ", 8: "}}"
+  texts->bytes = {"", "Hello", "{", "\"a\"", ":", " 1", "}", " ", "}}"};
+  texts->special = {true, false, false, false, false, false, false, false, false};
+  Sampler sampler(sampling(0.0F), {0});
+  sampler.constrain_to_json_object(texts);
+  EXPECT_FALSE(sampler.device_sampleable());
+  // Preference order: EOS, "Hello", "}}", then the rest; every step takes the best allowed one.
+  const auto step = [&](std::vector<float> logits) {
+    const int32_t token = sampler.sample(logits);
+    sampler.accept(token);
+    return token;
+  };
+  const std::vector<float> prefer_bad = {9, 8, 1, 1, 1, 1, 1, 1.5F, 7};
+  EXPECT_EQ(step(prefer_bad), 7);  // only whitespace or '{' may start; ' ' beats '{' here
+  EXPECT_EQ(step({9, 8, 2, 1, 1, 1, 1, 0.5F, 7}), 2);  // "{"
+  EXPECT_EQ(step({9, 8, 1, 2, 1, 1, 3, 0.5F, 7}), 6);  // "}" closes the empty object
+  EXPECT_EQ(step(prefer_bad), 0);                      // closed: EOS is allowed now
+  Sampler fresh(sampling(1.0F), {0});
+  fresh.constrain_to_json_object(texts);
+  for (const int32_t token : {2, 3, 4, 5}) {  // {"a": 1
+    fresh.accept(token);
+  }
+  for (int i = 0; i < 50; ++i) {  // sampled: only "}" or " " may follow, never EOS or "}}"
+    std::vector<float> logits = {5, 5, 5, 5, 5, 5, 0, 0, 5};
+    const int32_t token = fresh.sample(logits);
+    EXPECT_TRUE(token == 6 || token == 7) << token;
+  }
+  std::vector<float> only_bad = {1,         1,         -INFINITY, -INFINITY, -INFINITY,
+                                 -INFINITY, -INFINITY, -INFINITY, 1};
+  EXPECT_THROW(fresh.sample(only_bad), Error);
 }
 
 }  // namespace

@@ -126,7 +126,12 @@ TEST(GenerationOptionsTest, ChatLogprobsAndMaxCompletionTokens) {
       Endpoint::kChat, kVocab);
   EXPECT_EQ(o.logprobs, 4);
   EXPECT_EQ(o.max_tokens, 9);  // max_completion_tokens wins over the deprecated max_tokens
+  EXPECT_TRUE(o.sampling.json_object);
+  EXPECT_FALSE(parse_generation_options(json::parse(R"({"response_format": {"type": "text"}})"),
+                                        Endpoint::kChat, kVocab)
+                   .sampling.json_object);
   o = parse_generation_options(json::parse(R"({"logprobs": true})"), Endpoint::kChat, kVocab);
+  EXPECT_FALSE(o.sampling.json_object);
   EXPECT_EQ(o.logprobs, 0);
   EXPECT_EQ(parse_error(json::parse(R"({"top_logprobs": 2})"), Endpoint::kChat).param(),
             "top_logprobs");
