@@ -9,7 +9,9 @@ echo "== clang-format (${#files[@]} files)"
 clang-format --dry-run --Werror "${files[@]}"
 
 if [ "${1:-}" != "--tidy" ]; then
-  exit 0  # clang-tidy is opt-in until its findings in src/server are fixed (see the issue notes)
+  # clang-tidy is opt-in: src/ has no findings (session 4), but one pass takes ~10 minutes on
+  # the 2-core CI machine, which would put the test command over its 30-minute budget.
+  exit 0
 fi
 
 # CUDA sources need nvcc's headers, and the trainer's libtorch headers make clang-tidy take

@@ -4,6 +4,7 @@
 #include <exception>
 #include <functional>
 #include <mutex>
+#include <numeric>
 #include <optional>
 #include <thread>
 
@@ -133,10 +134,9 @@ TensorParallelStepModel::~TensorParallelStepModel() {
 
 std::unique_ptr<TensorParallelStepModel> TensorParallelStepModel::on_gpus(
     const CudaModelSource& source, int size, const CudaModelOptions& options) {
-  std::vector<int> devices;
-  for (int r = 0; r < size; ++r) {
-    devices.push_back(r);
-  }
+  SWIFTKV_CHECK(size >= 1, "tensor parallelism over ", size, " GPUs");
+  std::vector<int> devices(static_cast<size_t>(size));
+  std::iota(devices.begin(), devices.end(), 0);
   return std::make_unique<TensorParallelStepModel>(source, ops::Communicator::nccl_group(devices),
                                                    devices, options);
 }

@@ -8,6 +8,7 @@ namespace {
 
 std::vector<Communicator> wrap(std::vector<cuda::CommunicatorPtr> group) {
   std::vector<Communicator> result;
+  result.reserve(group.size());
   for (cuda::CommunicatorPtr& c : group) {
     result.emplace_back(std::shared_ptr<cuda::Communicator>(std::move(c)));
   }
