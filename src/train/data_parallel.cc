@@ -248,6 +248,15 @@ void run_data_parallel(const DataParallelOptions& options,
   HostBarrier barrier(n);
   std::mutex error_mutex;
   std::exception_ptr first_error;
+  const auto fail = [&](std::exception_ptr error) {
+    {
+      const std::lock_guard<std::mutex> lock(error_mutex);
+      if (!first_error) {
+        first_error = std::move(error);
+      }
+    }
+    barrier.abort();
+  };
   auto rank_main = [&](int rank) {
     try {
       const torch::Device device = rank_device(options.device, rank);
@@ -262,15 +271,15 @@ void run_data_parallel(const DataParallelOptions& options,
           rank, n, device,
           use_group ? make_collectives(store, rank, n, device) : std::make_unique<NoCollectives>(),
           &barrier);
-      body(self);
-    } catch (...) {
-      {
-        const std::lock_guard<std::mutex> lock(error_mutex);
-        if (!first_error) {
-          first_error = std::current_exception();
-        }
+      try {
+        body(self);
+      } catch (...) {
+        // Recorded while `self` (and its process group) still exists: the other ranks fail
+        // only once it is gone, so their errors come second.
+        fail(std::current_exception());
       }
-      barrier.abort();
+    } catch (...) {
+      fail(std::current_exception());
     }
   };
   if (n == 1) {
