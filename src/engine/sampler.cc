@@ -13,6 +13,9 @@ namespace {
 
 constexpr float kMasked = -std::numeric_limits<float>::infinity();
 
+constexpr const char* kNoJsonToken =
+    "no token of the vocabulary continues the JSON object (response_format)";
+
 bool contains(const std::vector<int32_t>& ids, int32_t id) {
   return std::find(ids.begin(), ids.end(), id) != ids.end();
 }
@@ -110,35 +113,65 @@ void Sampler::constrain_to_json_object(std::shared_ptr<const TokenTexts> texts) 
   json_ = JsonObjectPrefix();
 }
 
-void Sampler::mask_non_json(std::span<float> logits) const {
+bool Sampler::json_allows(int32_t token) const {
+  if (contains(eos_ids_, token) || contains(params_.stop_token_ids, token)) {
+    return json_.complete();
+  }
   const TokenTexts& texts = *json_texts_;
-  const bool closed = json_.complete();
-  const auto is_end = [&](int32_t token) {
-    return contains(eos_ids_, token) || contains(params_.stop_token_ids, token);
-  };
+  const auto i = static_cast<size_t>(token);
+  if (i >= texts.bytes.size() || texts.special[i] || texts.bytes[i].empty()) {
+    return false;
+  }
+  JsonObjectPrefix next = json_;
+  return next.feed_all(texts.bytes[i]);
+}
+
+void Sampler::mask_non_json(std::span<float> logits) const {
   bool any = false;
   for (size_t i = 0; i < logits.size(); ++i) {
     float& logit = logits[i];
     if (logit == kMasked) {
       continue;
     }
-    const auto token = static_cast<int32_t>(i);
-    bool allowed = false;
-    if (is_end(token)) {
-      allowed = closed;
-    } else if (i < texts.bytes.size() && !texts.special[i] && !texts.bytes[i].empty()) {
-      JsonObjectPrefix next = json_;
-      allowed = next.feed_all(texts.bytes[i]);
-    }
-    if (allowed) {
+    if (json_allows(static_cast<int32_t>(i))) {
       any = true;
     } else {
       logit = kMasked;
     }
   }
   if (!any) {
-    throw Error("no token of the vocabulary continues the JSON object (response_format)");
+    throw Error(kNoJsonToken);
   }
+}
+
+int32_t Sampler::json_argmax(std::span<const float> logits) const {
+  // The first allowed token in descending logit order (lower id first on ties), as argmax over
+  // the masked logits would pick, without checking the whole vocabulary: the model's favourite
+  // usually continues the JSON already.
+  const int32_t best = argmax(logits);
+  if (logits[static_cast<size_t>(best)] != kMasked && json_allows(best)) {
+    return best;
+  }
+  std::vector<std::pair<float, int32_t>> heap;
+  heap.reserve(logits.size());
+  for (size_t i = 0; i < logits.size(); ++i) {
+    if (logits[i] != kMasked) {
+      heap.emplace_back(logits[i], static_cast<int32_t>(i));
+    }
+  }
+  const auto less = [](const std::pair<float, int32_t>& a, const std::pair<float, int32_t>& b) {
+    return a.first < b.first || (a.first == b.first && a.second > b.second);
+  };
+  std::make_heap(heap.begin(), heap.end(), less);
+  while (!heap.empty()) {
+    std::pop_heap(heap.begin(), heap.end(), less);
+    const int32_t token = heap.back().second;
+    heap.pop_back();
+    if (json_allows(token)) {
+      return token;
+    }
+  }
+  throw Error(kNoJsonToken);
 }
 
 void Sampler::set_prompt(std::span<const int32_t> prompt) {
@@ -197,11 +230,11 @@ int32_t Sampler::sample(std::span<float> logits) {
     }
   }
   apply_penalties(logits);
+  if (params_.greedy()) {
+    return json_texts_ != nullptr ? json_argmax(logits) : argmax(logits);
+  }
   if (json_texts_ != nullptr) {
     mask_non_json(logits);
-  }
-  if (params_.greedy()) {
-    return argmax(logits);
   }
   for (float& logit : logits) {
     logit /= params_.temperature;

@@ -57,7 +57,11 @@ class Sampler {
 
  private:
   void apply_penalties(std::span<float> logits) const;
+  // The JSON-object constraint: may `token` come next; masks the others (sampling); the best
+  // allowed token (greedy). Both throw Error when no token is allowed.
+  bool json_allows(int32_t token) const;
   void mask_non_json(std::span<float> logits) const;
+  int32_t json_argmax(std::span<const float> logits) const;
 
   SamplingParams params_;
   std::vector<int32_t> eos_ids_;
