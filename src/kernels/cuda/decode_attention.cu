@@ -189,14 +189,93 @@ __device__ void load_kv_tile(const PagedAttentionArgsT<__nv_bfloat16, TCache>& a
   }
 }
 
+// The warps' partial results at the end of a block: out [kWarps][kMaxGroup][kHeadDim]
+// (unnormalised), row maxima and row sums [kWarps][kMaxGroup] (log2 domain).
+struct WarpPartials {
+  float* out;
+  float* max;
+  float* sum;
+};
+
+// The dynamic shared memory of a block of either split kernel (SharedLayout).
+extern __shared__ __align__(128) unsigned char block_shared[];
+
+// One block's shared memory and cp.async pipeline (both kernels): the query tile, then kStages
+// K and V stages; tile t lives in stage t % kStages, two tiles are in flight ahead of the one
+// being read. (The layout addresses block_shared itself, so the compiler keeps 32-bit shared
+// addresses.)
+template <int kHeadDim, typename TCache>
+struct BlockPipeline {
+  using Layout = SharedLayout<kHeadDim, TCache>;
+  const PagedAttentionArgsT<__nv_bfloat16, TCache>& args;
+  const FastDivmod& block_divmod;
+  BlockWork work{};
+
+  __device__ __nv_bfloat16* q_tile() const {
+    return reinterpret_cast<__nv_bfloat16*>(block_shared);
+  }
+  __device__ unsigned char* k_stages() const { return block_shared + Layout::kQBytes; }
+  __device__ unsigned char* v_stages() const { return k_stages() + kStages * Layout::kStageBytes; }
+  __device__ const unsigned char* k_stage(int tile) const {
+    return k_stages() + (tile % kStages) * Layout::kStageBytes;
+  }
+  __device__ const unsigned char* v_stage(int tile) const {
+    return v_stages() + (tile % kStages) * Layout::kStageBytes;
+  }
+
+  // Lets the combine kernel (launched with programmatic stream serialization) be scheduled as
+  // soon as every block of this grid has started (it waits for this grid's completion itself),
+  // finds the block's work (false: none, find_block_work) and starts copying the query rows
+  // and the first two cache tiles.
+  __device__ bool start(int64_t q_stride, int num_splits, float* partial_lse) {
+    asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
+    if (!find_block_work(args, num_splits, partial_lse, work)) {
+      return false;
+    }
+    load_q_tile<kHeadDim>(args.q, q_stride, work, q_tile());
+    load_kv_tile<kHeadDim>(args, block_divmod, work, 0, 0, k_stages(), v_stages());
+    cp_async_commit();
+    if (work.num_tiles > 1) {
+      load_kv_tile<kHeadDim>(args, block_divmod, work, 1, 1, k_stages(), v_stages());
+    }
+    cp_async_commit();
+    return true;
+  }
+
+  // Starts copying tile + 2 and waits until tile `tile` (and the query rows) are in shared
+  // memory for every thread. The caller ends each tile with __syncthreads().
+  __device__ void wait_for(int tile) {
+    if (tile + 2 < work.num_tiles) {
+      load_kv_tile<kHeadDim>(args, block_divmod, work, tile + 2, (tile + 2) % kStages, k_stages(),
+                             v_stages());
+    }
+    cp_async_commit();
+    cp_async_wait<2>();
+    __syncthreads();
+  }
+
+  // After the last tile: drains the (empty) copy groups; the warps' partial results then reuse
+  // the stages.
+  __device__ WarpPartials finish() {
+    cp_async_wait<0>();
+    __syncthreads();
+    auto* out = reinterpret_cast<float*>(k_stages());
+    float* max = out + kWarps * kMaxGroup * kHeadDim;
+    return {out, max, max + kWarps * kMaxGroup};
+  }
+};
+
 // The block's four warps each hold a partial softmax state over their positions, stored in
 // shared memory as out [kWarps][kMaxGroup][kHeadDim] (unnormalised), row maxima and row sums
 // [kWarps][kMaxGroup] (log2 domain). Merges them and writes the split's normalised partial
 // output (times value_scale) and log-sum-exp.
 template <int kHeadDim>
-__device__ void write_block_partials(const float* warp_out, const float* warp_max,
-                                     const float* warp_sum, const BlockWork& work, int num_splits,
-                                     float value_scale, float* partial_out, float* partial_lse) {
+__device__ void write_block_partials(const WarpPartials& warps, const BlockWork& work,
+                                     int num_splits, float value_scale, float* partial_out,
+                                     float* partial_lse) {
+  const float* warp_out = warps.out;
+  const float* warp_max = warps.max;
+  const float* warp_sum = warps.sum;
   for (int e = static_cast<int>(threadIdx.x); e < work.group * kHeadDim; e += kThreads) {
     const int row = e / kHeadDim;
     const int d = e % kHeadDim;
@@ -230,28 +309,14 @@ template <int kHeadDim>
 __global__ void __launch_bounds__(kThreads, 2)
     decode_attention_kernel(PagedAttentionArgs args, int64_t q_stride, FastDivmod block_divmod,
                             int num_splits, float* partial_out, float* partial_lse) {
-  using Layout = SharedLayout<kHeadDim, __nv_bfloat16>;
   constexpr int kKSteps = kHeadDim / 16;
   constexpr int kDimTiles = kHeadDim / 8;
-  extern __shared__ __align__(128) unsigned char shared_raw[];
-  auto* q_tile = reinterpret_cast<__nv_bfloat16*>(shared_raw);
-  unsigned char* k_stages = shared_raw + Layout::kQBytes;  // [kStages][kStageBytes]
-  unsigned char* v_stages = k_stages + kStages * Layout::kStageBytes;
-
-  // Let the combine kernel (launched with programmatic stream serialization) be scheduled as
-  // soon as every block of this grid has started; it waits for this grid's completion itself.
-  asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
-  BlockWork work{};
-  if (!find_block_work(args, num_splits, partial_lse, work)) {
+  BlockPipeline<kHeadDim, __nv_bfloat16> pipeline{args, block_divmod};
+  if (!pipeline.start(q_stride, num_splits, partial_lse)) {
     return;
   }
-  load_q_tile<kHeadDim>(args.q, q_stride, work, q_tile);
-  load_kv_tile<kHeadDim>(args, block_divmod, work, 0, 0, k_stages, v_stages);
-  cp_async_commit();
-  if (work.num_tiles > 1) {
-    load_kv_tile<kHeadDim>(args, block_divmod, work, 1, 1, k_stages, v_stages);
-  }
-  cp_async_commit();
+  const BlockWork& work = pipeline.work;
+  const __nv_bfloat16* q_tile = pipeline.q_tile();
 
   const float scale_log2 = args.scale * 1.44269504088896340736F;
   const int tid = static_cast<int>(threadIdx.x);
@@ -272,13 +337,7 @@ __global__ void __launch_bounds__(kThreads, 2)
   float row_sum[2] = {0.0F, 0.0F};
 
   for (int tile = 0; tile < work.num_tiles; ++tile) {
-    if (tile + 2 < work.num_tiles) {
-      load_kv_tile<kHeadDim>(args, block_divmod, work, tile + 2, (tile + 2) % kStages, k_stages,
-                             v_stages);
-    }
-    cp_async_commit();
-    cp_async_wait<2>();
-    __syncthreads();
+    pipeline.wait_for(tile);
     if (tile == 0) {
 #pragma unroll
       for (int ks = 0; ks < kKSteps; ++ks) {
@@ -288,11 +347,8 @@ __global__ void __launch_bounds__(kThreads, 2)
     }
     const int n0 = work.key_begin + tile * kTileKeys + warp * 16;
     if (n0 < work.key_end) {
-      const int stage = tile % kStages;
-      const auto* k_tile =
-          reinterpret_cast<const __nv_bfloat16*>(k_stages + stage * Layout::kStageBytes);
-      const auto* v_tile =
-          reinterpret_cast<const __nv_bfloat16*>(v_stages + stage * Layout::kStageBytes);
+      const auto* k_tile = reinterpret_cast<const __nv_bfloat16*>(pipeline.k_stage(tile));
+      const auto* v_tile = reinterpret_cast<const __nv_bfloat16*>(pipeline.v_stage(tile));
       float s[2][4] = {};
 #pragma unroll
       for (int ks = 0; ks < kKSteps; ++ks) {
@@ -345,31 +401,25 @@ __global__ void __launch_bounds__(kThreads, 2)
     }
     __syncthreads();
   }
-  cp_async_wait<0>();  // only empty groups remain; drain before reusing shared memory
-  __syncthreads();
-
-  // Combine the four warps' partial softmax states through shared memory (reusing the tiles).
-  auto* warp_out = reinterpret_cast<float*>(k_stages);         // [kWarps][kMaxGroup][kHeadDim]
-  float* warp_max = warp_out + kWarps * kMaxGroup * kHeadDim;  // [kWarps][kMaxGroup]
-  float* warp_sum = warp_max + kWarps * kMaxGroup;             // [kWarps][kMaxGroup]
+  // Combine the four warps' partial softmax states through shared memory.
+  const WarpPartials warps = pipeline.finish();
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
     const int row = g + 8 * r;
     const float total = attention::warp_sum_quad(row_sum[r]);
-    float* out_row = warp_out + (warp * kMaxGroup + row) * kHeadDim;
+    float* out_row = warps.out + (warp * kMaxGroup + row) * kHeadDim;
 #pragma unroll
     for (int d = 0; d < kDimTiles; ++d) {
       out_row[d * 8 + 2 * t] = o[d][2 * r];
       out_row[d * 8 + 2 * t + 1] = o[d][2 * r + 1];
     }
     if (t == 0) {
-      warp_max[warp * kMaxGroup + row] = row_max[r];
-      warp_sum[warp * kMaxGroup + row] = total;
+      warps.max[warp * kMaxGroup + row] = row_max[r];
+      warps.sum[warp * kMaxGroup + row] = total;
     }
   }
   __syncthreads();
-  write_block_partials<kHeadDim>(warp_out, warp_max, warp_sum, work, num_splits, 1.0F, partial_out,
-                                 partial_lse);
+  write_block_partials<kHeadDim>(warps, work, num_splits, 1.0F, partial_out, partial_lse);
 }
 
 __device__ __forceinline__ float max_over_key_lanes(float value) {  // lanes with the same t
@@ -400,25 +450,13 @@ __global__ void __launch_bounds__(kThreads, kNTiles == 1 ? 4 : 2)
     decode_attention_e4m3_kernel(PagedAttentionArgsFp8 args, int64_t q_stride,
                                  FastDivmod block_divmod, int num_splits, float* partial_out,
                                  float* partial_lse) {
-  using Layout = SharedLayout<kHeadDim, __nv_fp8_e4m3>;
   constexpr int kSteps = kHeadDim / 16;  // k steps of Sᵀ = row tiles of Oᵀ
-  extern __shared__ __align__(128) unsigned char shared_raw[];
-  auto* q_tile = reinterpret_cast<__nv_bfloat16*>(shared_raw);
-  unsigned char* k_stages = shared_raw + Layout::kQBytes;  // [kStages][kStageBytes]
-  unsigned char* v_stages = k_stages + kStages * Layout::kStageBytes;
-
-  asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");  // as the bf16 kernel
-  BlockWork work{};
-  if (!find_block_work(args, num_splits, partial_lse, work)) {
+  BlockPipeline<kHeadDim, __nv_fp8_e4m3> pipeline{args, block_divmod};
+  if (!pipeline.start(q_stride, num_splits, partial_lse)) {
     return;
   }
-  load_q_tile<kHeadDim>(args.q, q_stride, work, q_tile);
-  load_kv_tile<kHeadDim>(args, block_divmod, work, 0, 0, k_stages, v_stages);
-  cp_async_commit();
-  if (work.num_tiles > 1) {
-    load_kv_tile<kHeadDim>(args, block_divmod, work, 1, 1, k_stages, v_stages);
-  }
-  cp_async_commit();
+  const BlockWork& work = pipeline.work;
+  const __nv_bfloat16* q_tile = pipeline.q_tile();
 
   const float scale_log2 = args.scale * 1.44269504088896340736F / attention::kE4M3ToF16Scale;
   const int tid = static_cast<int>(threadIdx.x);
@@ -451,13 +489,7 @@ __global__ void __launch_bounds__(kThreads, kNTiles == 1 ? 4 : 2)
   }
 
   for (int tile = 0; tile < work.num_tiles; ++tile) {
-    if (tile + 2 < work.num_tiles) {
-      load_kv_tile<kHeadDim>(args, block_divmod, work, tile + 2, (tile + 2) % kStages, k_stages,
-                             v_stages);
-    }
-    cp_async_commit();
-    cp_async_wait<2>();
-    __syncthreads();
+    pipeline.wait_for(tile);
     if (tile == 0) {
 #pragma unroll
       for (int j = 0; j < kNTiles; ++j) {
@@ -474,9 +506,8 @@ __global__ void __launch_bounds__(kThreads, kNTiles == 1 ? 4 : 2)
     }
     const int n0 = work.key_begin + tile * kTileKeys + warp * 16;
     if (n0 < work.key_end) {
-      const int stage = tile % kStages;
-      const unsigned char* k_stage = k_stages + stage * Layout::kStageBytes;
-      const unsigned char* v_stage = v_stages + stage * Layout::kStageBytes;
+      const unsigned char* k_stage = pipeline.k_stage(tile);
+      const unsigned char* v_stage = pipeline.v_stage(tile);
       float s[kNTiles][4] = {};  // c0, c1 = position g, heads 2t, 2t + 1; c2, c3 position g + 8
 #pragma unroll
       for (int ks = 0; ks < kSteps; ks += 2) {
@@ -543,33 +574,28 @@ __global__ void __launch_bounds__(kThreads, kNTiles == 1 ? 4 : 2)
     }
     __syncthreads();
   }
-  cp_async_wait<0>();  // only empty groups remain; drain before reusing shared memory
-  __syncthreads();
-
-  auto* warp_out = reinterpret_cast<float*>(k_stages);         // [kWarps][kMaxGroup][kHeadDim]
-  float* warp_max = warp_out + kWarps * kMaxGroup * kHeadDim;  // [kWarps][kMaxGroup]
-  float* warp_sum = warp_max + kWarps * kMaxGroup;             // [kWarps][kMaxGroup]
+  const WarpPartials warps = pipeline.finish();
 #pragma unroll
   for (int j = 0; j < kNTiles; ++j) {
 #pragma unroll
     for (int e = 0; e < 2; ++e) {
       const int row = 8 * j + 2 * t + e;
       const float total = sum_over_key_lanes(row_sum[j][e]);
-      float* out_row = warp_out + (warp * kMaxGroup + row) * kHeadDim;
+      float* out_row = warps.out + (warp * kMaxGroup + row) * kHeadDim;
 #pragma unroll
       for (int c = 0; c < kSteps; ++c) {
         out_row[16 * c + 2 * g] = o[c][j][e];
         out_row[16 * c + 2 * g + 1] = o[c][j][e + 2];
       }
       if (g == 0) {
-        warp_max[warp * kMaxGroup + row] = row_max[j][e];
-        warp_sum[warp * kMaxGroup + row] = total;
+        warps.max[warp * kMaxGroup + row] = row_max[j][e];
+        warps.sum[warp * kMaxGroup + row] = total;
       }
     }
   }
   __syncthreads();
-  write_block_partials<kHeadDim>(warp_out, warp_max, warp_sum, work, num_splits,
-                                 1.0F / attention::kE4M3ToF16Scale, partial_out, partial_lse);
+  write_block_partials<kHeadDim>(warps, work, num_splits, 1.0F / attention::kE4M3ToF16Scale,
+                                 partial_out, partial_lse);
 }
 
 // out[token, head] = sum over splits of 2^(lse_s - lse_max) · partial_s / sum of the weights.
