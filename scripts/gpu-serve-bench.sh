@@ -14,7 +14,7 @@
 # SWIFTKV_BENCH_SKIP_B=1 skips B. Several GPUs (scripts/gpu-tp-bench.sh): $SWIFTKV_SHAPE
 # (llama-3.1-8b), $SWIFTKV_SWIFTKV_LAYERS (16), $SWIFTKV_TP (--tensor-parallel-size, 1),
 # $SWIFTKV_BENCH_MODES ("off on"), $SWIFTKV_BENCH_A_TIMEOUT (200 s); $SWIFTKV_MAX_NUM_SEQS (256) is
-# both servers' --max-num-seqs.
+# both servers' --max-num-seqs; SWIFTKV_NO_PIPELINED_STEPS=1 gives both --no-pipelined-steps.
 #
 # Usage: scripts/gpu-serve-bench.sh [SWIFTKV_BIN]   (default build-gpu-check/src/cli/swiftkv)
 # The server needs a tokenizer for random: models: $SWIFTKV_TOKENIZER (default
@@ -42,6 +42,7 @@ serve_flags=(--device cuda --kv-cache-dtype "$kv_cache_dtype" --gpu-memory-utili
   --max-model-len 8448 --max-num-batched-tokens 8192 --max-num-seqs "${SWIFTKV_MAX_NUM_SEQS:-256}"
   --max-queued-requests 2048
   --port "$port" --tensor-parallel-size "${SWIFTKV_TP:-1}")
+if [ "${SWIFTKV_NO_PIPELINED_STEPS:-0}" = 1 ]; then serve_flags+=(--no-pipelined-steps); fi
 
 healthy() {
   if command -v curl > /dev/null; then

@@ -50,6 +50,7 @@ struct ThroughputOptions {
   std::string kv_cache_dtype = "auto";  // auto | bf16 | fp8 (CUDA only)
   double gpu_memory_utilization = 0.9;
   bool no_prefix_caching = false;
+  bool no_pipelined_steps = false;
   uint64_t seed = 0;
   RuntimeOptions runtime;
 };
@@ -107,7 +108,8 @@ void run_throughput(const ThroughputOptions& o) {
                                     .max_num_batched_tokens = o.max_num_batched_tokens,
                                     .max_num_seqs = o.max_num_seqs,
                                     .max_queued_requests = o.num_prompts,
-                                    .enable_prefix_caching = !o.no_prefix_caching});
+                                    .enable_prefix_caching = !o.no_prefix_caching,
+                                    .pipelined_steps = !o.no_pipelined_steps});
 
   std::mt19937_64 rng(o.seed);
   std::uniform_int_distribution<int32_t> token(0,
@@ -161,9 +163,10 @@ void run_throughput(const ThroughputOptions& o) {
       static_cast<long long>(stats.prefix_cache_hits),
       static_cast<long long>(stats.prefix_cache_queries));
   std::printf(
-      "engine thread: %lld steps; schedule %.3f s, model step + sampling %.3f s, outputs %.3f s\n",
-      static_cast<long long>(stats.num_steps), stats.schedule_seconds, stats.execute_seconds,
-      stats.output_seconds);
+      "engine thread: %lld steps (%lld pipelined); schedule %.3f s, model step + sampling %.3f s, "
+      "outputs %.3f s\n",
+      static_cast<long long>(stats.num_steps), static_cast<long long>(stats.num_pipelined_steps),
+      stats.schedule_seconds, stats.execute_seconds, stats.output_seconds);
 }
 
 }  // namespace
@@ -206,6 +209,8 @@ void register_bench_throughput(CLI::App& bench) {
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
   cmd->add_flag("--no-prefix-caching", o->no_prefix_caching, "Disable prefix caching");
+  cmd->add_flag("--no-pipelined-steps", o->no_pipelined_steps,
+                "CUDA: wait for each step's tokens before queueing the next");
   cmd->add_option("--seed", o->seed, "Seed of the random prompts and sampling")
       ->capture_default_str();
   add_runtime_options(*cmd, o->runtime);

@@ -69,6 +69,7 @@ struct ServeOptions {
   double request_timeout = 0.0;    // seconds; 0: none
   double shutdown_timeout = 30.0;  // seconds
   bool no_prefix_caching = false;
+  bool no_pipelined_steps = false;
   RuntimeOptions runtime;
 };
 
@@ -320,6 +321,7 @@ void run_serve(const ServeOptions& o) {
   config.max_num_seqs = o.max_num_seqs;
   config.max_queued_requests = o.max_queued_requests;
   config.enable_prefix_caching = !o.no_prefix_caching;
+  config.pipelined_steps = !o.no_pipelined_steps;
   Engine engine(model->step(), *tokenizer, config);
   const int64_t kv_tokens = config.num_blocks * kBlockSize;
   log_info("model loaded in ",
@@ -396,6 +398,9 @@ void register_serve(CLI::App& app) {
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd->add_flag("--no-prefix-caching", o->no_prefix_caching, "Disable prefix caching");
+  cmd->add_flag("--no-pipelined-steps", o->no_pipelined_steps,
+                "CUDA: wait for each step's tokens before queueing the next (pipelined steps "
+                "hide the host's step work behind the GPU's)");
   add_runtime_options(*cmd, o->runtime);
   cmd->callback([o] { run_serve(*o); });
 }

@@ -33,6 +33,8 @@ struct EngineConfig {
   int64_t max_num_seqs = 256;
   int64_t max_queued_requests = 1024;  // waiting requests beyond this are refused
   bool enable_prefix_caching = true;
+  // Pipelined steps on CUDA (engine_core.h): queue step N + 1 before step N's tokens are back.
+  bool pipelined_steps = true;
 };
 
 struct EngineStats {
@@ -49,6 +51,7 @@ struct EngineStats {
   // scheduling, the model step with sampling (device time included), and the per-request output
   // work (detokenization, stop strings, the callbacks).
   int64_t num_steps = 0;
+  int64_t num_pipelined_steps = 0;  // of num_steps: queued before the previous one's tokens
   double schedule_seconds = 0.0;
   double execute_seconds = 0.0;
   double output_seconds = 0.0;

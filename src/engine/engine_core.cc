@@ -146,50 +146,105 @@ void EngineCore::abort_all(FinishStatus status, const std::string& error) {
   }
 }
 
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point from) {
+  return std::chrono::duration<double>(Clock::now() - from).count();
+}
+
+}  // namespace
+
 void EngineCore::step() {
   if (dead_) {
     return;
   }
-  using Clock = std::chrono::steady_clock;
-  const auto seconds = [](Clock::time_point from, Clock::time_point to) {
-    return std::chrono::duration<double>(to - from).count();
-  };
   try {
     const Clock::time_point start = Clock::now();
     expire_deadlines();
-    const SchedulerOutput out = scheduler_.schedule();
-    const Clock::time_point scheduled = Clock::now();
-    const double output_before = output_seconds_;
-    RunnerOutput result;
-    bool overlapped = false;  // the last step's outputs were processed during this one
-    if (!out.scheduled.empty()) {
-      std::exception_ptr output_error;
-      result = runner_.execute(out, [&] {
-        overlapped = true;
-        try {
-          flush_outputs();
-        } catch (...) {
-          output_error = std::current_exception();
-        }
-      });
-      if (output_error) {
-        std::rethrow_exception(output_error);
-      }
+    SchedulerOutput out = scheduler_.schedule();
+    schedule_seconds_ += seconds_since(start);
+    if (config_.pipelined_steps && !out.scheduled.empty() && runner_.can_launch(out)) {
+      step_pipelined(std::move(out));
+    } else {
+      step_in_order(std::move(out));
     }
-    execute_seconds_ += seconds(scheduled, Clock::now()) - (output_seconds_ - output_before);
-    flush_outputs();  // if the runner did not call back (nothing ran, CPU, a failed step)
-    pending_updates_ = scheduler_.update(out, result);
-    if (!overlapped) {
-      flush_outputs();  // this step could not hide output work, so the next likely cannot
-    }
-    retired_.clear();
     ++num_steps_;
-    schedule_seconds_ += seconds(start, scheduled);
   } catch (const std::exception& e) {
     die(str_cat("engine step failed: ", e.what()));
   } catch (...) {
     die("engine step failed: unknown exception");
   }
+}
+
+void EngineCore::step_pipelined(SchedulerOutput out) {
+  if (!pending_updates_.empty()) {
+    // Left by a step-by-step step (so nothing is in flight): deliver them before queueing,
+    // since they may finish sequences of `out` (stop strings).
+    flush_outputs();
+    Scheduler::drop_finished(out);
+    if (out.scheduled.empty()) {
+      step_in_order(std::move(out));
+      return;
+    }
+  }
+  const Clock::time_point start = Clock::now();
+  runner_.launch(out);
+  scheduler_.launched(out);
+  ++num_pipelined_steps_;
+  execute_seconds_ += seconds_since(start);
+  complete_in_flight();
+  in_flight_ = std::move(out);
+}
+
+void EngineCore::step_in_order(SchedulerOutput out) {
+  if (in_flight_.has_value()) {
+    complete_in_flight();  // host sampling needs every earlier token
+    Scheduler::drop_finished(out);
+  }
+  const Clock::time_point start = Clock::now();
+  const double output_before = output_seconds_;
+  RunnerOutput result;
+  bool overlapped = false;  // the last step's outputs were processed during this one
+  if (!out.scheduled.empty()) {
+    std::exception_ptr output_error;
+    result = runner_.execute(out, [&] {
+      overlapped = true;
+      try {
+        flush_outputs();
+      } catch (...) {
+        output_error = std::current_exception();
+      }
+    });
+    if (output_error) {
+      std::rethrow_exception(output_error);
+    }
+  }
+  execute_seconds_ += seconds_since(start) - (output_seconds_ - output_before);
+  flush_outputs();  // if the runner did not call back (nothing ran, CPU, a failed step)
+  scheduler_.launched(out);
+  pending_updates_ = scheduler_.update(out, result);
+  if (!overlapped) {
+    flush_outputs();  // this step could not hide output work, so the next likely cannot
+  }
+  retired_.clear();
+}
+
+void EngineCore::complete_in_flight() {
+  if (!in_flight_.has_value()) {
+    return;
+  }
+  const SchedulerOutput out = std::move(*in_flight_);
+  in_flight_.reset();
+  // Requests finished before now are named by no step still queued: `out` was the last.
+  std::vector<std::unique_ptr<RequestState>> done = std::move(retired_);
+  retired_.clear();
+  const Clock::time_point start = Clock::now();
+  const RunnerOutput result = runner_.collect();
+  execute_seconds_ += seconds_since(start);
+  pending_updates_ = scheduler_.update(out, result);
+  flush_outputs();
 }
 
 std::shared_ptr<const TokenTexts> EngineCore::token_texts() {
@@ -215,14 +270,13 @@ void EngineCore::flush_outputs() {
   if (pending_updates_.empty()) {
     return;
   }
-  const auto start = std::chrono::steady_clock::now();
+  const Clock::time_point start = Clock::now();
   const std::vector<SequenceUpdate> updates = std::move(pending_updates_);
   pending_updates_.clear();
   for (const SequenceUpdate& update : updates) {
     process(update);
   }
-  output_seconds_ +=
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  output_seconds_ += seconds_since(start);
 }
 
 void EngineCore::process(const SequenceUpdate& update) {
@@ -267,7 +321,7 @@ void EngineCore::deliver(const std::string& request_id, const RequestOutput& out
 }
 
 void EngineCore::expire_deadlines() {
-  const auto now = std::chrono::steady_clock::now();
+  const Clock::time_point now = Clock::now();
   std::vector<std::string> expired;
   for (const auto& [id, state] : requests_) {
     if (state->deadline().has_value() && *state->deadline() <= now) {
@@ -283,6 +337,7 @@ void EngineCore::die(const std::string& reason) {
   log_warning("the engine stopped: ", reason);
   dead_ = true;
   pending_updates_.clear();
+  in_flight_.reset();
   while (!requests_.empty()) {
     const auto it = requests_.begin();
     const RequestOutput output = it->second->make_final(FinishStatus::kError, reason);
@@ -305,6 +360,7 @@ EngineStats EngineCore::stats() const {
                      .num_prompt_tokens = s.num_prompt_tokens,
                      .num_generation_tokens = s.num_generation_tokens,
                      .num_steps = num_steps_,
+                     .num_pipelined_steps = num_pipelined_steps_,
                      .schedule_seconds = schedule_seconds_,
                      .execute_seconds = execute_seconds_,
                      .output_seconds = output_seconds_,

@@ -13,6 +13,15 @@
 // callback) may already sit in step N + 1's batch: update() skips finished sequences, and
 // finished requests' states are kept until the end of the step that may still name them.
 //
+// Pipelined steps (CUDA, one device, EngineConfig::pipelined_steps): when every row of step
+// N + 1 is one the GPU samples alone, the core schedules and queues step N + 1 right after
+// queueing step N, and only then waits for step N's tokens and runs its update and outputs, so
+// the host's whole step (scheduling, batch building, uploads, the token download, update,
+// outputs) hides behind the device's. Step N + 1 reads step N's tokens on the device
+// (Sequence::kPendingToken, model_runner.h); a sequence that step N ends (EOS) has computed one
+// token too many in step N + 1, which update() drops (scheduler.h). A step with rows sampled on
+// the host (logprobs, penalties, JSON) waits for the step in flight first and runs as above.
+//
 // The threaded Engine (engine.h) and the offline API (offline_engine.h) drive it. Failures stay
 // local: a failed forward pass fails the step's sequences, a failed sampling call or output
 // callback fails its request (kError), and only a broken invariant in the scheduler kills the
@@ -24,6 +33,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -62,11 +72,17 @@ class EngineCore {
   // of the previous step are delivered during it (header), or at its end when nothing runs.
   void step();
 
-  bool has_unfinished() const { return !requests_.empty(); }
+  bool has_unfinished() const { return !requests_.empty() || in_flight_.has_value(); }
   bool dead() const { return dead_; }
   EngineStats stats() const;
 
  private:
+  // Pipelined: queues `out` and completes the step before it while the device runs.
+  void step_pipelined(SchedulerOutput out);
+  // Step by step: completes the step in flight, then runs `out` (outputs overlap on CUDA).
+  void step_in_order(SchedulerOutput out);
+  // Waits for the step in flight (if any), applies its update and delivers its outputs.
+  void complete_in_flight();
   void process(const SequenceUpdate& update);
   // Processes the kept updates of the last step (nothing if none).
   void flush_outputs();
@@ -88,9 +104,11 @@ class EngineCore {
   bool dead_ = false;
   std::shared_ptr<const TokenTexts> token_texts_;
   std::vector<SequenceUpdate> pending_updates_;  // of the last step, not yet processed
+  std::optional<SchedulerOutput> in_flight_;     // pipelined: launched, not yet completed
   // Finished requests whose sequences a running step or pending_updates_ may still point to.
   std::vector<std::unique_ptr<RequestState>> retired_;
   int64_t num_steps_ = 0;
+  int64_t num_pipelined_steps_ = 0;
   double schedule_seconds_ = 0.0;
   double execute_seconds_ = 0.0;
   double output_seconds_ = 0.0;

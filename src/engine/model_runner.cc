@@ -36,6 +36,7 @@ BatchView ModelRunner::make_batch(const SchedulerOutput& out) const {
   std::vector<int32_t> kv_lens;
   std::vector<int32_t> block_tables(static_cast<size_t>(num_seqs) * max_blocks, 0);
   std::vector<int32_t> num_logits;
+  std::vector<int32_t> token_source_rows;  // (row, device token row) of each pending token
   for (int64_t s = 0; s < num_seqs; ++s) {
     const ScheduledSequence& scheduled = out.scheduled[static_cast<size_t>(s)];
     const Sequence& seq = *scheduled.seq;
@@ -47,7 +48,16 @@ BatchView ModelRunner::make_batch(const SchedulerOutput& out) const {
                   "sequence ", seq.id, ": tokens [", begin, ", ", end, ") of ", seq.num_tokens(),
                   " with ", blocks.size(), " blocks");
     for (int64_t pos = begin; pos < end; ++pos) {
-      token_ids.push_back(seq.token_ids[static_cast<size_t>(pos)]);
+      const int32_t token = seq.token_ids[static_cast<size_t>(pos)];
+      if (token == Sequence::kPendingToken) {
+        SWIFTKV_CHECK(
+            device_sampler_ != nullptr && pos + 1 == seq.num_tokens() && seq.pending_token_row >= 0,
+            "sequence ", seq.id, ": pending token at ", pos, " of ", seq.num_tokens(),
+            " without a device token to read");
+        token_source_rows.push_back(static_cast<int32_t>(token_ids.size()));
+        token_source_rows.push_back(seq.pending_token_row);
+      }
+      token_ids.push_back(token == Sequence::kPendingToken ? 0 : token);
       positions.push_back(static_cast<int32_t>(pos));
       slots.push_back(static_cast<int32_t>(
           blocks[static_cast<size_t>(pos / block_size_)] * block_size_ + pos % block_size_));
@@ -70,7 +80,87 @@ BatchView ModelRunner::make_batch(const SchedulerOutput& out) const {
   batch.attention.block_tables =
       Tensor::from_i32({num_seqs, static_cast<int64_t>(max_blocks)}, block_tables);
   batch.num_logits = Tensor::from_i32({num_seqs}, num_logits);
+  if (!token_source_rows.empty()) {
+    const auto num_pairs = static_cast<int64_t>(token_source_rows.size() / 2);
+    batch.token_source_rows = Tensor::from_i32({num_pairs, 2}, token_source_rows);
+    batch.token_source = device_sampler_->device_tokens();
+  }
   return batch;
+}
+
+std::vector<DeviceSampleRow> ModelRunner::device_rows(const SchedulerOutput& out,
+                                                      bool all_on_device) {
+  std::vector<DeviceSampleRow> rows;
+  for (const ScheduledSequence& s : out.scheduled) {
+    if (!s.sample) {
+      continue;
+    }
+    Sequence& seq = *s.seq;
+    const bool on_device =
+        all_on_device || (seq.num_logprobs < 0 && seq.sampler.device_sampleable());
+    seq.pending_token_row = static_cast<int32_t>(rows.size());
+    // The draw's offset: this token's index among the sequence's generated tokens.
+    rows.push_back({.sampler = on_device ? &seq.sampler : nullptr,
+                    .offset = seq.num_output_tokens() + seq.num_pending_tokens});
+  }
+  return rows;
+}
+
+bool ModelRunner::can_launch(const SchedulerOutput& out) const {
+  if (device_sampler_ == nullptr || !model_.takes_device_tokens()) {
+    return false;
+  }
+  return std::all_of(out.scheduled.begin(), out.scheduled.end(), [](const ScheduledSequence& s) {
+    return !s.sample || (s.seq->num_logprobs < 0 && s.seq->sampler.device_sampleable());
+  });
+}
+
+void ModelRunner::launch(const SchedulerOutput& out) {
+  Launched step;
+  step.num_scheduled = out.scheduled.size();
+  for (size_t i = 0; i < out.scheduled.size(); ++i) {
+    if (out.scheduled[i].sample) {
+      step.rows.push_back(i);
+    }
+  }
+  try {
+    SWIFTKV_CHECK(can_launch(out), "launching a step the device cannot sample alone");
+    const Tensor logits = model_.forward(make_batch(out), cache_);
+    SWIFTKV_CHECK(logits.dim(0) == static_cast<int64_t>(step.rows.size()), "forward returned ",
+                  logits.dim(0), " logits rows for ", step.rows.size(), " sampling sequences");
+    device_sampler_->launch(logits, device_rows(out, /*all_on_device=*/true));
+  } catch (const std::exception& e) {
+    step.error = str_cat("model step failed: ", e.what());
+  }
+  launched_.push_back(std::move(step));
+}
+
+RunnerOutput ModelRunner::collect() {
+  RunnerOutput result;
+  if (launched_.empty()) {
+    result.error = "collect() without a launched step";
+    return result;
+  }
+  const Launched step = std::move(launched_.front());
+  launched_.pop_front();
+  if (!step.error.empty()) {
+    result.error = step.error;
+    return result;
+  }
+  result.sampled.resize(step.num_scheduled);
+  try {
+    const std::vector<int32_t> tokens = device_sampler_->collect();
+    SWIFTKV_CHECK(tokens.size() == step.rows.size(), "sampled ", tokens.size(), " tokens for ",
+                  step.rows.size(), " rows");
+    for (size_t r = 0; r < step.rows.size(); ++r) {
+      result.sampled[step.rows[r]].token = tokens[r];
+    }
+  } catch (const std::exception& e) {
+    for (const size_t i : step.rows) {
+      result.sampled[i].error = str_cat("sampling failed: ", e.what());
+    }
+  }
+  return result;
 }
 
 void ModelRunner::sample_on_host(Sequence& seq, std::span<float> logits, SampledToken& sampled) {
@@ -88,15 +178,12 @@ void ModelRunner::sample_on_device(const SchedulerOutput& out, const Tensor& log
                                    RunnerOutput& result,
                                    const std::function<void()>& while_device_runs) {
   std::vector<size_t> rows;  // scheduled index of each logits row
-  std::vector<const Sampler*> samplers;
   for (size_t i = 0; i < out.scheduled.size(); ++i) {
-    const Sequence& seq = *out.scheduled[i].seq;
     if (out.scheduled[i].sample) {
       rows.push_back(i);
-      const bool on_device = seq.num_logprobs < 0 && seq.sampler.device_sampleable();
-      samplers.push_back(on_device ? &seq.sampler : nullptr);
     }
   }
+  const std::vector<DeviceSampleRow> samplers = device_rows(out, /*all_on_device=*/false);
   std::vector<int32_t> tokens;
   try {
     tokens = device_sampler_->sample(logits, samplers, while_device_runs);
@@ -109,7 +196,7 @@ void ModelRunner::sample_on_device(const SchedulerOutput& out, const Tensor& log
   const ops::Context& ctx = model_.context();
   for (size_t r = 0; r < rows.size(); ++r) {
     SampledToken& sampled = result.sampled[rows[r]];
-    if (samplers[r] != nullptr) {
+    if (samplers[r].sampler != nullptr) {
       sampled.token = tokens[r];
       continue;
     }

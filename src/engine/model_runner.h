@@ -15,14 +15,24 @@
 // sampled there and only their token ids come back; each other row is copied to the host alone
 // and sampled there (penalties, logit_bias, min_tokens masking, logprobs).
 //
-// execute() never throws: a failed forward pass is reported in RunnerOutput::error, a failed
-// sampling call in that sequence's SampledToken::error. Not thread-safe (the engine thread).
+// Pipelined steps (CUDA, one device; engine/engine_core.h): launch() queues a step whose
+// sampling rows are all GPU-sampled and returns at once; collect() later returns its tokens. A
+// sequence's pending token (Sequence::kPendingToken, sampled by the step before) is read by the
+// model from the device sampler's tokens (BatchView::token_source), so step N + 1 can be queued
+// before step N's tokens reach the host.
+//
+// execute() and collect() never throw: a failed forward pass is reported in RunnerOutput::error,
+// a failed sampling call in that sequence's SampledToken::error. Not thread-safe (the engine
+// thread).
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <span>
+#include <string>
+#include <vector>
 
 #include "engine/device_sampler.h"
 #include "engine/step_data.h"
@@ -46,6 +56,15 @@ class ModelRunner {
   RunnerOutput execute(const SchedulerOutput& out,
                        const std::function<void()>& while_device_runs = {});
 
+  // Whether `out` can be launched: the model reads device tokens and every sampling row is one
+  // the GPU sampler takes (no logprobs, penalties, logit_bias, min_tokens or JSON constraint).
+  bool can_launch(const SchedulerOutput& out) const;
+  // Queues the step (never throws; a failure comes back from its collect()).
+  void launch(const SchedulerOutput& out);
+  // The output of the oldest launched step not yet collected (waits for its tokens).
+  RunnerOutput collect();
+  int64_t num_launched() const { return static_cast<int64_t>(launched_.size()); }
+
   // The BatchView of a step (exposed for tests).
   BatchView make_batch(const SchedulerOutput& out) const;
 
@@ -57,10 +76,20 @@ class ModelRunner {
   void sample_on_device(const SchedulerOutput& out, const Tensor& logits, RunnerOutput& result,
                         const std::function<void()>& while_device_runs);
 
+  // The device sampler's row for each sampling sequence of `out` (sets pending_token_row).
+  static std::vector<DeviceSampleRow> device_rows(const SchedulerOutput& out, bool all_on_device);
+
+  struct Launched {  // a launched step, until collected
+    size_t num_scheduled = 0;
+    std::vector<size_t> rows;  // scheduled index of each sampled row
+    std::string error;         // the step failed before its sampling was queued
+  };
+
   StepModel& model_;
   int64_t block_size_;
   KvCache cache_;
   std::unique_ptr<DeviceSampler> device_sampler_;  // kCuda only
+  std::deque<Launched> launched_;
 };
 
 }  // namespace swiftkv

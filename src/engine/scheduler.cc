@@ -39,6 +39,8 @@ void Scheduler::finish(Sequence* seq) {
   }
   block_manager_.free(seq->block_table);
   seq->state = SequenceState::kFinished;
+  seq->token_ids.resize(static_cast<size_t>(seq->num_known_tokens()));
+  seq->num_pending_tokens = 0;
 }
 
 SchedulerOutput Scheduler::schedule() {
@@ -57,7 +59,7 @@ void Scheduler::schedule_running(bool decodes, SchedulerOutput& out) {
     Sequence* seq = running_[i];
     const int64_t remaining = seq->num_tokens() - seq->num_computed_tokens;
     SWIFTKV_CHECK(remaining >= 1, "running sequence ", seq->id, " has nothing to compute");
-    if ((remaining == 1) != decodes) {
+    if ((remaining == 1) != decodes || ends_by_length(*seq)) {
       continue;
     }
     const int64_t budget = config_.max_num_batched_tokens - out.num_batched_tokens;
@@ -108,6 +110,40 @@ void Scheduler::schedule_waiting(SchedulerOutput& out) {
                           .sample = prefix.num_tokens + num_new == seq->num_tokens()});
     out.num_batched_tokens += num_new;
   }
+}
+
+bool Scheduler::ends_by_length(const Sequence& seq) const {
+  // Counting the pending tokens: the known ones alone never reach the limits (update() ends
+  // the sequence when they do).
+  return seq.num_pending_tokens > 0 &&
+         (seq.num_tokens() - seq.num_prompt_tokens >= seq.params().max_tokens ||
+          seq.num_tokens() >= config_.max_model_len);
+}
+
+void Scheduler::launched(const SchedulerOutput& out) {
+  for (const ScheduledSequence& s : out.scheduled) {
+    Sequence* seq = s.seq;
+    if (seq->state != SequenceState::kRunning) {
+      continue;  // finished while the step was being queued (EngineCore: a stop string)
+    }
+    seq->num_computed_tokens += s.num_new_tokens;
+    SWIFTKV_CHECK(seq->num_computed_tokens <= seq->num_tokens(), "sequence ", seq->id, " computed ",
+                  seq->num_computed_tokens, " of ", seq->num_tokens(), " tokens");
+    if (s.sample) {
+      seq->token_ids.push_back(Sequence::kPendingToken);
+      ++seq->num_pending_tokens;
+    }
+  }
+}
+
+void Scheduler::drop_finished(SchedulerOutput& out) {
+  std::erase_if(out.scheduled, [&](const ScheduledSequence& s) {
+    if (s.seq->state != SequenceState::kFinished) {
+      return false;
+    }
+    out.num_batched_tokens -= s.num_new_tokens;
+    return true;
+  });
 }
 
 bool Scheduler::reserve(Sequence* seq, int64_t num_tokens, SchedulerOutput& out) {
@@ -187,32 +223,32 @@ SequenceUpdate Scheduler::apply(const ScheduledSequence& s, const SampledToken& 
     update.error = step_error.empty() ? sampled.error : step_error;
     return update;
   }
-  seq->num_computed_tokens += s.num_new_tokens;
-  SWIFTKV_CHECK(seq->num_computed_tokens <= seq->num_tokens(), "sequence ", seq->id, " computed ",
-                seq->num_computed_tokens, " of ", seq->num_tokens(), " tokens");
-  block_manager_.register_computed(seq->block_table, seq->token_ids, seq->num_computed_tokens);
-  if (!s.sample) {
-    return update;
+  if (s.sample) {
+    const int32_t token = sampled.token;
+    SWIFTKV_CHECK(token >= 0 && seq->num_pending_tokens > 0, "no token sampled for ", seq->id, " (",
+                  seq->num_pending_tokens, " pending)");
+    if (seq->num_output_tokens() == 0) {
+      num_prompt_tokens_ += seq->num_prompt_tokens;
+    }
+    seq->token_ids[static_cast<size_t>(seq->num_known_tokens())] = token;
+    --seq->num_pending_tokens;
+    seq->sampler.accept(token);
+    ++num_generation_tokens_;
+    update.new_token = token;
+    update.logprobs = sampled.logprobs;
+    const SamplingParams& params = seq->params();
+    update.is_stop_token = (!params.ignore_eos && contains(config_.eos_ids, token)) ||
+                           contains(params.stop_token_ids, token);
+    if (update.is_stop_token) {
+      update.status = FinishStatus::kStop;
+    } else if (seq->num_output_tokens() >= params.max_tokens ||
+               seq->num_known_tokens() >= config_.max_model_len) {
+      update.status = FinishStatus::kLength;
+    }
   }
-  const int32_t token = sampled.token;
-  SWIFTKV_CHECK(token >= 0, "no token sampled for ", seq->id);
-  if (seq->num_output_tokens() == 0) {
-    num_prompt_tokens_ += seq->num_prompt_tokens;
-  }
-  seq->token_ids.push_back(token);
-  seq->sampler.accept(token);
-  ++num_generation_tokens_;
-  update.new_token = token;
-  update.logprobs = sampled.logprobs;
-
-  const SamplingParams& params = seq->params();
-  update.is_stop_token = (!params.ignore_eos && contains(config_.eos_ids, token)) ||
-                         contains(params.stop_token_ids, token);
-  if (update.is_stop_token) {
-    update.status = FinishStatus::kStop;
-  } else if (seq->num_output_tokens() >= params.max_tokens ||
-             seq->num_tokens() >= config_.max_model_len) {
-    update.status = FinishStatus::kLength;
+  if (seq->state == SequenceState::kRunning) {
+    // Every token below num_computed_tokens is known now: a pending one sits at or after it.
+    block_manager_.register_computed(seq->block_table, seq->token_ids, seq->num_computed_tokens);
   }
   if (update.status != FinishStatus::kRunning) {
     finish(seq);

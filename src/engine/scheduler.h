@@ -10,11 +10,18 @@
 // When a running sequence cannot get a block, the newest running sequence is preempted by
 // recompute (its blocks freed, requeued at the front of the waiting queue). A sequence that
 // cannot fit even in an empty cache is rejected (kError).
-// update() applies the runner's results: advances the computed counts, appends sampled tokens,
-// registers newly full blocks for prefix caching, and finishes sequences on EOS / stop token
-// (kStop), max_tokens / max_model_len (kLength) or errors (kError), freeing their blocks. It
-// returns an update for each sequence that got a token or finished (none for a non-final
-// prefill chunk).
+// launched() records that a step's work is queued: advances the computed counts and appends a
+// kPendingToken for each sequence that samples. update() applies the runner's results: fills
+// the oldest pending token of each sampling sequence, registers newly full blocks for prefix
+// caching, and finishes sequences on EOS / stop token (kStop), max_tokens / max_model_len
+// (kLength) or errors (kError), freeing their blocks. It returns an update for each sequence
+// that got a token or finished (none for a non-final prefill chunk).
+//
+// Pipelined steps (engine_core.h) schedule step N + 1 before update() has seen step N: a
+// sequence then decodes its pending token (the model reads it on the device), except when that
+// token is bound to end it by length (max_tokens, max_model_len), when it waits for update().
+// A sequence finished while a step that holds it runs (EOS seen one step late, a stop string,
+// an abort) is skipped by that step's update(); its blocks are free again for the steps after.
 //
 // Not thread-safe: the engine thread owns it.
 #pragma once
@@ -56,7 +63,10 @@ class Scheduler {
   void finish(Sequence* seq);
 
   SchedulerOutput schedule();
+  void launched(const SchedulerOutput& out);
   std::vector<SequenceUpdate> update(const SchedulerOutput& out, const RunnerOutput& result);
+  // Removes the sequences finished since `out` was scheduled from it.
+  static void drop_finished(SchedulerOutput& out);
 
   bool has_unfinished() const { return !running_.empty() || !waiting_.empty(); }
   SchedulerStats stats() const;
@@ -66,6 +76,8 @@ class Scheduler {
   // Makes room for `seq` to hold `num_tokens` slots, preempting the newest running sequences
   // (possibly `seq` itself: then returns false).
   bool reserve(Sequence* seq, int64_t num_tokens, SchedulerOutput& out);
+  // Whether a pending token will end `seq` by length when update() sees it.
+  bool ends_by_length(const Sequence& seq) const;
   void preempt(Sequence* victim, SchedulerOutput& out);
   void schedule_running(bool decodes, SchedulerOutput& out);
   void schedule_waiting(SchedulerOutput& out);

@@ -37,6 +37,9 @@ class StepModel {
   // logits of the rows selected by batch.num_logits, [sum(num_logits), vocab_size] f32 in row
   // order: a host tensor on the CPU; on kCuda a device view valid until the next forward().
   virtual Tensor forward(const BatchView& batch, const KvCache& cache) = 0;
+  // Whether forward() takes BatchView::token_source (tokens a previous step sampled on the
+  // device), which lets the engine queue a step before the previous one's tokens are back.
+  virtual bool takes_device_tokens() const { return false; }
 
  protected:
   StepModel() = default;
@@ -77,6 +80,7 @@ class CudaStepModel final : public StepModel {
   Tensor forward(const BatchView& batch, const KvCache& cache) override {
     return model_.forward_device(ctx_, batch, cache);
   }
+  bool takes_device_tokens() const override { return true; }
 
  private:
   CudaLlamaModel& model_;

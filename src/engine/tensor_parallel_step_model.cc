@@ -165,6 +165,8 @@ KvCache TensorParallelStepModel::allocate_cache(int64_t num_blocks, int64_t bloc
 Tensor TensorParallelStepModel::forward(const BatchView& batch, const KvCache& cache) {
   SWIFTKV_CHECK(cache.num_shards() == size(), "a KV cache of ", cache.num_shards(), " shards for ",
                 size(), " tensor-parallel ranks (allocate it with allocate_cache)");
+  SWIFTKV_CHECK(!batch.token_source_rows.defined() || batch.token_source_rows.numel() == 0,
+                "tensor-parallel steps take host token ids only (no token_source_rows)");
   Tensor logits;
   threads_->run([&](int r) {
     Rank& rank = ranks_[static_cast<size_t>(r)];

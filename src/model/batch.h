@@ -19,6 +19,12 @@ struct BatchView {
   Tensor slot_mapping;               // [num_tokens] i32, cache slot (block * block_size + offset)
   ops::AttentionMetadata attention;  // over all num_tokens rows
   Tensor num_logits;  // [num_seqs] i32, trailing rows of each sequence that need logits
+  // Pipelined decoding (CUDA only; engine/engine_core.h): tokens the previous step sampled that
+  // are still on the device. Row token_source_rows[i, 0] of token_ids (which holds 0 there)
+  // takes token_source[token_source_rows[i, 1]] before the step runs. [n, 2] i32 host pairs and
+  // a device i32 vector; both empty (undefined) when every token is known on the host.
+  Tensor token_source_rows;
+  Tensor token_source;
 };
 
 }  // namespace swiftkv

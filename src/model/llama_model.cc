@@ -204,6 +204,8 @@ Tensor LlamaModel::forward(const ops::Context& ctx, const BatchView& batch,
   const int64_t num_tokens = batch.token_ids.dim(0);
   SWIFTKV_CHECK(batch.positions.dim(0) == num_tokens && batch.slot_mapping.dim(0) == num_tokens,
                 "positions/slot_mapping do not match ", num_tokens, " tokens");
+  SWIFTKV_CHECK(!batch.token_source_rows.defined() || batch.token_source_rows.numel() == 0,
+                "the CPU model takes host token ids only (no token_source_rows)");
   const Selection selection = select_logit_rows(batch);
 
   // Phase A: every token through the ordinary layers.

@@ -112,11 +112,16 @@ struct CudaLlamaModel::HostStep {
   int64_t num_tokens = 0;
   int64_t num_selected = 0;
   int64_t max_query_len_a = 0;
+  // Phase A's leading sequences of <= kDecodeMaxQueryLen rows (the scheduler puts decodes
+  // first), and their rows: ops::AttentionMetadata's split hint.
+  int64_t num_decode_seqs_a = 0;
+  int64_t num_decode_tokens_a = 0;
   int64_t max_query_len_b = 0;
   bool whole_step_graph = false;  // decode-only: the whole step is one graph, rows B == rows A
   bool phase_b_graph = false;
   std::vector<int32_t> a;
   std::vector<int32_t> b;
+  std::vector<int32_t> token_source_rows;  // BatchView::token_source_rows, checked
 };
 
 struct CudaLlamaModel::Rows {
@@ -446,6 +451,7 @@ void CudaLlamaModel::allocate_buffers(const ops::Context& ctx) {
   metadata_b_ =
       flat(layout_b_size(options_.max_num_logits, options_.max_num_seqs, options_.max_model_len),
            DType::kI32);
+  token_source_rows_ = flat(2 * options_.max_num_seqs, DType::kI32);
   if (act == DType::kBF16) {  // the f32 model's attention (generic kernel) needs no workspace
     ops::reserve_attention_workspace(ctx, rows, c.num_attention_heads, c.num_key_value_heads,
                                      c.head_dim);
@@ -500,6 +506,23 @@ CudaLlamaModel::HostStep CudaLlamaModel::plan_step(const BatchView& batch,
 
   HostStep step;
   step.num_tokens = num_tokens;
+  if (batch.token_source_rows.defined() && batch.token_source_rows.numel() > 0) {
+    const Tensor& pairs = batch.token_source_rows;
+    SWIFTKV_CHECK(pairs.rank() == 2 && pairs.dim(1) == 2 && pairs.dtype() == DType::kI32 &&
+                      pairs.device() == Device::kCpu && pairs.dim(0) <= options_.max_num_seqs &&
+                      batch.token_source.device() == Device::kCuda &&
+                      batch.token_source.dtype() == DType::kI32,
+                  "token_source_rows ", shape_str(pairs.shape()),
+                  " must be host i32 [n <= max_num_seqs, 2] with an i32 device token_source");
+    const auto* p = pairs.data<const int32_t>();
+    for (int64_t i = 0; i < pairs.dim(0); ++i) {
+      SWIFTKV_CHECK(p[2 * i] >= 0 && p[2 * i] < num_tokens && p[2 * i + 1] >= 0 &&
+                        p[2 * i + 1] < batch.token_source.numel(),
+                    "token_source_rows[", i, "] = (", p[2 * i], ", ", p[2 * i + 1], ") outside ",
+                    num_tokens, " rows or ", batch.token_source.numel(), " source tokens");
+    }
+    step.token_source_rows.assign(p, p + 2 * pairs.dim(0));
+  }
   bool decode_only = true;
   bool one_logit_each = true;  // every sequence that needs logits needs one
   std::vector<int32_t> selected;
@@ -520,6 +543,10 @@ CudaLlamaModel::HostStep CudaLlamaModel::plan_step(const BatchView& batch,
                     " outside the cache of ", cs.num_blocks, " blocks");
     }
     step.max_query_len_a = std::max<int64_t>(step.max_query_len_a, q_len);
+    if (step.num_decode_seqs_a == s && q_len >= 1 && q_len <= ops::kDecodeMaxQueryLen) {
+      step.num_decode_seqs_a = s + 1;
+      step.num_decode_tokens_a = starts[s + 1];
+    }
     step.max_query_len_b = std::max<int64_t>(step.max_query_len_b, counts[s]);
     decode_only = decode_only && q_len == 1 && counts[s] == 1;
     one_logit_each = one_logit_each && counts[s] <= 1;
@@ -617,6 +644,7 @@ void CudaLlamaModel::upload_metadata(const ops::Context& ctx, const HostStep& st
   if (!step.whole_step_graph) {
     upload(metadata_b_, step.b);
   }
+  upload(token_source_rows_, step.token_source_rows);
 }
 
 CudaLlamaModel::Rows CudaLlamaModel::phase_a_rows(const HostStep& step) const {
@@ -630,6 +658,10 @@ CudaLlamaModel::Rows CudaLlamaModel::phase_a_rows(const HostStep& step) const {
   rows.positions = cursor.take(s.rows_a);
   rows.slot_mapping = cursor.take(s.rows_a);
   rows.attention = cursor.take_attention(s.seqs_a, s.table_width, step.max_query_len_a);
+  if (!step.whole_step_graph) {
+    rows.attention.num_decode_seqs = step.num_decode_seqs_a;
+    rows.attention.num_decode_tokens = step.num_decode_tokens_a;
+  }
   return rows;
 }
 
@@ -845,6 +877,11 @@ Tensor CudaLlamaModel::forward_device(const ops::Context& ctx, const BatchView& 
   upload_metadata(ctx, step);
   const Rows a = phase_a_rows(step);
   const Rows b = phase_b_rows(step);
+  if (!step.token_source_rows.empty()) {
+    const auto num_pairs = static_cast<int64_t>(step.token_source_rows.size()) / 2;
+    ops::copy_tokens(ctx, a.token_ids, batch.token_source,
+                     token_source_rows_.rows(0, 2 * num_pairs).reshape({num_pairs, 2}));
+  }
   if (step.whole_step_graph) {
     run_graph(ctx, GraphKind::kWholeStep, step.shape.rows_a, [&] {
       bool pending = false;

@@ -199,6 +199,7 @@ class CudaLlamaModel {
   Tensor logits_ranks_;  // tensor parallelism: every rank's logits_shard_, rank-major
   Tensor metadata_a_;    // i32 device buffers the graphs read (layouts: StepShape)
   Tensor metadata_b_;
+  Tensor token_source_rows_;  // [max_num_seqs, 2] i32: BatchView::token_source_rows on the device
 
   // Graphs by (kind, padded batch); valid for graph_cache_key_.
   std::map<std::pair<GraphKind, int64_t>, ops::DeviceGraph> graphs_;

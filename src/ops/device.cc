@@ -1,6 +1,7 @@
 #include "ops/device.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "core/error.h"
 #include "kernels/cuda/backend.h"
@@ -65,6 +66,23 @@ Tensor to_device(const Context& ctx, const Tensor& host) {
 Tensor to_host(const Context& ctx, const Tensor& device) {
   Tensor out = Tensor::empty(device.shape(), device.dtype());
   copy(ctx, out, device);
+  return out;
+}
+
+PendingDownload download_async(const Context& ctx, const Tensor& device) {
+  PendingDownload download;
+  download.ticket_ = cuda::start_download(cuda_context(ctx, "download_async"), device);
+  download.ctx_ = ctx;
+  download.shape_ = device.shape();
+  download.dtype_ = device.dtype();
+  return download;
+}
+
+Tensor PendingDownload::wait() {
+  SWIFTKV_CHECK(valid(), "waiting for a download that was not started or already waited for");
+  Tensor out = Tensor::empty(shape_, dtype_);
+  const int64_t ticket = std::exchange(ticket_, -1);
+  cuda::finish_download(cuda_context(ctx_, "PendingDownload::wait"), ticket, out);
   return out;
 }
 

@@ -56,6 +56,24 @@ void copy_block(const Context& ctx, const Tensor& dst, int64_t dst_row, int64_t 
                 const Tensor& src, int64_t src_row, int64_t src_col, int64_t rows, int64_t cols);
 Tensor to_device(const Context& ctx, const Tensor& host);
 Tensor to_host(const Context& ctx, const Tensor& device);
+
+// A device-to-host copy queued on ctx's stream (kCuda) into pinned memory, for a host that goes
+// on queueing work: wait() returns the host tensor once the copy has landed. At most 4 downloads
+// may be pending per context (an older one's wait() throws Error).
+class PendingDownload {
+ public:
+  PendingDownload() = default;
+  bool valid() const { return ticket_ >= 0; }
+  Tensor wait();  // once; the download is no longer valid afterwards
+
+ private:
+  friend PendingDownload download_async(const Context& ctx, const Tensor& device);
+  Context ctx_{};
+  int64_t ticket_ = -1;
+  Shape shape_{};
+  DType dtype_ = DType::kI32;
+};
+PendingDownload download_async(const Context& ctx, const Tensor& device);
 void fill_zero(const Context& ctx, const Tensor& t);
 // bf16 or f32 t[i] = mean + half_width * u_i, u_i uniform in [-1, 1) from a counter-based hash of
 // (seed, i): reproducible whatever the launch shape. kCuda only.

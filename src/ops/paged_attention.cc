@@ -106,17 +106,41 @@ void paged_attention(const Context& ctx, const Tensor& out, const Tensor& q, con
                                       tables, scale);
       },
       [&](cuda::CudaContext& cuda) {
-        cuda::paged_attention(cuda,
-                              {.out = out,
-                               .q = q,
-                               .k_cache = k_cache,
-                               .v_cache = v_cache,
-                               .query_start_loc = starts,
-                               .kv_lens = kv_lens,
-                               .block_tables = tables,
-                               .scale = scale,
-                               .use_decode_kernel = metadata.max_query_len >= 1 &&
-                                                    metadata.max_query_len <= kDecodeMaxQueryLen});
+        const int64_t num_seqs = kv_lens.dim(0);
+        const int64_t d = metadata.num_decode_seqs;
+        const int64_t d_rows = metadata.num_decode_tokens;
+        SWIFTKV_CHECK(d >= 0 && d <= num_seqs && d_rows >= 0 && d_rows <= out.dim(0) &&
+                          d_rows <= d * kDecodeMaxQueryLen,
+                      kOp, ": decode hint of ", d, " sequences and ", d_rows, " rows for ",
+                      num_seqs, " sequences and ", out.dim(0), " rows");
+        const bool decode_only =
+            metadata.max_query_len >= 1 && metadata.max_query_len <= kDecodeMaxQueryLen;
+        cuda::AttentionArgs args{.out = out,
+                                 .q = q,
+                                 .k_cache = k_cache,
+                                 .v_cache = v_cache,
+                                 .query_start_loc = starts,
+                                 .kv_lens = kv_lens,
+                                 .block_tables = tables,
+                                 .scale = scale,
+                                 .use_decode_kernel = decode_only};
+        if (decode_only || d == 0 || d == num_seqs) {
+          cuda::paged_attention(cuda, args);
+          return;
+        }
+        // The decodes on their rows; the rest on all rows (absolute row offsets).
+        cuda::AttentionArgs decodes = args;
+        decodes.out = out.rows(0, d_rows);
+        decodes.q = q.rows(0, d_rows);
+        decodes.query_start_loc = starts.rows(0, d + 1);
+        decodes.kv_lens = kv_lens.rows(0, d);
+        decodes.block_tables = tables.rows(0, d);
+        decodes.use_decode_kernel = true;
+        cuda::paged_attention(cuda, decodes);
+        args.query_start_loc = starts.rows(d, num_seqs + 1);
+        args.kv_lens = kv_lens.rows(d, num_seqs);
+        args.block_tables = tables.rows(d, num_seqs);
+        cuda::paged_attention(cuda, args);
       });
 }
 

@@ -19,6 +19,12 @@ struct AttentionMetadata {
   // upper bound is fine). kCuda runs its split-KV decode kernel when 1 <= max_query_len <=
   // kDecodeMaxQueryLen, else (0 = unknown) the prefill kernel; both are exact for any lengths.
   int64_t max_query_len = 0;
+  // Optional host-side hint for a mixed step (kCuda): the first num_decode_seqs sequences, which
+  // own the first num_decode_tokens rows, each have at most kDecodeMaxQueryLen rows. When the
+  // batch also holds longer ones, those go to the split-KV decode kernel and the rest to the
+  // prefill kernel, whose 64-row query tiles would leave a decode row's tile 1/64 full.
+  int64_t num_decode_seqs = 0;
+  int64_t num_decode_tokens = 0;
 };
 
 inline constexpr int64_t kDecodeMaxQueryLen = 4;

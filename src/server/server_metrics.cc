@@ -76,15 +76,19 @@ ServerMetrics::ServerMetrics(std::string model_name)
       engine_steps_(registry_.counter("swiftkv:engine_steps_total",
                                       "Engine steps (schedule, model step, outputs) run.",
                                       {"model_name"})),
+      engine_pipelined_steps_(registry_.counter(
+          "swiftkv:engine_pipelined_steps_total",
+          "Engine steps queued on the GPU before the previous step's tokens were back.",
+          {"model_name"})),
       engine_step_seconds_(registry_.counter(
           "swiftkv:engine_step_seconds_total",
           "Engine-thread wall time by step phase: schedule, execute (the model step with "
           "sampling, device time included), output (detokenization, stop strings, delivery).",
           {"model_name", "phase"})) {
   // Create the label-less series up front so that a scrape shows every metric from the start.
-  for (ValueFamily* family :
-       {&running_, &waiting_, &kv_usage_, &kv_blocks_total_, &preemptions_, &prefix_queries_,
-        &prefix_hits_, &prompt_tokens_, &generation_tokens_, &engine_steps_}) {
+  for (ValueFamily* family : {&running_, &waiting_, &kv_usage_, &kv_blocks_total_, &preemptions_,
+                              &prefix_queries_, &prefix_hits_, &prompt_tokens_, &generation_tokens_,
+                              &engine_steps_, &engine_pipelined_steps_}) {
     family->with({model_name_});
   }
   for (const char* phase : {"schedule", "execute", "output"}) {
@@ -137,6 +141,8 @@ std::string ServerMetrics::render(const EngineStats* stats) {
     prefix_queries_.with({model_name_}).set(static_cast<double>(stats->prefix_cache_queries));
     prefix_hits_.with({model_name_}).set(static_cast<double>(stats->prefix_cache_hits));
     engine_steps_.with({model_name_}).set(static_cast<double>(stats->num_steps));
+    engine_pipelined_steps_.with({model_name_})
+        .set(static_cast<double>(stats->num_pipelined_steps));
     engine_step_seconds_.with({model_name_, "schedule"}).set(stats->schedule_seconds);
     engine_step_seconds_.with({model_name_, "execute"}).set(stats->execute_seconds);
     engine_step_seconds_.with({model_name_, "output"}).set(stats->output_seconds);

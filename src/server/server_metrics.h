@@ -52,6 +52,7 @@ class ServerMetrics {
   HistogramFamily& e2e_;
   ValueFamily& http_requests_;
   ValueFamily& engine_steps_;
+  ValueFamily& engine_pipelined_steps_;
   ValueFamily& engine_step_seconds_;
 };
 

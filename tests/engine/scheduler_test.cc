@@ -10,11 +10,14 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace swiftkv {
@@ -32,8 +35,9 @@ uint64_t prefix_value(const std::vector<int32_t>& tokens, int64_t end) {
 }
 
 // Default next token: a function of the whole sequence so far, never EOS.
-int32_t next_token(const Sequence& seq) {
-  return static_cast<int32_t>(3 + prefix_value(seq.token_ids, seq.num_tokens()) % (kVocab - 3));
+int32_t next_token(const std::vector<int32_t>& tokens, int64_t /*num_prompt_tokens*/) {
+  return static_cast<int32_t>(3 + prefix_value(tokens, static_cast<int64_t>(tokens.size())) %
+                                      (kVocab - 3));
 }
 
 class FakeRunner {
@@ -41,11 +45,14 @@ class FakeRunner {
   FakeRunner(int64_t num_blocks, int64_t block_size)
       : block_size_(block_size), slots_(static_cast<size_t>(num_blocks * block_size), 0) {}
 
-  std::function<int32_t(const Sequence&)> policy = next_token;
+  // The next token from a sequence's tokens (pending ones resolved) and its prompt length.
+  std::function<int32_t(const std::vector<int32_t>&, int64_t)> policy = next_token;
   std::string step_error;                // when set, the next step fails as a whole
   std::string fail_sampling_of;          // a sequence id whose sampling fails
   std::vector<SchedulerOutput> history;  // copies of every scheduled step
 
+  // Like the GPU runner, it knows the tokens it sampled before the scheduler does: a pending
+  // token (pipelined steps) reads as the last token sampled for its sequence.
   RunnerOutput execute(const SchedulerOutput& out) {
     history.push_back(out);
     RunnerOutput result;
@@ -55,26 +62,34 @@ class FakeRunner {
       return result;
     }
     result.sampled.resize(out.scheduled.size());
+    std::map<const Sequence*, int32_t> sampled;
     for (size_t i = 0; i < out.scheduled.size(); ++i) {
       const ScheduledSequence& s = out.scheduled[i];
       const Sequence& seq = *s.seq;
+      std::vector<int32_t> tokens = seq.token_ids;
+      EXPECT_LE(seq.num_pending_tokens, 1) << seq.id;
+      if (seq.num_pending_tokens == 1) {
+        tokens.back() = last_sampled_.at(&seq);
+      }
       for (int64_t pos = 0; pos < seq.num_computed_tokens; ++pos) {
-        EXPECT_EQ(slots_[slot(seq, pos)], prefix_value(seq.token_ids, pos + 1))
+        EXPECT_EQ(slots_[slot(seq, pos)], prefix_value(tokens, pos + 1))
             << seq.id << " position " << pos;
       }
       for (int64_t pos = seq.num_computed_tokens; pos < seq.num_computed_tokens + s.num_new_tokens;
            ++pos) {
-        slots_[slot(seq, pos)] = prefix_value(seq.token_ids, pos + 1);
+        slots_[slot(seq, pos)] = prefix_value(tokens, pos + 1);
       }
       if (s.sample) {
         EXPECT_EQ(seq.num_computed_tokens + s.num_new_tokens, seq.num_tokens());
         if (seq.id == fail_sampling_of) {
           result.sampled[i].error = "sampling exploded";
         } else {
-          result.sampled[i].token = policy(seq);
+          result.sampled[i].token = policy(tokens, seq.num_prompt_tokens);
+          sampled[&seq] = result.sampled[i].token;
         }
       }
     }
+    last_sampled_ = std::move(sampled);
     return result;
   }
 
@@ -88,6 +103,7 @@ class FakeRunner {
 
   int64_t block_size_;
   std::vector<uint64_t> slots_;
+  std::map<const Sequence*, int32_t> last_sampled_;  // by the last step
 };
 
 struct Options {
@@ -97,6 +113,8 @@ struct Options {
   int64_t max_num_seqs = 256;
   int64_t max_model_len = 200;
   bool prefix_caching = true;
+  // EngineCore's pipelined steps: step N + 1 is scheduled and run before step N's update.
+  bool pipelined = false;
 };
 
 struct Result {
@@ -127,26 +145,31 @@ class Harness {
 
   // Runs one step; returns false when there was nothing to do.
   bool step() {
-    const SchedulerOutput out = scheduler_.schedule();
+    SchedulerOutput out = scheduler_.schedule();
+    if (out.scheduled.empty() && in_flight_.has_value()) {
+      complete_in_flight();  // nothing new to queue: the step in flight's tokens first
+      if (out.rejected.empty()) {
+        return true;
+      }
+    }
     if (out.empty()) {
       return false;
     }
     EXPECT_LE(out.num_batched_tokens, options_.max_num_batched_tokens);
     EXPECT_LE(static_cast<int64_t>(out.scheduled.size()), options_.max_num_seqs);
-    const RunnerOutput result = runner_.execute(out);
-    for (const SequenceUpdate& u : scheduler_.update(out, result)) {
-      Result& r = results_[u.seq->id];
-      if (u.new_token) {
-        r.output.push_back(*u.new_token);
-      }
-      r.status = u.status;
-      r.error = u.error;
+    RunnerOutput result = runner_.execute(out);
+    scheduler_.launched(out);
+    if (!options_.pipelined) {
+      record(scheduler_.update(out, result));
+      return true;
     }
+    complete_in_flight();
+    in_flight_ = std::make_pair(std::move(out), std::move(result));
     return true;
   }
 
   void run() {
-    for (int i = 0; i < 100000 && scheduler_.has_unfinished(); ++i) {
+    for (int i = 0; i < 100000 && (scheduler_.has_unfinished() || in_flight_.has_value()); ++i) {
       ASSERT_TRUE(step()) << "stuck with unfinished sequences";
     }
     ASSERT_FALSE(scheduler_.has_unfinished());
@@ -158,10 +181,30 @@ class Harness {
   std::map<std::string, Result>& results() { return results_; }
 
  private:
+  void complete_in_flight() {
+    if (in_flight_.has_value()) {
+      const auto [out, result] = std::move(*in_flight_);
+      in_flight_.reset();
+      record(scheduler_.update(out, result));
+    }
+  }
+
+  void record(const std::vector<SequenceUpdate>& updates) {
+    for (const SequenceUpdate& u : updates) {
+      Result& r = results_[u.seq->id];
+      if (u.new_token) {
+        r.output.push_back(*u.new_token);
+      }
+      r.status = u.status;
+      r.error = u.error;
+    }
+  }
+
   Options options_;
   BlockManager blocks_;
   Scheduler scheduler_;
   FakeRunner runner_;
+  std::optional<std::pair<SchedulerOutput, RunnerOutput>> in_flight_;  // pipelined
   std::vector<std::unique_ptr<Sequence>> seqs_;
   std::map<std::string, Result> results_;
 };
@@ -231,6 +274,15 @@ TEST(Scheduler, OutputsDoNotDependOnBatchingChunkingOrPreemption) {
               .max_num_batched_tokens = 9,
               .max_model_len = 88,
               .prefix_caching = false},
+      Options{.pipelined = true},
+      Options{.max_num_batched_tokens = 32, .max_num_seqs = 3, .pipelined = true},
+      Options{
+          .num_blocks = 22, .max_num_batched_tokens = 64, .max_model_len = 88, .pipelined = true},
+      Options{.num_blocks = 23,
+              .max_num_batched_tokens = 9,
+              .max_model_len = 88,
+              .prefix_caching = false,
+              .pipelined = true},
   };
   for (size_t c = 0; c < configs.size(); ++c) {
     int64_t preemptions = 0;
@@ -321,11 +373,17 @@ TEST(Scheduler, PrefixCacheHitSkipsCachedBlocksButComputesTheLastToken) {
   EXPECT_GT(h.blocks().stats().prefix_cache_hits, 0);
 }
 
-TEST(Scheduler, FinishReasons) {
-  Harness h(Options{.max_model_len = 12});
+class SchedulerModes : public testing::TestWithParam<bool> {};
+INSTANTIATE_TEST_SUITE_P(StepByStepAndPipelined, SchedulerModes, testing::Bool());
+
+// Pipelined, EOS is seen one step late (the sequence already decodes its pending EOS), while a
+// pending token that ends a sequence by length is never scheduled.
+TEST_P(SchedulerModes, FinishReasons) {
+  Harness h(Options{.max_model_len = 12, .pipelined = GetParam()});
   // EOS at the 3rd token, unless ignore_eos.
-  h.runner().policy = [](const Sequence& seq) {
-    return seq.num_output_tokens() == 2 ? kEos : next_token(seq);
+  h.runner().policy = [](const std::vector<int32_t>& tokens, int64_t num_prompt) {
+    return static_cast<int64_t>(tokens.size()) - num_prompt == 2 ? kEos
+                                                                 : next_token(tokens, num_prompt);
   };
   SamplingParams plain;
   plain.max_tokens = 8;
@@ -352,6 +410,18 @@ TEST(Scheduler, FinishReasons) {
   EXPECT_EQ(r["stop_id"].output.size(), 3U);
   EXPECT_EQ(r["context"].status, FinishStatus::kLength);
   EXPECT_EQ(r["context"].output.size(), 6U);  // 6 prompt + 6 output = max_model_len 12
+  const auto samples_of = [&](const std::string& id) {
+    int64_t n = 0;
+    for (const SchedulerOutput& out : h.runner().history) {
+      n += std::count_if(out.scheduled.begin(), out.scheduled.end(),
+                         [&](const ScheduledSequence& s) { return s.sample && s.seq->id == id; });
+    }
+    return n;
+  };
+  EXPECT_EQ(samples_of("ignore"), 8);
+  EXPECT_EQ(samples_of("context"), 6);
+  EXPECT_EQ(samples_of("eos"), GetParam() ? 4 : 3);  // pipelined: one token past the EOS
+  EXPECT_EQ(h.blocks().stats().num_used_blocks, 0);
 }
 
 TEST(Scheduler, FailedStepFailsOnlyItsSequences) {
@@ -418,7 +488,8 @@ TEST(Scheduler, UpdateSkipsSequencesFinishedWhileTheStepRan) {
   const SchedulerOutput out = h.scheduler().schedule();
   ASSERT_EQ(out.scheduled.size(), 2U);
   const RunnerOutput result = h.runner().execute(out);
-  const size_t stopped_tokens = stopped->token_ids.size();
+  h.scheduler().launched(out);
+  const size_t stopped_tokens = stopped->token_ids.size() - 1;  // the pending one goes
   h.scheduler().finish(stopped);
   const std::vector<SequenceUpdate> updates = h.scheduler().update(out, result);
   ASSERT_EQ(updates.size(), 1U);

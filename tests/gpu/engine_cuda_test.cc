@@ -269,6 +269,64 @@ TEST_F(CudaEngine, Fp8CacheServesWithTwiceTheBlocks) {
       common_prefix(batched, alone), static_cast<long long>(engine.stats().num_preemptions));
 }
 
+// Pipelined steps (engine_core.h) against step by step, in f32 (batch-independent argmax):
+// GPU-sampled greedy and seeded rows, EOS and stop-token endings seen one step late,
+// max_tokens 1 and 2, two host-sampled rows that keep the first steps in order, and a cache
+// small enough to preempt. Every output must be identical, and most steps pipelined.
+TEST_F(CudaEngine, PipelinedStepsMatchStepByStep) {
+  load(DType::kF32);
+  std::vector<Request> requests;
+  for (int i = 0; i < 14; ++i) {
+    Request r = make_request(random_prompt(20 + 37 * i, static_cast<uint32_t>(300 + i)),
+                             i == 3 ? 1 : (i == 4 ? 2 : 60 + 5 * i));
+    r.sampling.seed = 77 + i;
+    if (i % 3 == 1) {
+      r.sampling.temperature = 0.9F;
+      r.sampling.top_k = 40;
+      r.sampling.top_p = 0.95F;
+    }
+    if (i % 4 == 2) {
+      r.sampling.ignore_eos = false;  // stories end with EOS within a few hundred tokens
+      r.sampling.max_tokens = 400;
+    }
+    if (i == 5) {
+      r.sampling.stop_token_ids = {432};  // the golden text's most frequent token
+    }
+    if (i >= 12) {
+      r.sampling.repetition_penalty = 1.2F;  // host-sampled: in-order steps while they run
+      r.sampling.max_tokens = 12;
+    }
+    requests.push_back(std::move(r));
+  }
+  std::vector<CompletionResult> results[2];
+  EngineStats stats[2];
+  for (const bool pipelined : {false, true}) {
+    EngineConfig c = config(60);  // 960 slots for ~4,500 prompt tokens: preemption
+    c.pipelined_steps = pipelined;
+    OfflineEngine engine(*step_, nullptr, c);
+    results[pipelined ? 1 : 0] = engine.generate(requests);
+    stats[pipelined ? 1 : 0] = engine.stats();
+  }
+  for (size_t i = 0; i < requests.size(); ++i) {
+    const CompletionResult& a = results[0][i];
+    const CompletionResult& b = results[1][i];
+    EXPECT_NE(a.status, FinishStatus::kError) << i << ": " << a.error;
+    EXPECT_EQ(b.status, a.status) << i << ": " << b.error;
+    EXPECT_EQ(b.output_ids, a.output_ids) << "request " << i;
+  }
+  EXPECT_EQ(results[0][3].output_ids.size(), 1U);
+  EXPECT_EQ(results[0][4].output_ids.size(), 2U);
+  EXPECT_EQ(stats[0].num_pipelined_steps, 0);
+  EXPECT_GT(stats[1].num_pipelined_steps, stats[1].num_steps / 2);
+  EXPECT_GT(stats[1].num_preemptions, 0);
+  std::printf(
+      "pipelined: %lld of %lld steps, %lld preemptions (step by step: %lld steps, %lld "
+      "preemptions)\n",
+      static_cast<long long>(stats[1].num_pipelined_steps),
+      static_cast<long long>(stats[1].num_steps), static_cast<long long>(stats[1].num_preemptions),
+      static_cast<long long>(stats[0].num_steps), static_cast<long long>(stats[0].num_preemptions));
+}
+
 TEST_F(CudaEngine, GpuMemoryPlanningSizesTheCacheOrRefuses) {
   const GpuCachePlan plan =
       plan_gpu_num_blocks(*step_, 0.5, kBlockSize, kMaxModelLen, kMaxBatchedTokens, kMaxSeqs);

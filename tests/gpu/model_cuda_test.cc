@@ -487,14 +487,16 @@ TEST_P(CudaModelSwiftKV, BatchedSequencesMatchOneAtATime) {
           << "step " << step << " sequence " << s;
     }
   }
-  // Mixed: sequence 3 prefills 24 tokens (its last row needs logits) while 0 and 1 decode.
+  // Mixed: sequence 3 prefills 24 tokens (its last row needs logits) while 0, 2 and 1 decode.
+  // The two leading decodes take the decode kernel, the rest the prefill kernel (split hint).
   const std::vector<int32_t> fresh = random_tokens(24, 77, 512);
   std::vector<Batcher::Seq> mixed = {{0, {5}, static_cast<int32_t>(prompts[0].size()) + 3, 1},
+                                     {2, {7}, static_cast<int32_t>(prompts[2].size()) + 3, 1},
                                      {3, fresh, 0, 1},
                                      {1, {6}, static_cast<int32_t>(prompts[1].size()) + 3, 1}};
   const Tensor together = batched->forward(ctx_, batcher_.make(mixed), batched_cache);
-  ASSERT_EQ(together.dim(0), 3);
-  for (int i = 0; i < 3; ++i) {
+  ASSERT_EQ(together.dim(0), 4);
+  for (int i = 0; i < 4; ++i) {
     const Tensor alone =
         single->forward(ctx_, batcher_.make({mixed[static_cast<size_t>(i)]}), single_cache);
     EXPECT_LT(max_relative_error(together.rows(i, i + 1).clone(), alone), kBf16Tolerance)

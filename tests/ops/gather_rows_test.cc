@@ -1,4 +1,5 @@
-// ops::gather_rows: exact row copies on both backends; index range checks.
+// ops::gather_rows: exact row copies on both backends; index range checks. ops::copy_tokens:
+// indexed token copies, range checks.
 #include "ops/gather_rows.h"
 
 #include <gtest/gtest.h>
@@ -43,6 +44,21 @@ TEST(GatherRows, RejectsOutOfRangeIndices) {
   EXPECT_THROW(gather_rows(cpu.context(), out, x, Tensor::from_i32({2}, {-1, 0})), InternalError);
   EXPECT_THROW(gather_rows(cpu.context(), Tensor::empty({2, 4}, DType::kF32), x,
                            Tensor::from_i32({2}, {0, 1})),
+               InternalError);
+}
+
+TEST(CopyTokens, CopiesIndexedTokensAndChecksRanges) {
+  CpuBackend cpu(1);
+  const Tensor ids = Tensor::from_i32({6}, {10, 11, 12, 13, 14, 15});
+  const Tensor source = Tensor::from_i32({3}, {90, 91, 92});
+  copy_tokens(cpu.context(), ids, source, Tensor::from_i32({2, 2}, {5, 0, 1, 2}));
+  EXPECT_EQ(std::vector<int32_t>(ids.data<int32_t>(), ids.data<int32_t>() + 6),
+            (std::vector<int32_t>{10, 92, 12, 13, 14, 90}));
+  EXPECT_THROW(copy_tokens(cpu.context(), ids, source, Tensor::from_i32({1, 2}, {6, 0})),
+               InternalError);
+  EXPECT_THROW(copy_tokens(cpu.context(), ids, source, Tensor::from_i32({1, 2}, {0, 3})),
+               InternalError);
+  EXPECT_THROW(copy_tokens(cpu.context(), ids, source, Tensor::from_i32({2}, {0, 0})),
                InternalError);
 }
 

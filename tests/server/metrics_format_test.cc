@@ -64,6 +64,7 @@ TEST(ServerMetricsTest, ExposesTheServingMetrics) {
   stats.prefix_cache_queries = 40;
   stats.prefix_cache_hits = 16;
   stats.num_steps = 7;
+  stats.num_pipelined_steps = 4;
   stats.execute_seconds = 1.5;
   const std::string text = metrics.render(&stats);
   for (const char* line :
@@ -80,6 +81,7 @@ TEST(ServerMetricsTest, ExposesTheServingMetrics) {
         "swiftkv:inter_token_latency_seconds_count{model_name=\"m\"} 1",
         "swiftkv:e2e_request_latency_seconds_count{model_name=\"m\"} 1",
         "swiftkv:engine_steps_total{model_name=\"m\"} 7",
+        "swiftkv:engine_pipelined_steps_total{model_name=\"m\"} 4",
         "swiftkv:engine_step_seconds_total{model_name=\"m\",phase=\"execute\"} 1.5",
         "swiftkv:engine_step_seconds_total{model_name=\"m\",phase=\"output\"} 0"}) {
     EXPECT_NE(text.find(std::string(line) + "\n"), std::string::npos) << line;

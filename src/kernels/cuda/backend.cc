@@ -5,6 +5,7 @@
 #include <cuda_fp8.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "core/error.h"
 #include "kernels/cuda/communicator.h"
@@ -41,6 +42,12 @@ void GraphDeleter::operator()(Graph* graph) const { delete graph; }
 void CommunicatorDeleter::operator()(Communicator* communicator) const { delete communicator; }
 
 namespace {
+
+bool capturing(const CudaContext& context) {
+  cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+  CUDA_CHECK(cudaStreamIsCapturing(context.stream(), &status));
+  return status != cudaStreamCaptureStatusNone;
+}
 
 int current_device() {
   int device = 0;
@@ -151,11 +158,41 @@ void copy(CudaContext& context, const Tensor& dst, const Tensor& src) {
   if (src.nbytes() == 0) {
     return;
   }
+  const auto nbytes = static_cast<int64_t>(src.nbytes());
+  if (src.device() == Device::kCpu && dst.device() == Device::kCuda && nbytes <= kMaxStagedUpload &&
+      !capturing(context)) {
+    PinnedRing& uploads = context.uploads();
+    const int64_t ticket = uploads.acquire(src.nbytes());
+    std::memcpy(uploads.data(ticket), src.raw(), src.nbytes());
+    CUDA_CHECK(cudaMemcpyAsync(dst.raw(), uploads.data(ticket), src.nbytes(),
+                               cudaMemcpyHostToDevice, context.stream()));
+    uploads.record(ticket, context.stream());
+    return;
+  }
   CUDA_CHECK(
       cudaMemcpyAsync(dst.raw(), src.raw(), src.nbytes(), cudaMemcpyDefault, context.stream()));
   if (dst.device() == Device::kCpu) {
     CUDA_CHECK(cudaStreamSynchronize(context.stream()));
   }
+}
+
+int64_t start_download(CudaContext& context, const Tensor& device) {
+  SWIFTKV_CHECK(device.device() == Device::kCuda, "start_download of a host tensor");
+  PinnedRing& downloads = context.downloads();
+  const int64_t ticket = downloads.acquire(device.nbytes());
+  if (device.nbytes() > 0) {
+    CUDA_CHECK(cudaMemcpyAsync(downloads.data(ticket), device.raw(), device.nbytes(),
+                               cudaMemcpyDeviceToHost, context.stream()));
+  }
+  downloads.record(ticket, context.stream());
+  return ticket;
+}
+
+void finish_download(CudaContext& context, int64_t ticket, const Tensor& host) {
+  SWIFTKV_CHECK(host.device() == Device::kCpu, "finish_download into a device tensor");
+  PinnedRing& downloads = context.downloads();
+  downloads.wait(ticket);
+  std::memcpy(host.raw(), downloads.data(ticket), host.nbytes());
 }
 
 void fill_zero(CudaContext& context, const Tensor& t) {
@@ -264,6 +301,11 @@ void swiglu(CudaContext& context, const Tensor& out, const Tensor& gate_up) {
 void gather_rows(CudaContext& context, const Tensor& out, const Tensor& x, const Tensor& indices) {
   const int64_t row_bytes = x.dim(0) == 0 ? 0 : static_cast<int64_t>(x.nbytes()) / x.dim(0);
   cuda::gather_rows(context.stream(), out.raw(), x.raw(), i32(indices), indices.dim(0), row_bytes);
+}
+
+void copy_tokens(CudaContext& context, const Tensor& ids, const Tensor& source,
+                 const Tensor& pairs) {
+  cuda::copy_tokens(context.stream(), ids.data<int32_t>(), i32(source), i32(pairs), pairs.dim(0));
 }
 
 namespace {

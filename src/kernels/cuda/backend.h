@@ -50,8 +50,15 @@ std::string device_description();
 // Uninitialised device memory (cudaMalloc, 256-byte aligned), freed with its last view.
 Tensor device_empty(Shape shape, DType dtype);
 // Copies src into dst (same shape and dtype; host or device on either side), ordered on the
-// context's stream; returns after the copy when dst is on the host.
+// context's stream; returns after the copy when dst is on the host. A host source of up to
+// kMaxStagedUpload bytes is staged through pinned memory, so the call never waits for the stream.
 void copy(CudaContext& context, const Tensor& dst, const Tensor& src);
+inline constexpr int64_t kMaxStagedUpload = int64_t{16} << 20;
+// Queues a copy of device tensor `device` into pinned host memory and returns its ticket;
+// finish_download waits for it and copies the bytes into `host` (same byte size). At most
+// CudaContext::kDownloadSlots downloads may be pending; an older ticket throws Error.
+int64_t start_download(CudaContext& context, const Tensor& device);
+void finish_download(CudaContext& context, int64_t ticket, const Tensor& host);
 void fill_zero(CudaContext& context, const Tensor& t);
 // Counter-based random fill of a bf16, f32 or fp8_e4m3 tensor: element i = mean + half_width *
 // u, u uniform in [-1, 1) from a SplitMix64 hash of (seed, i), rounded to the dtype.
@@ -86,6 +93,8 @@ void fused_add_rms_norm(CudaContext& context, const Tensor& out, const Tensor& r
                         const Tensor& x, const Tensor& weight, float eps);
 void swiglu(CudaContext& context, const Tensor& out, const Tensor& gate_up);
 void gather_rows(CudaContext& context, const Tensor& out, const Tensor& x, const Tensor& indices);
+void copy_tokens(CudaContext& context, const Tensor& ids, const Tensor& source,
+                 const Tensor& pairs);
 
 // RoPE on the fused projection output qkv [num_tokens, num_heads * head_dim + num_layers * 2 *
 // num_kv_heads * head_dim] in place, and the write of each layer's (k, v) into cache layer i at

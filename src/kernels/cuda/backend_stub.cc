@@ -40,6 +40,8 @@ void copy_block(CudaContext&, const Tensor&, int64_t, int64_t, const Tensor&, in
 std::string device_description() { not_built(); }
 Tensor device_empty(Shape, DType) { not_built(); }
 void copy(CudaContext&, const Tensor&, const Tensor&) { not_built(); }
+int64_t start_download(CudaContext&, const Tensor&) { not_built(); }
+void finish_download(CudaContext&, int64_t, const Tensor&) { not_built(); }
 void fill_zero(CudaContext&, const Tensor&) { not_built(); }
 void fill_random_uniform(CudaContext&, const Tensor&, uint64_t, float, float) { not_built(); }
 void synchronize(CudaContext&) { not_built(); }
@@ -56,6 +58,7 @@ void fused_add_rms_norm(CudaContext&, const Tensor&, const Tensor&, const Tensor
 }
 void swiglu(CudaContext&, const Tensor&, const Tensor&) { not_built(); }
 void gather_rows(CudaContext&, const Tensor&, const Tensor&, const Tensor&) { not_built(); }
+void copy_tokens(CudaContext&, const Tensor&, const Tensor&, const Tensor&) { not_built(); }
 void rope_write_kv_cache(CudaContext&, const RopeWriteArgs&) { not_built(); }
 void paged_attention(CudaContext&, const AttentionArgs&) { not_built(); }
 MemoryInfo memory_info() { not_built(); }

@@ -20,7 +20,25 @@ __global__ void gather_rows_kernel(Word* out, const Word* x, const int32_t* indi
   }
 }
 
+__global__ void copy_tokens_kernel(int32_t* ids, const int32_t* source, const int32_t* pairs,
+                                   int64_t num_pairs) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;
+  if (i < num_pairs) {
+    ids[pairs[2 * i]] = source[pairs[2 * i + 1]];
+  }
+}
+
 }  // namespace
+
+void copy_tokens(cudaStream_t stream, int32_t* ids, const int32_t* source, const int32_t* pairs,
+                 int64_t num_pairs) {
+  if (num_pairs == 0) {
+    return;
+  }
+  const auto grid = static_cast<unsigned>((num_pairs + kThreads - 1) / kThreads);
+  copy_tokens_kernel<<<grid, kThreads, 0, stream>>>(ids, source, pairs, num_pairs);
+  CUDA_CHECK_LAUNCH();
+}
 
 void gather_rows(cudaStream_t stream, void* out, const void* x, const int32_t* indices,
                  int64_t num_indices, int64_t row_bytes) {

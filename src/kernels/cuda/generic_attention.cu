@@ -54,8 +54,8 @@ __global__ void generic_attention_kernel(PagedAttentionArgsT<T, TCache> args, in
   const int head = static_cast<int>(blockIdx.y);
   const int tid = static_cast<int>(threadIdx.x);
   const int num_seqs = static_cast<int>(args.num_seqs);
-  if (token >= args.query_start_loc[num_seqs]) {
-    return;  // graph padding
+  if (token < args.query_start_loc[0] || token >= args.query_start_loc[num_seqs]) {
+    return;  // graph padding, or rows of sequences outside this call (a mixed step's split)
   }
   // The last sequence whose first query row is <= token owns it (empty sequences share starts).
   int lo = 0;
