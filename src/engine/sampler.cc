@@ -16,10 +16,6 @@ constexpr float kMasked = -std::numeric_limits<float>::infinity();
 constexpr const char* kNoJsonToken =
     "no token of the vocabulary continues the JSON object (response_format)";
 
-bool contains(const std::vector<int32_t>& ids, int32_t id) {
-  return std::find(ids.begin(), ids.end(), id) != ids.end();
-}
-
 // Softmax of `logits` into probabilities (f64 sum for stability).
 std::vector<float> softmax(std::span<const float> logits) {
   const float max_logit = *std::max_element(logits.begin(), logits.end());
@@ -114,7 +110,7 @@ void Sampler::constrain_to_json_object(std::shared_ptr<const TokenTexts> texts) 
 }
 
 bool Sampler::json_allows(int32_t token) const {
-  if (contains(eos_ids_, token) || contains(params_.stop_token_ids, token)) {
+  if (contains_token(eos_ids_, token) || contains_token(params_.stop_token_ids, token)) {
     return json_.complete();
   }
   const TokenTexts& texts = *json_texts_;

@@ -1,6 +1,7 @@
 // Per-request sampling parameters, with the semantics of vLLM / the OpenAI API.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -8,6 +9,11 @@
 #include <vector>
 
 namespace swiftkv {
+
+// Whether `id` is one of `ids` (end-of-sequence ids, stop_token_ids).
+inline bool contains_token(const std::vector<int32_t>& ids, int32_t id) {
+  return std::find(ids.begin(), ids.end(), id) != ids.end();
+}
 
 struct SamplingParams {
   float temperature = 1.0F;         // 0 = greedy

@@ -5,13 +5,6 @@
 #include "core/error.h"
 
 namespace swiftkv {
-namespace {
-
-bool contains(const std::vector<int32_t>& ids, int32_t id) {
-  return std::find(ids.begin(), ids.end(), id) != ids.end();
-}
-
-}  // namespace
 
 Scheduler::Scheduler(SchedulerConfig config, BlockManager& block_manager)
     : config_(std::move(config)), block_manager_(block_manager) {
@@ -237,8 +230,8 @@ SequenceUpdate Scheduler::apply(const ScheduledSequence& s, const SampledToken& 
     update.new_token = token;
     update.logprobs = sampled.logprobs;
     const SamplingParams& params = seq->params();
-    update.is_stop_token = (!params.ignore_eos && contains(config_.eos_ids, token)) ||
-                           contains(params.stop_token_ids, token);
+    update.is_stop_token = (!params.ignore_eos && contains_token(config_.eos_ids, token)) ||
+                           contains_token(params.stop_token_ids, token);
     if (update.is_stop_token) {
       update.status = FinishStatus::kStop;
     } else if (seq->num_output_tokens() >= params.max_tokens ||
