@@ -88,6 +88,10 @@ BatchView ModelRunner::make_batch(const SchedulerOutput& out) const {
   return batch;
 }
 
+bool ModelRunner::samples_on_device(const Sequence& seq) {
+  return seq.num_logprobs < 0 && seq.sampler.device_sampleable();
+}
+
 std::vector<DeviceSampleRow> ModelRunner::device_rows(const SchedulerOutput& out,
                                                       bool all_on_device) {
   std::vector<DeviceSampleRow> rows;
@@ -96,8 +100,7 @@ std::vector<DeviceSampleRow> ModelRunner::device_rows(const SchedulerOutput& out
       continue;
     }
     Sequence& seq = *s.seq;
-    const bool on_device =
-        all_on_device || (seq.num_logprobs < 0 && seq.sampler.device_sampleable());
+    const bool on_device = all_on_device || samples_on_device(seq);
     seq.pending_token_row = static_cast<int32_t>(rows.size());
     // The draw's offset: this token's index among the sequence's generated tokens.
     rows.push_back({.sampler = on_device ? &seq.sampler : nullptr,
@@ -111,7 +114,7 @@ bool ModelRunner::can_launch(const SchedulerOutput& out) const {
     return false;
   }
   return std::all_of(out.scheduled.begin(), out.scheduled.end(), [](const ScheduledSequence& s) {
-    return !s.sample || (s.seq->num_logprobs < 0 && s.seq->sampler.device_sampleable());
+    return !s.sample || samples_on_device(*s.seq);
   });
 }
 

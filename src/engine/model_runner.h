@@ -76,6 +76,8 @@ class ModelRunner {
   void sample_on_device(const SchedulerOutput& out, const Tensor& logits, RunnerOutput& result,
                         const std::function<void()>& while_device_runs);
 
+  // Whether the GPU sampler takes `seq`'s rows alone (no logprobs, no host-side parameters).
+  static bool samples_on_device(const Sequence& seq);
   // The device sampler's row for each sampling sequence of `out` (sets pending_token_row).
   static std::vector<DeviceSampleRow> device_rows(const SchedulerOutput& out, bool all_on_device);
 
