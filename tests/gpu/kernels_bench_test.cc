@@ -243,15 +243,16 @@ PagedProblem make_paged(cudaStream_t stream, int64_t num_seqs, int64_t q_len, in
 
 TEST(CudaBench, DISABLED_PrefillAttention) {
   cuda::Stream stream;
-  for (const int64_t head_dim : {128, 64}) {
-    const int64_t seqs = 4;
-    const int64_t n = 2048;
+  struct Setting {
+    int64_t seqs, n, head_dim;
+  };
+  for (const Setting s : {Setting{4, 2048, 128}, Setting{1, 8192, 128}, Setting{4, 2048, 64}}) {
     const int64_t heads = 32;
     const int64_t kv_heads = 8;
-    const PagedProblem p = make_paged(stream.get(), seqs, n, n, kv_heads, head_dim, 16);
-    const cuda::DeviceBuffer q =
-        to_device(random_bits(static_cast<size_t>(seqs * n * heads * head_dim), 6), stream.get());
-    const cuda::DeviceBuffer out(static_cast<size_t>(seqs * n * heads * head_dim) * 2);
+    const PagedProblem p = make_paged(stream.get(), s.seqs, s.n, s.n, kv_heads, s.head_dim, 16);
+    const cuda::DeviceBuffer q = to_device(
+        random_bits(static_cast<size_t>(s.seqs * s.n * heads * s.head_dim), 6), stream.get());
+    const cuda::DeviceBuffer out(static_cast<size_t>(s.seqs * s.n * heads * s.head_dim) * 2);
     const cuda::PagedAttentionArgs args = {.out = bf16_ptr(out),
                                            .q = bf16_ptr(q),
                                            .k_cache = bf16_ptr(p.k_cache),
@@ -259,21 +260,22 @@ TEST(CudaBench, DISABLED_PrefillAttention) {
                                            .query_start_loc = p.query_start_loc.as<int32_t>(),
                                            .kv_lens = p.kv_lens.as<int32_t>(),
                                            .block_tables = p.block_tables.as<int32_t>(),
-                                           .num_seqs = seqs,
-                                           .num_tokens = seqs * n,
+                                           .num_seqs = s.seqs,
+                                           .num_tokens = s.seqs * s.n,
                                            .num_heads = heads,
                                            .num_kv_heads = kv_heads,
-                                           .head_dim = head_dim,
+                                           .head_dim = s.head_dim,
                                            .block_size = 16,
                                            .max_blocks_per_seq = p.max_blocks,
                                            .scale = 0.088F};
     const double ms =
         time_ms(stream.get(), [&] { cuda::prefill_attention_bf16(stream.get(), args); });
     // Causal: 4·n²·d/2 flops per head and sequence.
-    const double flops = static_cast<double>(seqs * heads) * 4.0 * static_cast<double>(n * n) *
-                         static_cast<double>(head_dim) / 2.0;
-    std::printf("BENCH prefill attention 4x2048 causal, 32/8 heads, d=%ld: %.3f ms, %.1f TFLOP/s\n",
-                head_dim, ms, flops / ms * 1e-9);
+    const double flops = static_cast<double>(s.seqs * heads) * 4.0 *
+                         static_cast<double>(s.n * s.n) * static_cast<double>(s.head_dim) / 2.0;
+    std::printf(
+        "BENCH prefill attention %ldx%ld causal, 32/8 heads, d=%ld: %.3f ms, %.1f TFLOP/s\n",
+        s.seqs, s.n, s.head_dim, ms, flops / ms * 1e-9);
   }
 }
 

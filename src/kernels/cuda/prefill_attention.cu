@@ -19,9 +19,17 @@ using attention::mma_bf16;
 using attention::pack_bf16;
 using attention::tile_offset;
 
-constexpr int kBlockM = 64;  // query rows per block (16 per warp)
+// 16 query rows per warp. Every warp of a block reads the same K/V tiles, and at head_dim 128
+// (237 registers: 8 warps per SM either way) one block of 8 warps beat two blocks of 4 on the
+// H200 (4 x 2048 causal: 178 -> 191 TFLOP/s, 1 x 8192: 195 -> 216); at head_dim 64 it lost
+// (159 -> 137: fewer registers, so 4-warp blocks fit more than 8 warps per SM).
+template <int kHeadDim>
+constexpr int kWarpsFor = kHeadDim == 128 ? 8 : 4;
+template <int kHeadDim>
+constexpr int kBlockMFor = 16 * kWarpsFor<kHeadDim>;  // query rows per block
+template <int kHeadDim>
+constexpr int kThreadsFor = 32 * kWarpsFor<kHeadDim>;
 constexpr int kBlockN = 64;  // cache positions per K/V tile
-constexpr int kThreads = 128;
 constexpr unsigned kFullMask = 0xffffffffU;
 
 // Shared memory of one block, in bytes: the query tile (bf16), two K and two V stages of the
@@ -30,7 +38,7 @@ constexpr unsigned kFullMask = 0xffffffffU;
 template <int kHeadDim, typename TCache>
 struct SharedLayout {
   static constexpr bool kE4M3 = attention::kIsE4M3<TCache>;
-  static constexpr int kQBytes = kBlockM * kHeadDim * 2;
+  static constexpr int kQBytes = kBlockMFor<kHeadDim> * kHeadDim * 2;
   static constexpr int kStageBytes = kBlockN * kHeadDim * static_cast<int>(sizeof(TCache));
   static constexpr int kConvertedBytes = kE4M3 ? 2 * kBlockN * kHeadDim * 2 : 0;
   static constexpr int kBytes = kQBytes + 2 * 2 * kStageBytes + kConvertedBytes;
@@ -46,6 +54,7 @@ struct TileLocation {
 // The sequence and query tile of linear tile index `tile`. Sequence s owns ceil(q_len / kBlockM)
 // consecutive indices; within a sequence the last tile (the most keys under the causal mask)
 // comes first. Each warp scans 32 sequences per step with a shuffle prefix sum.
+template <int kBlockM>
 __device__ TileLocation find_tile(const int32_t* query_start_loc, int num_seqs, int tile) {
   const int lane = static_cast<int>(threadIdx.x % 32);
   int base = 0;
@@ -75,9 +84,11 @@ __device__ TileLocation find_tile(const int32_t* query_start_loc, int num_seqs, 
 }
 
 template <int kHeadDim, typename TCache>
-__global__ void __launch_bounds__(kThreads, 2)
+__global__ void __launch_bounds__(kThreadsFor<kHeadDim>, 8 / kWarpsFor<kHeadDim>)
     prefill_attention_kernel(PagedAttentionArgsT<__nv_bfloat16, TCache> args, int64_t q_stride,
                              FastDivmod block_divmod) {
+  constexpr int kBlockM = kBlockMFor<kHeadDim>;
+  constexpr int kThreads = kThreadsFor<kHeadDim>;
   using Layout = SharedLayout<kHeadDim, TCache>;
   constexpr int kChunks = kHeadDim / 8;  // 16-byte chunks per bf16 row
   constexpr int kCacheChunks = Layout::kCacheChunks;
@@ -94,7 +105,7 @@ __global__ void __launch_bounds__(kThreads, 2)
 
   const int num_seqs = static_cast<int>(args.num_seqs);
   const TileLocation location =
-      find_tile(args.query_start_loc, num_seqs, static_cast<int>(blockIdx.y));
+      find_tile<kBlockM>(args.query_start_loc, num_seqs, static_cast<int>(blockIdx.y));
   if (!location.found) {
     return;  // more blocks than tiles: the grid is sized from num_tokens, not the metadata
   }
@@ -298,6 +309,7 @@ template <int kHeadDim, typename TCache>
 void launch(cudaStream_t stream, const PagedAttentionArgsT<__nv_bfloat16, TCache>& args,
             int64_t q_stride) {
   constexpr int kShared = SharedLayout<kHeadDim, TCache>::kBytes;
+  constexpr int kBlockM = kBlockMFor<kHeadDim>;
   static const bool configured = [] {  // once per process (one device)
     CUDA_CHECK(cudaFuncSetAttribute(prefill_attention_kernel<kHeadDim, TCache>,
                                     cudaFuncAttributeMaxDynamicSharedMemorySize, kShared));
@@ -308,7 +320,7 @@ void launch(cudaStream_t stream, const PagedAttentionArgsT<__nv_bfloat16, TCache
   const int64_t max_tiles = (args.num_tokens + kBlockM - 1) / kBlockM + args.num_seqs;
   SWIFTKV_CHECK(max_tiles <= 65535, "prefill_attention: too many query tiles: ", max_tiles);
   const dim3 grid(static_cast<unsigned>(args.num_heads), static_cast<unsigned>(max_tiles));
-  prefill_attention_kernel<kHeadDim, TCache><<<grid, kThreads, kShared, stream>>>(
+  prefill_attention_kernel<kHeadDim, TCache><<<grid, kThreadsFor<kHeadDim>, kShared, stream>>>(
       args, q_stride, FastDivmod(static_cast<int>(args.block_size)));
   CUDA_CHECK_LAUNCH();
 }
