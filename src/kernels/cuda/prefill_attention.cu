@@ -231,18 +231,24 @@ __global__ void __launch_bounds__(kThreadsFor<kHeadDim>, 8 / kWarpsFor<kHeadDim>
           mma_bf16(s[2 * jp + 1], q_fragments[ks], b[2], b[3]);
         }
       }
-      const bool needs_mask =
-          n0 + kBlockN - 1 > causal_offset + m0 + warp_row0 || n0 + kBlockN > kv_len;
+      if (n0 + kBlockN - 1 > causal_offset + m0 + warp_row0 || n0 + kBlockN > kv_len) {
+        // Only tiles on the diagonal or past the cache's end mask (a warp-uniform branch).
 #pragma unroll
-      for (int j = 0; j < kKeyTiles; ++j) {
+        for (int j = 0; j < kKeyTiles; ++j) {
 #pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          const int key = n0 + j * 8 + 2 * t + (e & 1);
-          const int position = e < 2 ? position_a : position_a + 8;
-          const bool masked = needs_mask && (key > position || key >= kv_len);
-          s[j][e] = masked ? -INFINITY : s[j][e] * scale_log2;
+          for (int e = 0; e < 4; ++e) {
+            const int key = n0 + j * 8 + 2 * t + (e & 1);
+            const int position = e < 2 ? position_a : position_a + 8;
+            if (key > position || key >= kv_len) {
+              s[j][e] = -INFINITY;
+            }
+          }
         }
       }
+      // The running maximum is kept on raw scores (the scale is positive), so the scale folds
+      // into the exponent's FMA.
+      float correction[2];
+      bool moved = false;
 #pragma unroll
       for (int r = 0; r < 2; ++r) {
         float tile_max = -INFINITY;
@@ -252,20 +258,27 @@ __global__ void __launch_bounds__(kThreadsFor<kHeadDim>, 8 / kWarpsFor<kHeadDim>
         }
         tile_max = attention::warp_max_quad(tile_max);
         const float new_max = fmaxf(row_max[r], tile_max);
-        const float base = new_max == -INFINITY ? 0.0F : new_max;
-        const float correction = exp2f(row_max[r] - base);
+        const float base = new_max == -INFINITY ? 0.0F : new_max * scale_log2;
+        const bool row_moved = new_max != row_max[r];
+        correction[r] = row_moved ? exp2f(row_max[r] * scale_log2 - base) : 1.0F;
+        moved = moved || row_moved;
         row_max[r] = new_max;
-        row_sum[r] *= correction;
-#pragma unroll
-        for (int d = 0; d < kDimTiles; ++d) {
-          o[d][2 * r] *= correction;
-          o[d][2 * r + 1] *= correction;
-        }
+        row_sum[r] *= correction[r];
 #pragma unroll
         for (int j = 0; j < kKeyTiles; ++j) {
-          s[j][2 * r] = exp2f(s[j][2 * r] - base);
-          s[j][2 * r + 1] = exp2f(s[j][2 * r + 1] - base);
+          s[j][2 * r] = exp2f(fmaf(s[j][2 * r], scale_log2, -base));
+          s[j][2 * r + 1] = exp2f(fmaf(s[j][2 * r + 1], scale_log2, -base));
           row_sum[r] += s[j][2 * r] + s[j][2 * r + 1];
+        }
+      }
+      // Rescale the output only when a running maximum of the warp moved.
+      if (__any_sync(kFullMask, moved)) {
+#pragma unroll
+        for (int d = 0; d < kDimTiles; ++d) {
+          o[d][0] *= correction[0];
+          o[d][1] *= correction[0];
+          o[d][2] *= correction[1];
+          o[d][3] *= correction[1];
         }
       }
 #pragma unroll
@@ -329,6 +342,8 @@ template <typename TCache>
 void run_prefill_attention(cudaStream_t stream,
                            const PagedAttentionArgsT<__nv_bfloat16, TCache>& args) {
   check_paged_attention_args(args, "prefill_attention");
+  SWIFTKV_CHECK(args.scale > 0.0F, "prefill_attention: scale ", args.scale,
+                " must be positive (the running maximum is kept on unscaled scores)");
   if (args.num_tokens == 0 || args.num_seqs == 0) {
     return;
   }
