@@ -5,9 +5,9 @@
 # (the device tool's output folder) or build-gpu-check/logs; a summary to stdout.
 #
 # What the GPU machine lacks travels in $SWIFTKV_GPU_DATA (default .gpu-data, git-ignored; name it
-# in the device tool's `carry`): stories260K.bin (or a converted stories260K/ directory) and
-# expected_greedy_bos_256.json for the tests (this script copies them from ../shared when that is
-# there), and deps/ for the build: the PCRE2 and cpp-httplib headers the machine has no -dev
+# in the device tool's `carry`): stories260K.bin (or a converted stories260K/ directory),
+# tok512.bin and expected_greedy_bos_256.json for the tests (this script copies them from
+# ../shared when that is there), and deps/ for the build: the PCRE2 and cpp-httplib headers the machine has no -dev
 # packages for (with the openssl, zlib and brotli headers httplib.h includes), libcpp-httplib and
 # a pkg-config file for it. Fill deps/ on a Debian/Ubuntu machine that has the -dev packages:
 #   d=.gpu-data/deps; mkdir -p $d/include $d/lib $d/pkgconfig
@@ -45,6 +45,7 @@ stamp() { echo "[$((SECONDS - start)) s] $*"; }
 shared=$root/../shared
 if [ -d "$shared/models/stories260K" ]; then
   [ -f "$data/stories260K.bin" ] || cp "$shared/models/stories260K/stories260K.bin" "$data/"
+  [ -f "$data/tok512.bin" ] || cp "$shared/models/stories260K/tok512.bin" "$data/"
   [ -f "$data/expected_greedy_bos_256.json" ] ||
     cp "$shared/models/stories260K/expected_greedy_bos_256.json" "$data/"
 fi

@@ -13,22 +13,30 @@
 //
 // Data: stories260K from $SWIFTKV_GPU_DATA as in model_cuda_test.cc.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <random>
+#include <string>
 #include <utility>
 #include <vector>
 
 #include "core/error.h"
 #include "engine/capacity.h"
+#include "engine/engine_core.h"
 #include "engine/offline_engine.h"
 #include "engine/step_model.h"
 #include "model/loader.h"
 #include "model_test_util.h"
 #include "ops/device.h"
+#include "tokenizer/llama2c_converter.h"
+#include "tokenizer/tokenizer.h"
 
 namespace swiftkv {
 namespace {
@@ -325,6 +333,145 @@ TEST_F(CudaEngine, PipelinedStepsMatchStepByStep) {
       static_cast<long long>(stats[1].num_pipelined_steps),
       static_cast<long long>(stats[1].num_steps), static_cast<long long>(stats[1].num_preemptions),
       static_cast<long long>(stats[0].num_steps), static_cast<long long>(stats[0].num_preemptions));
+}
+
+// stories260K's tokenizer from $SWIFTKV_GPU_DATA/tok512.bin (scripts/gpu-check.sh copies it
+// from ../shared), written as tokenizer.json into a temp directory once per process.
+const Tokenizer& stories_tokenizer() {
+  static const Tokenizer tokenizer = [] {
+    const std::string bin = gpu_test::gpu_data_dir() + "/tok512.bin";
+    if (!std::filesystem::exists(bin)) {
+      throw Error("missing " + bin + ": copy ../shared/models/stories260K/tok512.bin there");
+    }
+    const std::string dir = (std::filesystem::temp_directory_path() /
+                             ("swiftkv-gpu-test-" + std::to_string(::getpid()) + "-tok512"))
+                                .string();
+    write_hf_tokenizer_files(bin, dir);
+    return Tokenizer::load(dir);
+  }();
+  return tokenizer;
+}
+
+struct Collected {
+  std::vector<int32_t> ids;
+  std::string text;
+  FinishStatus status = FinishStatus::kRunning;
+};
+
+// Runs `requests` through an EngineCore, one step() at a time, and aborts request i once
+// `abort_after[i]` (> 0) of its tokens have been delivered. abort() first delivers the tokens
+// already computed: step by step, a step's tokens are delivered during the next step, so one
+// more token is computed than delivered when the abort comes; pipelined, the next step is
+// still in flight and nothing computed is undelivered.
+std::vector<Collected> run_core(EngineCore& core, const std::vector<Request>& requests,
+                                const std::vector<size_t>& abort_after) {
+  std::vector<Collected> out(requests.size());
+  for (size_t i = 0; i < requests.size(); ++i) {
+    core.validate(requests[i]);
+    core.add(requests[i], [&out, i](const RequestOutput& o) {
+      out[i].ids.insert(out[i].ids.end(), o.new_token_ids.begin(), o.new_token_ids.end());
+      out[i].text += o.new_text;
+      out[i].status = o.status;
+    });
+  }
+  while (core.has_unfinished()) {
+    core.step();
+    for (size_t i = 0; i < requests.size(); ++i) {
+      if (abort_after[i] > 0 && out[i].status == FinishStatus::kRunning &&
+          out[i].ids.size() >= abort_after[i]) {
+        EXPECT_TRUE(core.abort(requests[i].id)) << requests[i].id;
+      }
+    }
+  }
+  return out;
+}
+
+// Pipelined steps against step by step, in f32, where the host ends sequences the device has
+// already been asked to continue: stop strings (found in the late output work while the next
+// step is queued) and client aborts between steps, on a cache small enough to preempt. Ids,
+// text and finish reasons must be identical; every block must come back; and the same core then
+// still reproduces the golden greedy output (nothing stale left in the pending-token rows).
+TEST_F(CudaEngine, PipelinedStopStringsAndAbortsMatchStepByStep) {
+  load(DType::kF32);
+  const Tokenizer& tokenizer = stories_tokenizer();
+  const std::vector<std::vector<std::string>> stops = {{"."},    {" the"}, {" was", "!"}, {"Lily"},
+                                                       {"zzzq"}, {"\n"},   {"a"},         {" and"}};
+  std::vector<Request> requests;
+  std::vector<size_t> abort_after;
+  for (int i = 0; i < 16; ++i) {
+    Request r = make_request(random_prompt(10 + 23 * i, static_cast<uint32_t>(900 + i)), 120);
+    r.id = "r";
+    r.id += std::to_string(i);
+    r.sampling.seed = 31 + i;
+    if (i % 3 == 2) {
+      r.sampling.temperature = 0.8F;
+      r.sampling.top_p = 0.9F;
+    }
+    if (i < 8) {
+      r.sampling.stop = stops[static_cast<size_t>(i)];
+    }
+    requests.push_back(std::move(r));
+    abort_after.push_back(i >= 11 ? static_cast<size_t>(1 + 9 * (i - 11)) : 0);  // 1..37
+  }
+  std::vector<Collected> results[2];
+  EngineStats stats[2];
+  for (const bool pipelined : {false, true}) {
+    EngineConfig c = config(50);  // 800 slots for ~2,900 prompt tokens: preemption
+    c.pipelined_steps = pipelined;
+    EngineCore core(*step_, &tokenizer, c);
+    results[pipelined ? 1 : 0] = run_core(core, requests, abort_after);
+    stats[pipelined ? 1 : 0] = core.stats();
+    EXPECT_EQ(stats[pipelined ? 1 : 0].num_blocks_used, 0) << "pipelined " << pipelined;
+    // The same core afterwards: BOS greedy alone reproduces the golden output.
+    Request bos = make_request({1}, 100);
+    bos.id = "after";
+    const std::vector<Collected> after = run_core(core, {bos}, {0});
+    const std::vector<int32_t> golden = expected_greedy();
+    EXPECT_EQ(after[0].ids, std::vector<int32_t>(golden.begin(), golden.begin() + 100))
+        << "pipelined " << pipelined;
+  }
+  int stopped_by_string = 0;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    const Collected& a = results[0][i];
+    const Collected& b = results[1][i];
+    EXPECT_EQ(b.status, a.status) << "request " << i;
+    if (abort_after[i] > 0) {
+      EXPECT_EQ(a.status, FinishStatus::kAbort) << "request " << i;
+      // Aborted after k delivered tokens: k or k + 1 (one computed, not yet delivered), and
+      // the shorter output is the longer one's beginning.
+      for (const Collected* c : {&a, &b}) {
+        EXPECT_TRUE(c->ids.size() == abort_after[i] || c->ids.size() == abort_after[i] + 1)
+            << "request " << i << ": " << c->ids.size() << " tokens";
+      }
+      const Collected& shorter = a.ids.size() <= b.ids.size() ? a : b;
+      const Collected& longer = a.ids.size() <= b.ids.size() ? b : a;
+      EXPECT_EQ(shorter.ids, std::vector<int32_t>(longer.ids.begin(),
+                                                  longer.ids.begin() + static_cast<std::ptrdiff_t>(
+                                                                           shorter.ids.size())))
+          << "request " << i;
+      EXPECT_EQ(longer.text.compare(0, shorter.text.size(), shorter.text), 0) << "request " << i;
+      continue;
+    }
+    EXPECT_EQ(b.ids, a.ids) << "request " << i;
+    EXPECT_EQ(b.text, a.text) << "request " << i;
+    EXPECT_TRUE(a.status == FinishStatus::kStop || a.status == FinishStatus::kLength)
+        << "request " << i;
+    if (i < 8 && a.status == FinishStatus::kStop) {
+      ++stopped_by_string;
+      for (const std::string& stop : requests[i].sampling.stop) {
+        EXPECT_EQ(a.text.find(stop), std::string::npos) << "request " << i << ": " << a.text;
+      }
+    }
+  }
+  EXPECT_GE(stopped_by_string, 4);
+  EXPECT_GT(stats[1].num_pipelined_steps, stats[1].num_steps / 2);
+  EXPECT_GT(stats[1].num_preemptions, 0);
+  std::printf(
+      "stop strings and aborts: %d requests ended by a stop string; pipelined %lld of %lld "
+      "steps, %lld preemptions (step by step: %lld steps)\n",
+      stopped_by_string, static_cast<long long>(stats[1].num_pipelined_steps),
+      static_cast<long long>(stats[1].num_steps), static_cast<long long>(stats[1].num_preemptions),
+      static_cast<long long>(stats[0].num_steps));
 }
 
 TEST_F(CudaEngine, GpuMemoryPlanningSizesTheCacheOrRefuses) {
