@@ -31,6 +31,10 @@ void register_bench_distill(CLI::App& bench) {
   cmd->add_option("--precision", o->precision, "auto, f32, bf16 or f64")->capture_default_str();
   cmd->add_option("--gradient-checkpointing", o->checkpointing, "auto, on or off")
       ->capture_default_str();
+  cmd->add_option("--attention", o->attention,
+                  "fused (scaled_dot_product_attention on CUDA with libtorch >= 2) or eager")
+      ->check(CLI::IsMember({"fused", "eager"}))
+      ->capture_default_str();
   cmd->add_option("--lr", o->learning_rate, "AdamW learning rate")->capture_default_str();
   cmd->add_option("--seed", o->seed, "Seed of the weights and tokens")->capture_default_str();
   cmd->add_option("--threads", o->threads, "CPU threads per rank (0 = libtorch default)");

@@ -106,6 +106,9 @@ DistillBenchResult run_distill_bench(const DistillBenchOptions& options) {
                         config.max_position_embeddings, " positions"));
   }
 
+  if (options.attention != "fused" && options.attention != "eager") {
+    throw Error(str_cat("--attention must be fused or eager, not '", options.attention, "'"));
+  }
   DistillBenchResult result;
   make_torch_llama_options(rank_device(options.device, 0).str(), options.precision,
                            options.checkpointing, &result.precision);  // fails early
@@ -125,8 +128,9 @@ DistillBenchResult run_distill_bench(const DistillBenchOptions& options) {
   run_data_parallel(parallel, [&](DataParallelRank& rank) {
     const bool main = rank.is_main();
     const torch::Device device = rank.device();
-    const TorchLlamaOptions model_options =
+    TorchLlamaOptions model_options =
         make_torch_llama_options(device.str(), options.precision, options.checkpointing);
+    model_options.fused_attention = options.attention == "fused";
     const auto setup_start = std::chrono::steady_clock::now();
     const std::unique_ptr<TorchLlama> model =
         TorchLlama::random(config, options.seed, model_options);
@@ -143,6 +147,7 @@ DistillBenchResult run_distill_bench(const DistillBenchOptions& options) {
     at::Generator tokens = at::detail::createCPUGenerator(options.seed * 1000 + 1 + rank.rank());
     if (main) {
       result.checkpointing = model_options.checkpoint_later_layers;
+      result.attention = model->uses_fused_attention() ? "fused" : "eager";
       result.backend = rank.backend();
       for (const torch::Tensor& p : model->trainable_parameters()) {
         result.trainable_parameters += p.numel();
@@ -157,7 +162,8 @@ DistillBenchResult run_distill_bench(const DistillBenchOptions& options) {
                result.trainable_parameters, " trainable / ", result.frozen_parameters,
                " frozen parameters on ", options.device, " x ", rank.num_ranks(), " (",
                result.backend, ", ", result.precision, ", checkpointing ",
-               result.checkpointing ? "on" : "off", "), set up in ", result.setup_seconds, " s");
+               result.checkpointing ? "on" : "off", ", ", result.attention,
+               " attention), set up in ", result.setup_seconds, " s");
     }
     std::vector<double> step_seconds;
     for (int64_t step = 0; step < options.warmup + options.steps; ++step) {
@@ -228,7 +234,8 @@ std::string DistillBenchResult::summary() const {
   return str_cat("bench distill: ", model, ", l = ", num_kv_layers, " of ", num_layers, " layers (",
                  num_layers - num_kv_layers, " SwiftKV), G = ", group_size, ", ", batch_size, " x ",
                  seq_len, " tokens/step, ", device, " x ", nproc, " (", backend, ") ", precision,
-                 ", checkpointing ", checkpointing ? "on" : "off", ": ", pace, "; ", memory);
+                 ", checkpointing ", checkpointing ? "on" : "off", ", ", attention,
+                 " attention: ", pace, "; ", memory);
 }
 
 std::string DistillBenchResult::to_json() const {
@@ -251,6 +258,7 @@ std::string DistillBenchResult::to_json() const {
                                {"backend", backend},
                                {"precision", precision},
                                {"gradient_checkpointing", checkpointing},
+                               {"attention", attention},
                                {"num_hidden_layers", num_layers},
                                {"num_key_value_layers", num_kv_layers},
                                {"swiftkv_layers", num_layers - num_kv_layers},

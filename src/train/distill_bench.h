@@ -35,6 +35,7 @@ struct DistillBenchOptions {
   std::string device = "cuda";
   std::string precision = "auto";      // auto (bf16 on CUDA, f32 on CPU) | f32 | bf16 | f64
   std::string checkpointing = "auto";  // auto (on for CUDA) | on | off
+  std::string attention = "fused";     // fused (on CUDA with libtorch >= 2) | eager
   double learning_rate = 2e-4;
   uint64_t seed = 0;
   int threads = 0;  // CPU threads for libtorch; 0 = its default
@@ -54,6 +55,7 @@ struct DistillBenchResult {
   std::string device;
   std::string precision;
   bool checkpointing = false;
+  std::string attention;  // what ran: fused or eager
   int64_t num_layers = 0;
   int64_t num_kv_layers = 0;  // l
   int64_t group_size = 1;

@@ -1,5 +1,7 @@
 #include "train/torch_llama.h"
 
+#include <torch/version.h>
+
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -303,6 +305,35 @@ torch::Tensor TorchLlama::split_heads(const torch::Tensor& x, int64_t num_heads)
   return x.reshape({x.size(0), x.size(1), num_heads, config_.head_dim}).transpose(1, 2);
 }
 
+bool TorchLlama::uses_fused_attention() const {
+#if TORCH_VERSION_MAJOR >= 2
+  return options_.fused_attention && options_.device.is_cuda();
+#else
+  return false;
+#endif
+}
+
+torch::Tensor TorchLlama::attention(const torch::Tensor& q, const torch::Tensor& keys,
+                                    const torch::Tensor& values, const torch::Tensor& mask,
+                                    double scale) const {
+#if TORCH_VERSION_MAJOR >= 2
+  if (uses_fused_attention()) {
+    // The fused kernels keep the scores in f32 on chip, as the eager path's f32 softmax.
+    return at::scaled_dot_product_attention(q, keys, values, mask, 0.0, false, scale);
+  }
+#endif
+  // Eager attention as transformers: scores in compute dtype, softmax in f32 (f64 in checks).
+  const torch::Tensor scores = torch::matmul(q, keys.transpose(-2, -1)) * scale;
+  const torch::Dtype softmax_dtype =
+      q.scalar_type() == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32;
+  const torch::Tensor probs =
+      torch::softmax(scores.to(softmax_dtype)
+                         .masked_fill(mask.logical_not(), -std::numeric_limits<double>::infinity()),
+                     -1)
+          .to(q.scalar_type());
+  return torch::matmul(probs, values);
+}
+
 torch::Tensor TorchLlama::layer_forward(int64_t layer, const torch::Tensor& hidden,
                                         const torch::Tensor& q_weight, const torch::Tensor& k,
                                         const torch::Tensor& v, const torch::Tensor& mask,
@@ -324,16 +355,11 @@ torch::Tensor TorchLlama::layer_forward(int64_t layer, const torch::Tensor& hidd
   const torch::Dtype compute =
       hidden.scalar_type() == torch::kFloat64 ? torch::kFloat64 : options_.compute_dtype;
   const double scale = 1.0 / std::sqrt(static_cast<double>(config_.head_dim));
-  // Eager attention as transformers: scores in compute dtype, softmax in f32 (f64 in checks).
-  torch::Tensor scores = torch::matmul(q.to(compute), keys.to(compute).transpose(-2, -1)) * scale;
-  const torch::Dtype softmax_dtype = compute == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32;
-  scores = scores.to(softmax_dtype)
-               .masked_fill(mask.logical_not(), -std::numeric_limits<double>::infinity());
-  const torch::Tensor probs = torch::softmax(scores, -1).to(compute);
-  const torch::Tensor attn = torch::matmul(probs, values.to(compute))
-                                 .transpose(1, 2)
-                                 .reshape({hidden.size(0), hidden.size(1), -1})
-                                 .to(hidden.scalar_type());
+  const torch::Tensor attn =
+      attention(q.to(compute), keys.to(compute), values.to(compute), mask, scale)
+          .transpose(1, 2)
+          .reshape({hidden.size(0), hidden.size(1), -1})
+          .to(hidden.scalar_type());
   const torch::Tensor after_attn = hidden + linear(attn, w.o_proj);
   const torch::Tensor mlp_in =
       rms_norm(after_attn, w.post_attention_layernorm).to(hidden.scalar_type());

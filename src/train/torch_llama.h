@@ -36,6 +36,10 @@ struct TorchLlamaOptions {
   torch::Dtype frozen_dtype = torch::kFloat32;   // the frozen base weights
   torch::Dtype compute_dtype = torch::kFloat32;  // matmul inputs (bf16 = autocast on GPU)
   bool checkpoint_later_layers = false;          // recompute layers >= l in backward
+  // Attention through scaled_dot_product_attention (fused flash / memory-efficient kernels, no
+  // [seq, seq] score tensors) when the tensors are on CUDA and libtorch is >= 2.0; otherwise,
+  // and when false, eager attention as transformers' (the CPU reference and the f64 checks).
+  bool fused_attention = true;
 };
 
 // A packed batch on the model's device: all [num_rows, seq_len] int64.
@@ -69,6 +73,8 @@ class TorchLlama {
 
   const ModelConfig& config() const { return config_; }
   const TorchLlamaOptions& options() const { return options_; }
+  // Whether attention runs through scaled_dot_product_attention (TorchLlamaOptions).
+  bool uses_fused_attention() const;
 
   // The original wiring (teacher), without autograd.
   TorchForward teacher_forward(const TorchBatch& batch) const;
@@ -109,6 +115,11 @@ class TorchLlama {
   torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& weight) const;
   Rope rope(const torch::Tensor& positions) const;
   torch::Tensor attention_mask(const torch::Tensor& segments) const;
+  // softmax(q kᵀ · scale, masked) v per head: q [rows, heads, seq, d], keys/values likewise
+  // (KV heads already repeated), mask [rows, 1, seq, seq] bool; in q's dtype.
+  torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& keys,
+                          const torch::Tensor& values, const torch::Tensor& mask,
+                          double scale) const;
   torch::Tensor embed(const torch::Tensor& tokens) const;
   torch::Tensor head(const torch::Tensor& hidden) const;
   // [rows, seq, n * head_dim] -> [rows, n, seq, head_dim]

@@ -96,6 +96,76 @@ TEST(TorchLlamaRandom, StudentEqualsTeacherWithOneSwiftKVLayer) {
   EXPECT_TRUE(torch::allclose(student.logits, teacher.logits, 1e-5, 1e-6));
 }
 
+// ||a - b|| / ||b|| over all elements, in f32.
+double relative_error(const torch::Tensor& a, const torch::Tensor& b) {
+  const torch::Tensor x = a.detach().to(torch::kCPU, torch::kFloat32);
+  const torch::Tensor y = b.detach().to(torch::kCPU, torch::kFloat32);
+  return (x - y).norm().item<double>() / y.norm().item<double>();
+}
+
+// On CUDA with libtorch >= 2 (the GPU machine) attention runs through
+// scaled_dot_product_attention; it must compute what the eager path computes, in the bf16
+// training setup (f32 SwiftKV parameters, bf16 matmuls, checkpointed later layers), on a packed
+// batch: one row with two documents and padding. Teacher and student logits and every
+// trainable gradient are compared. Skipped where CUDA is not available (CPU CI).
+TEST(TorchLlamaCuda, FusedAttentionMatchesEager) {
+  if (!torch::cuda::is_available()) {
+    GTEST_SKIP() << "no CUDA device for libtorch";
+  }
+  ModelConfig config = tiny_swiftkv_config(2, 1);
+  config.vocab_size = 96;
+  config.hidden_size = 128;
+  config.intermediate_size = 192;
+  config.num_attention_heads = 8;
+  config.num_key_value_heads = 2;
+  config.head_dim = 16;
+  config.max_position_embeddings = 128;
+  config.validate();
+  const auto ints = torch::TensorOptions().dtype(torch::kInt64);
+  const int64_t seq = 48;
+  // Row 0: one document; row 1: documents of 20 and 22 tokens, then 6 padding positions.
+  const torch::Tensor positions = torch::cat(
+      {torch::arange(seq, ints).unsqueeze(0),
+       torch::cat({torch::arange(20, ints), torch::arange(22, ints), torch::zeros({6}, ints)})
+           .unsqueeze(0)});
+  const torch::Tensor segments = torch::cat(
+      {torch::zeros({1, seq}, ints),
+       torch::cat({torch::zeros({20}, ints), torch::ones({22}, ints), torch::full({6}, -1, ints)})
+           .unsqueeze(0)});
+  torch::manual_seed(5);
+  const torch::Tensor tokens = torch::randint(config.vocab_size, {2, seq}, ints);
+  const torch::Tensor weights = torch::randn({2, seq, config.vocab_size});
+  struct Run {
+    torch::Tensor teacher, student;
+    std::vector<torch::Tensor> grads;
+  };
+  std::vector<Run> runs;
+  for (const bool fused : {false, true}) {
+    TorchLlamaOptions options = make_torch_llama_options("cuda", "auto", "auto");
+    options.fused_attention = fused;
+    const auto model = TorchLlama::random(config, 11, options);
+    if (fused && !model->uses_fused_attention()) {
+      GTEST_SKIP() << "libtorch < 2.0 has no scaled_dot_product_attention";
+    }
+    const torch::Device device = options.device;
+    const TorchBatch batch{tokens.to(device), positions.to(device), segments.to(device)};
+    const TorchForward teacher = model->teacher_forward(batch);
+    const TorchForward student = model->student_forward(batch, teacher.swiftkv_input);
+    (student.logits.to(torch::kFloat32) * weights.to(device)).sum().backward();
+    Run run{teacher.logits, student.logits, {}};
+    for (const torch::Tensor& p : model->trainable_parameters()) {
+      ASSERT_TRUE(p.grad().defined());
+      run.grads.push_back(p.grad().clone());
+    }
+    runs.push_back(std::move(run));
+  }
+  EXPECT_LT(relative_error(runs[1].teacher, runs[0].teacher), 2e-2);
+  EXPECT_LT(relative_error(runs[1].student, runs[0].student), 2e-2);
+  for (size_t i = 0; i < runs[0].grads.size(); ++i) {
+    EXPECT_LT(relative_error(runs[1].grads[i], runs[0].grads[i]), 3e-2) << "parameter " << i;
+  }
+}
+
 TEST(DistillBench, TinyRunOnCpuReportsSaneNumbers) {
   DistillBenchOptions options;
   options.model = "random:llama-100m";
