@@ -130,6 +130,83 @@ template <DType D>
   return s;
 }
 
+// e^x per lane for x in [-87.3, 88.3] (clamped there, so e^-inf is ~1e-38, not 0): 2^k · e^r with
+// k = round(x·log2 e), r = x − k·ln 2 (ln 2 in two parts), e^r by its degree-6 Taylor polynomial
+// on |r| <= ln2/2 (relative error < 2e-7; e^0 is exactly 1).
+[[gnu::always_inline]] inline VecF exp(VecF x) {
+  x = x < -87.3365F ? splat(-87.3365F) : x;
+  x = x > 88.3F ? splat(88.3F) : x;      // k <= 127: 2^k stays finite
+  constexpr float kRound = 12582912.0F;  // 1.5 · 2^23: adding it rounds to an integer
+  const VecF k = (x * 1.44269504F + kRound) - kRound;
+  const VecF r = (x - k * 0.693145752F) - k * 1.42860677e-6F;
+  VecF p = splat(1.0F / 720.0F);
+  p = p * r + 1.0F / 120.0F;
+  p = p * r + 1.0F / 24.0F;
+  p = p * r + 1.0F / 6.0F;
+  p = p * r + 0.5F;
+  p = p * r + 1.0F;
+  p = p * r + 1.0F;
+  const VecU32 bits = __builtin_convertvector(__builtin_convertvector(k, VecI32) + 127, VecU32)
+                      << 23;
+  VecF two_k;
+  std::memcpy(&two_k, &bits, sizeof(two_k));
+  return p * two_k;
+}
+
+namespace detail {
+
+// Lane-wise (a + b) of two shuffles of the 32 lanes of a and b.
+[[gnu::always_inline]] inline VecF add_shuffled(VecF a, VecF b, VecI32 first, VecI32 second) {
+  return __builtin_shuffle(a, b, first) + __builtin_shuffle(a, b, second);
+}
+
+}  // namespace detail
+
+// result[j] = Σ lanes of acc[j]: 16 horizontal sums in 15 vector adds, by halving the lanes per
+// row four times (8, 4, 2, 1) while packing twice as many rows into each vector.
+[[gnu::always_inline]] inline VecF sum16(const VecF (&acc)[16]) {
+  using detail::add_shuffled;
+  const VecI32 half_a = {0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23};
+  const VecI32 half_b = half_a + 8;
+  const VecI32 quarter_a = {0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27};
+  const VecI32 quarter_b = quarter_a + 4;
+  const VecI32 pair_a = {0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29};
+  const VecI32 pair_b = pair_a + 2;
+  const VecI32 even = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30};
+  const VecI32 odd = even + 1;
+  VecF eights[8];  // rows 2k, 2k + 1: 8 partial sums each
+  for (int k = 0; k < 8; ++k) {
+    eights[k] = add_shuffled(acc[2 * k], acc[2 * k + 1], half_a, half_b);
+  }
+  VecF fours[4];  // rows 4m .. 4m + 3: 4 partial sums each
+  for (int m = 0; m < 4; ++m) {
+    fours[m] = add_shuffled(eights[2 * m], eights[2 * m + 1], quarter_a, quarter_b);
+  }
+  const VecF twos_low = add_shuffled(fours[0], fours[1], pair_a, pair_b);   // rows 0-7
+  const VecF twos_high = add_shuffled(fours[2], fours[3], pair_a, pair_b);  // rows 8-15
+  return add_shuffled(twos_low, twos_high, even, odd);
+}
+
+// result[j] = Σ_c q[c] · rows[j][c] over c < n, for 16 f32 rows (any may repeat).
+[[gnu::always_inline]] inline VecF dot16(const float* q, const float* const (&rows)[16],
+                                         int64_t n) {
+  VecF acc[16] = {};
+  int64_t c = 0;
+  for (; c + kLanes <= n; c += kLanes) {
+    const VecF qv = load(q + c);
+    for (int j = 0; j < 16; ++j) {
+      acc[j] += qv * load(rows[j] + c);
+    }
+  }
+  VecF result = sum16(acc);
+  for (; c < n; ++c) {
+    for (int j = 0; j < 16; ++j) {
+      result[j] += q[c] * rows[j][c];
+    }
+  }
+  return result;
+}
+
 // y += alpha * x over n f32 elements.
 [[gnu::always_inline]] inline void axpy(float* y, float alpha, const float* x, int64_t n) {
   const VecF a = splat(alpha);
