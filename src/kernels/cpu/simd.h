@@ -207,16 +207,4 @@ namespace detail {
   return result;
 }
 
-// y += alpha * x over n f32 elements.
-[[gnu::always_inline]] inline void axpy(float* y, float alpha, const float* x, int64_t n) {
-  const VecF a = splat(alpha);
-  int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) {
-    store(y + i, load(y + i) + a * load(x + i));
-  }
-  for (; i < n; ++i) {
-    y[i] += alpha * x[i];
-  }
-}
-
 }  // namespace swiftkv::kernels::cpu::simd
