@@ -40,6 +40,7 @@ struct GpuBenchOptions {
   int iters = 10;
   bool ceilings = true;
   bool graphs = true;
+  bool one_token_fusion = true;
   std::string dtype = "bf16";  // the CUDA model's weights, activations and cache: bf16 or f32
   std::string kv_cache_dtype = "auto";  // auto | bf16 | fp8 (bf16 model only)
 };
@@ -191,6 +192,7 @@ void run_gpu_bench(const GpuBenchOptions& o) {
   cuda_options.max_num_logits = cuda_options.max_num_seqs;
   cuda_options.max_model_len = std::max(o.prompt_len, decode_len);
   cuda_options.cuda_graphs = o.graphs;
+  cuda_options.one_token_fusion = o.one_token_fusion;
   cuda_options.dtype = dtype;
   cuda_options.kv_cache_dtype = kv_cache_dtype;
   const Layout prefill_layout{.blocks_per_seq = (o.prompt_len + 15) / 16};
@@ -337,6 +339,8 @@ void register_bench_gpu(CLI::App& bench) {
       ->capture_default_str();
   cmd->add_flag("!--no-ceilings", o->ceilings, "Skip the GEMM and copy ceilings");
   cmd->add_flag("!--no-graphs", o->graphs, "Run without CUDA graphs");
+  cmd->add_flag("!--no-one-token-fusion", o->one_token_fusion,
+                "Batch-1 steps on the unfused ops (cuBLASLt projections, separate norms)");
   cmd->add_option("--dtype", o->dtype,
                   "Weights, activations and KV cache on the GPU: bf16, or f32 (exact f32 GEMMs, "
                   "no TF32; generic attention kernel)")

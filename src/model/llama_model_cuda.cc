@@ -161,6 +161,10 @@ CudaLlamaModel::CudaLlamaModel(const ops::Context& ctx, ModelConfig config, Swif
         "; this one runs in ", dtype_name(options_.dtype)));
   }
   options_.kv_cache_dtype = cache_dtype;
+  options_.one_token_fusion = options_.one_token_fusion && options_.dtype == DType::kBF16 &&
+                              shard_.size == 1 &&
+                              ops::decode_linear_supported(ctx, config_.hidden_size) &&
+                              ops::decode_linear_supported(ctx, config_.intermediate_size);
   options_.max_num_logits = std::min(options_.max_num_logits, options_.max_num_batched_tokens);
   options_.max_num_seqs = std::min(options_.max_num_seqs, options_.max_num_batched_tokens);
   // Graph batches are padded to powers of two: the largest must fit every buffer.
@@ -686,20 +690,44 @@ void CudaLlamaModel::all_reduce(const ops::Context& ctx, const Tensor& t) const 
   }
 }
 
+bool CudaLlamaModel::fuses(const Rows& rows) const {
+  return options_.one_token_fusion && rows.num_rows == 1;
+}
+
+// A decoder layer. `pending`: the residual stream still lacks block_out (the last unfused
+// block's output). One-row steps (fuses) run the projections as ops::decode_linear: the input
+// norms are recomputed inside the projection that reads them, SwiGLU inside down_proj, and
+// o_proj and down_proj add into the residual stream, so nothing is pending after the layer.
 void CudaLlamaModel::run_layer(const ops::Context& ctx, int64_t layer, const Rows& rows,
                                const KvCache& cache, bool& pending) {
   const ModelConfig& c = local_;  // this rank's heads and intermediate features
   const DeviceLayer& w = layers_[static_cast<size_t>(layer)];
   const int64_t n = rows.num_rows;
+  const bool fused = fuses(rows);
   const int64_t num_heads = c.num_attention_heads;
   const int64_t q_width = num_heads * c.head_dim;
   const auto eps = static_cast<float>(c.rms_norm_eps);
   const Tensor normed = view(normed_, n, c.hidden_size);
   if (pending) {
     ops::fused_add_rms_norm(ctx, normed, rows.residual, rows.block_out, w.input_layernorm, eps);
-  } else {
+  } else if (!fused) {
     ops::rms_norm(ctx, normed, rows.residual, w.input_layernorm, eps);
   }
+  // out = input_layernorm(x) · weightᵀ
+  const auto input_projection = [&](const Tensor& out, const Tensor& weight) {
+    if (!fused) {
+      ops::linear(ctx, out, normed, weight);
+    } else if (pending) {
+      ops::decode_linear(ctx, {.out = out, .x = normed, .w = weight});
+    } else {
+      ops::decode_linear(ctx, {.out = out,
+                               .x = rows.residual,
+                               .w = weight,
+                               .input = ops::LinearInput::kRmsNorm,
+                               .norm_weight = w.input_layernorm,
+                               .eps = eps});
+    }
+  };
   const int64_t cache_layer = cache_layer_of(layer);
   const Tensor& k_cache = cache.keys(cache_layer);
   const Tensor& v_cache = cache.values(cache_layer);
@@ -708,24 +736,40 @@ void CudaLlamaModel::run_layer(const ops::Context& ctx, int64_t layer, const Row
   if (swiftkv_active_ && layer >= c.num_key_value_layers) {
     // SwiftKV layer: Q only; its K/V were written in Phase A.
     const Tensor q = view(qkv_, n, q_width);
-    ops::linear(ctx, q, normed, w.q_proj_swiftkv);
+    input_projection(q, w.q_proj_swiftkv);
     ops::rope_write_kv_cache(ctx, q, num_heads, 0, rows.positions, inv_freq_, {}, {}, Tensor());
     ops::paged_attention(ctx, attn.reshape({n, num_heads, c.head_dim}), q, k_cache, v_cache,
                          rows.attention, scale);
   } else {
     const Tensor qkv = view(qkv_, n, w.qkv_proj.dim(0));
-    ops::linear(ctx, qkv, normed, w.qkv_proj);
+    input_projection(qkv, w.qkv_proj);
     ops::rope_write_kv_cache(ctx, qkv, num_heads, c.num_key_value_heads, rows.positions, inv_freq_,
                              std::span<const Tensor>(&k_cache, 1),
                              std::span<const Tensor>(&v_cache, 1), rows.slot_mapping);
     ops::paged_attention(ctx, attn.reshape({n, num_heads, c.head_dim}), qkv, k_cache, v_cache,
                          rows.attention, scale);
   }
+  const Tensor gate_up = view(gate_up_, n, 2 * c.intermediate_size);
+  if (fused) {
+    ops::decode_linear(ctx, {.out = rows.residual, .x = attn, .w = w.o_proj, .accumulate = true});
+    ops::decode_linear(ctx, {.out = gate_up,
+                             .x = rows.residual,
+                             .w = w.gate_up_proj,
+                             .input = ops::LinearInput::kRmsNorm,
+                             .norm_weight = w.post_attention_layernorm,
+                             .eps = eps});
+    ops::decode_linear(ctx, {.out = rows.residual,
+                             .x = gate_up,
+                             .w = w.down_proj,
+                             .input = ops::LinearInput::kSiluMul,
+                             .accumulate = true});
+    pending = false;
+    return;
+  }
   ops::linear(ctx, rows.block_out, attn, w.o_proj);
   all_reduce(ctx, rows.block_out);  // row-parallel: the sum of every rank's heads
   ops::fused_add_rms_norm(ctx, normed, rows.residual, rows.block_out, w.post_attention_layernorm,
                           eps);
-  const Tensor gate_up = view(gate_up_, n, 2 * c.intermediate_size);
   ops::linear(ctx, gate_up, normed, w.gate_up_proj);
   const Tensor act = view(act_, n, c.intermediate_size);
   ops::swiglu(ctx, act, gate_up);
@@ -736,13 +780,23 @@ void CudaLlamaModel::run_layer(const ops::Context& ctx, int64_t layer, const Row
 
 // Phase A's tail: s = norm_swiftkv(x_l), every leader's K/V from one GEMM, RoPE and the write
 // into all later cache layers in one launch.
+// normed: norm_swiftkv(x_l) is in normed_; otherwise (a fused one-row step) the projection
+// computes it from the residual stream.
 void CudaLlamaModel::write_swiftkv_cache(const ops::Context& ctx, const Rows& rows,
-                                         const KvCache& cache) {
+                                         const KvCache& cache, bool normed) {
   const ModelConfig& c = local_;
   const int64_t n = rows.num_rows;
-  const Tensor normed = view(normed_, n, c.hidden_size);  // norm_swiftkv(x_l), run_phase_a
   const Tensor kv = view(kv_swiftkv_, n, kv_proj_swiftkv_.dim(0));
-  ops::linear(ctx, kv, normed, kv_proj_swiftkv_);
+  if (normed) {
+    ops::linear(ctx, kv, view(normed_, n, c.hidden_size), kv_proj_swiftkv_);
+  } else {
+    ops::decode_linear(ctx, {.out = kv,
+                             .x = rows.residual,
+                             .w = kv_proj_swiftkv_,
+                             .input = ops::LinearInput::kRmsNorm,
+                             .norm_weight = norm_swiftkv_,
+                             .eps = static_cast<float>(c.rms_norm_eps)});
+  }
   std::vector<Tensor> k_caches;
   std::vector<Tensor> v_caches;
   for (int64_t j = c.num_key_value_layers; j < c.num_hidden_layers; ++j) {
@@ -772,13 +826,14 @@ void CudaLlamaModel::run_phase_a(const ops::Context& ctx, const Rows& rows, cons
   if (swiftkv_active_) {
     const Tensor normed = view(normed_, rows.num_rows, c.hidden_size);
     const auto eps = static_cast<float>(c.rms_norm_eps);
+    const bool fused = fuses(rows) && !pending;
     if (pending) {  // residual = x_l, normed = norm_swiftkv(x_l)
       ops::fused_add_rms_norm(ctx, normed, rows.residual, rows.block_out, norm_swiftkv_, eps);
-    } else {
+    } else if (!fused) {
       ops::rms_norm(ctx, normed, rows.residual, norm_swiftkv_, eps);
     }
     pending = false;
-    write_swiftkv_cache(ctx, rows, cache);
+    write_swiftkv_cache(ctx, rows, cache, !fused);
   }
 }
 

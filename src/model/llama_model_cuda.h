@@ -71,6 +71,10 @@ struct CudaModelOptions {
   int64_t max_model_len = 4096;           // longest sequence (width of the block tables)
   bool cuda_graphs = true;
   int64_t max_graph_batch = 256;  // largest padded batch a graph is captured for
+  // Steps of one row (batch-1 decode) run each projection as ops::decode_linear, with the
+  // norms, SwiGLU and residual adds fused in, when the model allows it (bf16, one rank, hidden
+  // and intermediate sizes the kernel takes); false: always the unfused ops (for comparison).
+  bool one_token_fusion = true;
   // Element type of the weights, activations and KV cache: kBF16 (the fast default), or kF32 for
   // exact f32 serving of small models (true f32 GEMMs, no TF32; attention on the generic kernel,
   // since the tensor-core attention kernels are bf16-only).
@@ -161,7 +165,9 @@ class CudaLlamaModel {
   void run_layer(const ops::Context& ctx, int64_t layer, const Rows& rows, const KvCache& cache,
                  bool& pending);
   void run_logits(const ops::Context& ctx, const Rows& rows, int64_t num_rows, bool pending);
-  void write_swiftkv_cache(const ops::Context& ctx, const Rows& rows, const KvCache& cache);
+  void write_swiftkv_cache(const ops::Context& ctx, const Rows& rows, const KvCache& cache,
+                           bool normed);
+  bool fuses(const Rows& rows) const;  // a one-row step on ops::decode_linear
   void all_reduce(const ops::Context& ctx, const Tensor& t) const;
   void run_graph(const ops::Context& ctx, GraphKind kind, int64_t padded,
                  const std::function<void()>& body);

@@ -12,6 +12,7 @@
 #include "core/tensor.h"
 #include "ops/add_inplace.h"
 #include "ops/context.h"
+#include "ops/decode_linear.h"
 #include "ops/device.h"
 #include "ops/embedding.h"
 #include "ops/fused_add_rms_norm.h"

@@ -2,6 +2,9 @@
 // bf16 cache and an e4m3 cache (against the reference on the dequantized cache).
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <vector>
+
 #include "attention_test_util.h"
 #include "kernels/cuda/decode_attention.h"
 
@@ -16,9 +19,18 @@ auto decode_with(int num_splits) {
     const int splits = num_splits > 0
                            ? num_splits
                            : cuda::decode_attention_num_splits(args.num_tokens, args.num_kv_heads);
-    const size_t bytes = cuda::decode_attention_workspace_bytes(args.num_tokens, args.num_heads,
-                                                                args.head_dim, splits);
+    const size_t bytes = cuda::decode_attention_workspace_bytes(
+        args.num_tokens, args.num_heads, args.num_kv_heads, args.head_dim, splits);
     const cuda::DeviceBuffer workspace(bytes);
+    cuda::clear_decode_attention_workspace(stream, workspace.data(), bytes);
+    // Twice, the output poisoned in between (0x7fc1 bf16 NaN, as the harness poisons it): the
+    // first call must leave the split counters at zero for the second to combine its splits.
+    cuda::decode_attention_bf16(stream, args, splits, workspace.data(), bytes);
+    const std::vector<uint16_t> poison(
+        static_cast<size_t>(args.num_tokens * args.num_heads * args.head_dim),
+        testing::kPoisonBf16);
+    CUDA_CHECK(cudaMemcpyAsync(args.out, poison.data(), poison.size() * 2, cudaMemcpyHostToDevice,
+                               stream));
     cuda::decode_attention_bf16(stream, args, splits, workspace.data(), bytes);
     CUDA_CHECK(cudaStreamSynchronize(stream));  // the workspace dies with this scope
   };

@@ -15,6 +15,7 @@
 #include "cuda_test_util.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/decode_attention.h"
+#include "kernels/cuda/decode_linear.h"
 #include "kernels/cuda/fused_add_rms_norm.h"
 #include "kernels/cuda/gemm.h"
 #include "kernels/cuda/prefill_attention.h"
@@ -144,6 +145,24 @@ TEST(CudaBench, DISABLED_Gemm) {
     });
     const double bytes = 2.0 * static_cast<double>(s.m * s.k + s.n * s.k + s.m * s.n);
     std::printf("BENCH gemm (graph) m=%ld n=%ld k=%ld: %.4f ms, %.0f GB/s\n", s.m, s.n, s.k, ms,
+                bytes / ms * 1e-6);
+  }
+  // The same one-token shapes on decode_linear (bulk-copied weight stream, programmatic launches
+  // that overlap each other's start and end).
+  for (const Shape& s : shapes) {
+    if (s.m != 1) {
+      continue;
+    }
+    const int64_t slices = std::min<int64_t>(16, int64_t{128256} * 4096 / (s.n * s.k));
+    const double ms = time_graph_ms(stream.get(), 16, [&](int i) {
+      cuda::decode_linear_bf16(stream.get(), {.out = bf16_ptr(out),
+                                              .x = bf16_ptr(x),
+                                              .w = bf16_ptr(w) + (i % slices) * s.n * s.k,
+                                              .n = s.n,
+                                              .k = s.k});
+    });
+    const double bytes = 2.0 * static_cast<double>(s.k + s.n * s.k + s.n);
+    std::printf("BENCH decode_linear (graph) n=%ld k=%ld: %.4f ms, %.0f GB/s\n", s.n, s.k, ms,
                 bytes / ms * 1e-6);
   }
 }
@@ -299,8 +318,9 @@ TEST(CudaBench, DISABLED_DecodeAttention) {
     const cuda::DeviceBuffer out(static_cast<size_t>(copies * s.batch * heads * head_dim) * 2);
     const int splits = cuda::decode_attention_num_splits(s.batch, kv_heads);
     const size_t workspace_bytes =
-        cuda::decode_attention_workspace_bytes(s.batch, heads, head_dim, splits);
+        cuda::decode_attention_workspace_bytes(s.batch, heads, kv_heads, head_dim, splits);
     const cuda::DeviceBuffer workspace(workspace_bytes);
+    cuda::clear_decode_attention_workspace(stream.get(), workspace.data(), workspace_bytes);
     const cuda::PagedAttentionArgs args = {.out = bf16_ptr(out),
                                            .q = bf16_ptr(q),
                                            .k_cache = bf16_ptr(p.k_cache),

@@ -552,6 +552,43 @@ TEST_F(CudaModel, Random8BShapeMatchesCpu) {
             0.0);
 }
 
+// One-row steps run on ops::decode_linear (norms, SwiGLU and residual adds fused into the
+// projections, programmatic launches in the decode graphs); the same model with that fusion off
+// runs them on cuBLASLt and the separate ops. The Llama-3.1-8B shape with 3 layers, the last one
+// SwiftKV (so the fused all-leaders K/V projection and Q-only projection run too): a prompt, then
+// decode steps, with SwiftKV on and off. Only the order of f32 sums differs.
+TEST_F(CudaModel, Random8BShapeOneTokenFusionMatchesUnfused) {
+  ModelConfig config = random_model_config({.shape = "llama-3.1-8b", .num_swiftkv_layers = 1});
+  config.num_hidden_layers = 3;
+  config.num_key_value_layers = 2;
+  config.validate();
+  CudaModelOptions options = small_options();
+  options.max_num_batched_tokens = 64;
+  options.max_num_logits = 64;
+  CudaModelOptions unfused_options = options;
+  unfused_options.one_token_fusion = false;
+  for (const SwiftKVMode mode : {SwiftKVMode::kOn, SwiftKVMode::kOff}) {
+    const auto fused = CudaLlamaModel::random(ctx_, config, 9, mode, options);
+    const auto unfused = CudaLlamaModel::random(ctx_, config, 9, mode, unfused_options);
+    const KvCache fused_cache(ctx_, fused->cache_shape(32, 16));
+    const KvCache unfused_cache(ctx_, unfused->cache_shape(32, 16));
+    const BatchView prompt = batcher_.one(random_tokens(40, 13, 128000), 0, 3);
+    EXPECT_EQ(max_relative_error(fused->forward(ctx_, prompt, fused_cache),
+                                 unfused->forward(ctx_, prompt, unfused_cache)),
+              0.0);  // many rows: the same unfused ops in both
+    double worst = 0.0;
+    for (int32_t step = 0; step < 4; ++step) {
+      const BatchView next = batcher_.one({1000 + step * 77}, 40 + step, 1);
+      worst = std::max(worst, max_relative_error(fused->forward(ctx_, next, fused_cache),
+                                                 unfused->forward(ctx_, next, unfused_cache)));
+    }
+    EXPECT_GT(fused->num_graphs(), 0);
+    EXPECT_LT(worst, kBf16Tolerance);
+    std::printf("8B shape, 3 layers, swiftkv %s: one-token fusion vs unfused decode %.2e\n",
+                mode == SwiftKVMode::kOn ? "on" : "off", worst);
+  }
+}
+
 // The fp8 cache on the tensor-core kernels (head_dim 128, GQA 4): the Llama-3.1-8B shape with 3
 // layers, the last two SwiftKV layers (two group leaders: a two-layer e4m3 bulk write); a
 // 40-token prompt (prefill kernel) and decode steps (decode kernel, whole-step graphs): skip ==

@@ -12,6 +12,7 @@
 #include "kernels/cuda/context.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/decode_attention.h"
+#include "kernels/cuda/decode_linear.h"
 #include "kernels/cuda/embedding.h"
 #include "kernels/cuda/fused_add_rms_norm.h"
 #include "kernels/cuda/gather_rows.h"
@@ -219,12 +220,14 @@ void reserve_attention_workspace(CudaContext& context, int64_t max_tokens, int64
                                  int64_t num_kv_heads, int64_t head_dim) {
   size_t needed = 0;
   for (int64_t n = 1; n <= max_tokens; ++n) {
-    needed =
-        std::max(needed, decode_attention_workspace_bytes(
-                             n, num_heads, head_dim, decode_attention_num_splits(n, num_kv_heads)));
+    needed = std::max(
+        needed, decode_attention_workspace_bytes(n, num_heads, num_kv_heads, head_dim,
+                                                 decode_attention_num_splits(n, num_kv_heads)));
   }
   if (needed > context.attention_workspace().nbytes()) {
     context.attention_workspace() = DeviceBuffer(needed);
+    DeviceBuffer& workspace = context.attention_workspace();
+    clear_decode_attention_workspace(context.stream(), workspace.data(), workspace.nbytes());
   }
 }
 
@@ -288,6 +291,20 @@ void fused_add_rms_norm(CudaContext& context, const Tensor& out, const Tensor& r
     fused_add_rms_norm_bf16(context.stream(), bf16(out), bf16(residual), bf16(x), bf16(weight),
                             x.dim(0), x.dim(1), eps);
   }
+}
+
+void decode_linear(CudaContext& context, const DecodeLinearCall& call) {
+  decode_linear_bf16(
+      context.stream(),
+      {.out = bf16(call.out),
+       .x = bf16(call.x),
+       .w = bf16(call.w),
+       .norm_weight = call.input == DecodeLinearInput::kRmsNorm ? bf16(call.norm_weight) : nullptr,
+       .n = call.w.dim(0),
+       .k = call.w.dim(1),
+       .eps = call.eps,
+       .input = call.input,
+       .accumulate = call.accumulate});
 }
 
 void swiglu(CudaContext& context, const Tensor& out, const Tensor& gate_up) {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "kernels/cuda/decode_linear_input.h"
 
 namespace swiftkv::cuda {
 
@@ -92,6 +93,19 @@ void rms_norm(CudaContext& context, const Tensor& out, const Tensor& x, const Te
 void fused_add_rms_norm(CudaContext& context, const Tensor& out, const Tensor& residual,
                         const Tensor& x, const Tensor& weight, float eps);
 void swiglu(CudaContext& context, const Tensor& out, const Tensor& gate_up);
+// One token's projection with its input transform and residual add (ops/decode_linear.h).
+struct DecodeLinearCall {
+  Tensor out;
+  Tensor x;
+  Tensor w;
+  DecodeLinearInput input = DecodeLinearInput::kAsIs;
+  Tensor norm_weight;
+  float eps = 0.0F;
+  bool accumulate = false;
+};
+void decode_linear(CudaContext& context, const DecodeLinearCall& call);
+// Whether decode_linear takes in_features k (false when the backend is not built).
+bool decode_linear_supports(int64_t k);
 void gather_rows(CudaContext& context, const Tensor& out, const Tensor& x, const Tensor& indices);
 void copy_tokens(CudaContext& context, const Tensor& ids, const Tensor& source,
                  const Tensor& pairs);

@@ -5,6 +5,7 @@
 #include "kernels/cuda/attention_common.cuh"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/decode_attention.h"
+#include "kernels/cuda/programmatic_launch.cuh"
 
 namespace swiftkv::cuda {
 namespace {
@@ -91,15 +92,16 @@ struct BlockWork {
   int key_begin;
   int key_end;
   int num_tiles;
-  int64_t lse_base;  // partial_lse index of (token, first head of the group, split 0)
+  int active_splits;  // splits of this row that have positions (the others return at once)
+  int64_t lse_base;   // partial lse index of (token, first head of the group, split 0)
   const int32_t* block_table;
 };
 
 // This block's work; false when it has none (a padding row, or a split past the row's visible
-// positions, whose log-sum-exp it marks empty).
+// positions).
 template <typename TCache>
 __device__ bool find_block_work(const PagedAttentionArgsT<__nv_bfloat16, TCache>& args,
-                                int num_splits, float* partial_lse, BlockWork& work) {
+                                int num_splits, BlockWork& work) {
   work.token = static_cast<int>(blockIdx.x);
   work.kv_head = static_cast<int>(blockIdx.y);
   work.split = static_cast<int>(blockIdx.z);
@@ -113,14 +115,10 @@ __device__ bool find_block_work(const PagedAttentionArgsT<__nv_bfloat16, TCache>
   const int q_len = info.q_end - info.q_start;
   const int visible = info.kv_len - q_len + (work.token - info.q_start) + 1;
   const int chunk = split_chunk(visible, num_splits);
-  const int active_splits = (visible + chunk - 1) / chunk;
+  work.active_splits = (visible + chunk - 1) / chunk;
   work.lse_base =
       (static_cast<int64_t>(work.token) * num_heads + work.kv_head * work.group) * num_splits;
-  if (work.split >= active_splits) {
-    const int tid = static_cast<int>(threadIdx.x);
-    if (tid < work.group) {
-      partial_lse[work.lse_base + static_cast<int64_t>(tid) * num_splits + work.split] = -INFINITY;
-    }
+  if (work.split >= work.active_splits) {
     return false;
   }
   work.key_begin = work.split * chunk;
@@ -223,13 +221,15 @@ struct BlockPipeline {
     return v_stages() + (tile % kStages) * Layout::kStageBytes;
   }
 
-  // Lets the combine kernel (launched with programmatic stream serialization) be scheduled as
-  // soon as every block of this grid has started (it waits for this grid's completion itself),
-  // finds the block's work (false: none, find_block_work) and starts copying the query rows
-  // and the first two cache tiles.
-  __device__ bool start(int64_t q_stride, int num_splits, float* partial_lse) {
-    asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
-    if (!find_block_work(args, num_splits, partial_lse, work)) {
+  // Lets the next kernel (a programmatic launch) be scheduled as soon as every block of this
+  // grid has started (it waits for this grid's completion itself), waits for the kernels before
+  // (this one is a programmatic launch too: the query rows and the cache come from them), finds
+  // the block's work (false: none, find_block_work) and starts copying the query rows and the
+  // first two cache tiles.
+  __device__ bool start(int64_t q_stride, int num_splits) {
+    allow_dependents_to_launch();
+    wait_for_previous_grid();
+    if (!find_block_work(args, num_splits, work)) {
       return false;
     }
     load_q_tile<kHeadDim>(args.q, q_stride, work, q_tile());
@@ -265,14 +265,99 @@ struct BlockPipeline {
   }
 };
 
+// Where the split kernels put their results: one normalised partial output and log-sum-exp per
+// (query row, head, split), and per (query row, kv head) a count of the splits that are done
+// (zero between calls: the last split resets it).
+struct SplitOutputs {
+  __nv_bfloat16* out;  // args.out
+  int64_t num_heads;
+  float* partial_out;  // [tokens, heads, num_splits, head_dim]
+  float* partial_lse;  // [tokens, heads, num_splits]
+  int* splits_done;    // [tokens, kv heads]
+  int num_kv_heads;
+};
+
+// The last split of a (query row, kv head) to finish weights every split's partial output by
+// its log-sum-exp and writes the group's output rows (so no second kernel is needed): one warp
+// per query head, the lanes over the splits for the weights, then over the dimensions.
+template <int kHeadDim>
+__device__ void combine_if_last(const BlockWork& work, int num_splits, const SplitOutputs& o) {
+  constexpr int kPerLane = kHeadDim / 32;
+  __shared__ int is_last;
+  __shared__ float weights[kWarps][kMaxSplits];
+  __threadfence();  // this block's partials, before its count
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    int* done = o.splits_done + static_cast<int64_t>(work.token) * o.num_kv_heads + work.kv_head;
+    is_last = atomicAdd(done, 1) == work.active_splits - 1;
+    if (is_last) {
+      *done = 0;  // every split has counted: ready for the next call
+    }
+  }
+  __syncthreads();
+  if (!is_last) {
+    return;
+  }
+  __threadfence();
+  const int warp = static_cast<int>(threadIdx.x / 32);
+  const int lane = static_cast<int>(threadIdx.x % 32);
+  const int splits = work.active_splits;
+  for (int row = warp; row < work.group; row += kWarps) {
+    const int64_t base = work.lse_base + static_cast<int64_t>(row) * num_splits;
+    float lse[kMaxSplits / 32];
+    float max_lse = -INFINITY;
+#pragma unroll
+    for (int i = 0; i < kMaxSplits / 32; ++i) {
+      const int s = lane + 32 * i;
+      lse[i] = s < splits ? __ldcg(o.partial_lse + base + s) : -INFINITY;
+      max_lse = fmaxf(max_lse, lse[i]);
+    }
+    for (int offset = 16; offset > 0; offset /= 2) {
+      max_lse = fmaxf(max_lse, __shfl_xor_sync(kFullMask, max_lse, offset));
+    }
+    float total = 0.0F;
+#pragma unroll
+    for (int i = 0; i < kMaxSplits / 32; ++i) {
+      const int s = lane + 32 * i;
+      if (s < splits) {
+        const float weight = exp2f(lse[i] - max_lse);
+        weights[warp][s] = weight;
+        total += weight;
+      }
+    }
+    for (int offset = 16; offset > 0; offset /= 2) {
+      total += __shfl_xor_sync(kFullMask, total, offset);
+    }
+    __syncwarp();
+    float value[kPerLane] = {};
+#pragma unroll 8
+    for (int s = 0; s < splits; ++s) {
+      const float weight = weights[warp][s];
+      const float* partial = o.partial_out + (base + s) * kHeadDim + lane * kPerLane;
+#pragma unroll
+      for (int i = 0; i < kPerLane; ++i) {
+        value[i] += weight * __ldcg(partial + i);
+      }
+    }
+    __nv_bfloat16* out = o.out +
+                         (work.token * o.num_heads + work.kv_head * work.group + row) * kHeadDim +
+                         lane * kPerLane;
+#pragma unroll
+    for (int i = 0; i < kPerLane; i += 2) {
+      *reinterpret_cast<uint32_t*>(out + i) = pack_bf16(value[i] / total, value[i + 1] / total);
+    }
+    __syncwarp();
+  }
+}
+
 // The block's four warps each hold a partial softmax state over their positions, stored in
 // shared memory as out [kWarps][kMaxGroup][kHeadDim] (unnormalised), row maxima and row sums
-// [kWarps][kMaxGroup] (log2 domain). Merges them and writes the split's normalised partial
-// output (times value_scale) and log-sum-exp.
+// [kWarps][kMaxGroup] (log2 domain). Merges them into the split's normalised output (times
+// value_scale): the group's output rows when the row has one split, else its partial output and
+// log-sum-exp, combined by the row's last split.
 template <int kHeadDim>
-__device__ void write_block_partials(const WarpPartials& warps, const BlockWork& work,
-                                     int num_splits, float value_scale, float* partial_out,
-                                     float* partial_lse) {
+__device__ void write_block_result(const WarpPartials& warps, const BlockWork& work, int num_splits,
+                                   float value_scale, const SplitOutputs& o) {
   const float* warp_out = warps.out;
   const float* warp_max = warps.max;
   const float* warp_sum = warps.sum;
@@ -295,11 +380,19 @@ __device__ void write_block_partials(const WarpPartials& warps, const BlockWork&
         value += warp_out[(w * kMaxGroup + row) * kHeadDim + d] * weight;
       }
     }
-    const int64_t index = work.lse_base + static_cast<int64_t>(row) * num_splits + work.split;
-    partial_out[index * kHeadDim + d] = value / sum * value_scale;
-    if (d == 0) {
-      partial_lse[index] = max_all + log2f(sum);
+    if (work.active_splits == 1) {
+      o.out[(work.token * o.num_heads + work.kv_head * work.group + row) * kHeadDim + d] =
+          __float2bfloat16(value / sum * value_scale);
+      continue;
     }
+    const int64_t index = work.lse_base + static_cast<int64_t>(row) * num_splits + work.split;
+    o.partial_out[index * kHeadDim + d] = value / sum * value_scale;
+    if (d == 0) {
+      o.partial_lse[index] = max_all + log2f(sum);
+    }
+  }
+  if (work.active_splits > 1) {
+    combine_if_last<kHeadDim>(work, num_splits, o);
   }
 }
 
@@ -308,11 +401,11 @@ __device__ void write_block_partials(const WarpPartials& warps, const BlockWork&
 template <int kHeadDim>
 __global__ void __launch_bounds__(kThreads, 2)
     decode_attention_kernel(PagedAttentionArgs args, int64_t q_stride, FastDivmod block_divmod,
-                            int num_splits, float* partial_out, float* partial_lse) {
+                            int num_splits, SplitOutputs outputs) {
   constexpr int kKSteps = kHeadDim / 16;
   constexpr int kDimTiles = kHeadDim / 8;
   BlockPipeline<kHeadDim, __nv_bfloat16> pipeline{args, block_divmod};
-  if (!pipeline.start(q_stride, num_splits, partial_lse)) {
+  if (!pipeline.start(q_stride, num_splits)) {
     return;
   }
   const BlockWork& work = pipeline.work;
@@ -419,7 +512,7 @@ __global__ void __launch_bounds__(kThreads, 2)
     }
   }
   __syncthreads();
-  write_block_partials<kHeadDim>(warps, work, num_splits, 1.0F, partial_out, partial_lse);
+  write_block_result<kHeadDim>(warps, work, num_splits, 1.0F, outputs);
 }
 
 __device__ __forceinline__ float max_over_key_lanes(float value) {  // lanes with the same t
@@ -448,11 +541,10 @@ __device__ __forceinline__ float sum_over_key_lanes(float value) {
 template <int kHeadDim, int kNTiles>
 __global__ void __launch_bounds__(kThreads, kNTiles == 1 ? 4 : 2)
     decode_attention_e4m3_kernel(PagedAttentionArgsFp8 args, int64_t q_stride,
-                                 FastDivmod block_divmod, int num_splits, float* partial_out,
-                                 float* partial_lse) {
+                                 FastDivmod block_divmod, int num_splits, SplitOutputs outputs) {
   constexpr int kSteps = kHeadDim / 16;  // k steps of Sᵀ = row tiles of Oᵀ
   BlockPipeline<kHeadDim, __nv_fp8_e4m3> pipeline{args, block_divmod};
-  if (!pipeline.start(q_stride, num_splits, partial_lse)) {
+  if (!pipeline.start(q_stride, num_splits)) {
     return;
   }
   const BlockWork& work = pipeline.work;
@@ -594,65 +686,7 @@ __global__ void __launch_bounds__(kThreads, kNTiles == 1 ? 4 : 2)
     }
   }
   __syncthreads();
-  write_block_partials<kHeadDim>(warps, work, num_splits, 1.0F / attention::kE4M3ToF16Scale,
-                                 partial_out, partial_lse);
-}
-
-// out[token, head] = sum over splits of 2^(lse_s - lse_max) · partial_s / sum of the weights.
-// One warp per (query row, head).
-template <int kHeadDim, typename TCache>
-__global__ void __launch_bounds__(kThreads)
-    decode_combine_kernel(PagedAttentionArgsT<__nv_bfloat16, TCache> args, int num_splits,
-                          const float* partial_out, const float* partial_lse) {
-  constexpr int kPerLane = kHeadDim / 32;
-  __shared__ float weights[kWarps][kMaxSplits];
-  const int token = static_cast<int>(blockIdx.x);
-  const int warp = static_cast<int>(threadIdx.x / 32);
-  const int lane = static_cast<int>(threadIdx.x % 32);
-  const int head = static_cast<int>(blockIdx.y) * kWarps + warp;
-  if (head >= args.num_heads || token >= args.query_start_loc[args.num_seqs]) {
-    return;
-  }
-  // Programmatic dependent launch: wait until the split kernel has finished and its partial
-  // results are visible (a no-op when launched without the attribute).
-  asm volatile("griddepcontrol.wait;\n" ::: "memory");
-  const int64_t base = (static_cast<int64_t>(token) * args.num_heads + head) * num_splits;
-  float max_lse = -INFINITY;
-  for (int s = lane; s < num_splits; s += 32) {
-    max_lse = fmaxf(max_lse, partial_lse[base + s]);
-  }
-  for (int offset = 16; offset > 0; offset /= 2) {
-    max_lse = fmaxf(max_lse, __shfl_xor_sync(kFullMask, max_lse, offset));
-  }
-  float total = 0.0F;
-  for (int s = lane; s < num_splits; s += 32) {
-    const float lse = partial_lse[base + s];
-    const float weight = lse == -INFINITY ? 0.0F : exp2f(lse - max_lse);
-    weights[warp][s] = weight;
-    total += weight;
-  }
-  for (int offset = 16; offset > 0; offset /= 2) {
-    total += __shfl_xor_sync(kFullMask, total, offset);
-  }
-  __syncwarp();
-  float accumulator[kPerLane] = {};
-  for (int s = 0; s < num_splits; ++s) {
-    const float weight = weights[warp][s];
-    if (weight != 0.0F) {
-      const float* partial = partial_out + (base + s) * kHeadDim + lane * kPerLane;
-#pragma unroll
-      for (int i = 0; i < kPerLane; ++i) {
-        accumulator[i] += weight * partial[i];
-      }
-    }
-  }
-  __nv_bfloat16* out =
-      args.out + (static_cast<int64_t>(token) * args.num_heads + head) * kHeadDim + lane * kPerLane;
-#pragma unroll
-  for (int i = 0; i < kPerLane; i += 2) {
-    *reinterpret_cast<uint32_t*>(out + i) =
-        pack_bf16(accumulator[i] / total, accumulator[i + 1] / total);
-  }
+  write_block_result<kHeadDim>(warps, work, num_splits, 1.0F / attention::kE4M3ToF16Scale, outputs);
 }
 
 // The split kernel for this cache type and group size.
@@ -669,7 +703,7 @@ auto split_kernel(int64_t group) {
 
 template <int kHeadDim, typename TCache>
 void launch(cudaStream_t stream, const PagedAttentionArgsT<__nv_bfloat16, TCache>& args,
-            int64_t q_stride, int num_splits, float* partial_out, float* partial_lse) {
+            int64_t q_stride, int num_splits, const SplitOutputs& outputs) {
   constexpr int kShared = SharedLayout<kHeadDim, TCache>::kBytes;
   const auto kernel = split_kernel<kHeadDim, TCache>(args.num_heads / args.num_kv_heads);
   static const bool configured = [] {  // once per process (one device)
@@ -682,27 +716,16 @@ void launch(cudaStream_t stream, const PagedAttentionArgsT<__nv_bfloat16, TCache
   (void)configured;
   const dim3 grid(static_cast<unsigned>(args.num_tokens), static_cast<unsigned>(args.num_kv_heads),
                   static_cast<unsigned>(num_splits));
-  kernel<<<grid, kThreads, kShared, stream>>>(args, q_stride,
-                                              FastDivmod(static_cast<int>(args.block_size)),
-                                              num_splits, partial_out, partial_lse);
-  CUDA_CHECK_LAUNCH();
-  const dim3 combine_grid(static_cast<unsigned>(args.num_tokens),
-                          static_cast<unsigned>((args.num_heads + kWarps - 1) / kWarps));
-  // Programmatic dependent launch hides the combine kernel's launch latency behind the tail of
-  // the split kernel (it matters at small batches, where the whole call takes microseconds).
-  cudaLaunchAttribute attribute{};
-  attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attribute.val.programmaticStreamSerializationAllowed = 1;
-  cudaLaunchConfig_t config{};
-  config.gridDim = combine_grid;
-  config.blockDim = dim3(kThreads);
-  config.dynamicSmemBytes = 0;
-  config.stream = stream;
-  config.attrs = &attribute;
-  config.numAttrs = 1;
-  CUDA_CHECK(cudaLaunchKernelEx(&config, decode_combine_kernel<kHeadDim, TCache>, args, num_splits,
-                                static_cast<const float*>(partial_out),
-                                static_cast<const float*>(partial_lse)));
+  // A programmatic launch: scheduled while the kernel before it (RoPE) finishes, waiting for it
+  // on the GPU (at small batches the whole call takes microseconds).
+  launch_programmatic(kernel, grid, dim3(kThreads), kShared, stream, args, q_stride,
+                      FastDivmod(static_cast<int>(args.block_size)), num_splits, outputs);
+}
+
+// The workspace: the split counters first (16-byte aligned), then the partial outputs and
+// log-sum-exps.
+size_t counter_bytes(int64_t num_tokens, int64_t num_kv_heads) {
+  return static_cast<size_t>((num_tokens * num_kv_heads * 4 + 15) / 16 * 16);
 }
 
 }  // namespace
@@ -722,9 +745,15 @@ int decode_attention_num_splits(int64_t num_tokens, int64_t num_kv_heads) {
   return static_cast<int>(std::clamp<int64_t>(splits, 1, kMaxSplits));
 }
 
-size_t decode_attention_workspace_bytes(int64_t num_tokens, int64_t num_heads, int64_t head_dim,
-                                        int num_splits) {
-  return static_cast<size_t>(num_tokens * num_heads * num_splits * (head_dim + 1)) * sizeof(float);
+size_t decode_attention_workspace_bytes(int64_t num_tokens, int64_t num_heads, int64_t num_kv_heads,
+                                        int64_t head_dim, int num_splits) {
+  return counter_bytes(num_tokens, num_kv_heads) +
+         static_cast<size_t>(num_tokens * num_heads * num_splits * (head_dim + 1)) * sizeof(float);
+}
+
+void clear_decode_attention_workspace(cudaStream_t stream, void* workspace,
+                                      size_t workspace_bytes) {
+  CUDA_CHECK(cudaMemsetAsync(workspace, 0, workspace_bytes, stream));
 }
 
 namespace {
@@ -738,8 +767,8 @@ void run_decode_attention(cudaStream_t stream,
                 kMaxGroup, " query heads per kv head, got ", args.num_heads / args.num_kv_heads);
   SWIFTKV_CHECK(num_splits >= 1 && num_splits <= kMaxSplits, "decode_attention: num_splits ",
                 num_splits, " outside [1, ", kMaxSplits, "]");
-  const size_t needed =
-      decode_attention_workspace_bytes(args.num_tokens, args.num_heads, args.head_dim, num_splits);
+  const size_t needed = decode_attention_workspace_bytes(
+      args.num_tokens, args.num_heads, args.num_kv_heads, args.head_dim, num_splits);
   SWIFTKV_CHECK(workspace_bytes >= needed && reinterpret_cast<uintptr_t>(workspace) % 16 == 0,
                 "decode_attention: workspace of ", workspace_bytes, " bytes at ", workspace,
                 ", need ", needed, " bytes, 16-byte aligned");
@@ -748,12 +777,19 @@ void run_decode_attention(cudaStream_t stream,
   }
   SWIFTKV_CHECK(args.num_kv_heads <= 65535, "decode_attention: too many kv heads");
   const int64_t q_stride = args.q_stride == 0 ? args.num_heads * args.head_dim : args.q_stride;
-  auto* partial_out = static_cast<float*>(workspace);
-  float* partial_lse = partial_out + args.num_tokens * args.num_heads * num_splits * args.head_dim;
+  SplitOutputs outputs{};
+  outputs.out = args.out;
+  outputs.num_heads = args.num_heads;
+  outputs.num_kv_heads = static_cast<int>(args.num_kv_heads);
+  outputs.splits_done = static_cast<int*>(workspace);
+  outputs.partial_out = reinterpret_cast<float*>(static_cast<char*>(workspace) +
+                                                 counter_bytes(args.num_tokens, args.num_kv_heads));
+  outputs.partial_lse =
+      outputs.partial_out + args.num_tokens * args.num_heads * num_splits * args.head_dim;
   if (args.head_dim == 64) {
-    launch<64>(stream, args, q_stride, num_splits, partial_out, partial_lse);
+    launch<64>(stream, args, q_stride, num_splits, outputs);
   } else {
-    launch<128>(stream, args, q_stride, num_splits, partial_out, partial_lse);
+    launch<128>(stream, args, q_stride, num_splits, outputs);
   }
 }
 

@@ -1,5 +1,5 @@
 // Paged decode attention on CUDA ("flash-decoding"): each query row's visible cache positions
-// are split over several blocks, whose partial results a second kernel combines. Best for
+// are split over several blocks, whose partial results the last of them combines. Best for
 // decode-shaped batches (a few query rows per sequence); correct for any query lengths.
 // bf16 in/out, f32 softmax and accumulation; the cache bf16 or e4m3 (read exactly).
 #pragma once
@@ -18,19 +18,24 @@ namespace swiftkv::cuda {
 // CUDA graph keyed by padded batch size can keep it fixed.
 int decode_attention_num_splits(int64_t num_tokens, int64_t num_kv_heads);
 
-// Workspace for the partial results: [num_tokens, num_heads, num_splits, head_dim + 1] f32.
-size_t decode_attention_workspace_bytes(int64_t num_tokens, int64_t num_heads, int64_t head_dim,
-                                        int num_splits);
+// Workspace for the partial results ([num_tokens, num_heads, num_splits, head_dim + 1] f32)
+// and a count of finished splits per (query row, kv head). The counts must be zero before the
+// first call (clear_decode_attention_workspace, once after allocating); every call leaves them
+// zero.
+size_t decode_attention_workspace_bytes(int64_t num_tokens, int64_t num_heads, int64_t num_kv_heads,
+                                        int64_t head_dim, int num_splits);
+void clear_decode_attention_workspace(cudaStream_t stream, void* workspace, size_t workspace_bytes);
 
 // out = softmax(q kᵀ · scale) v per query head (shapes and semantics: paged_attention_args.h;
 // num_heads / num_kv_heads <= 16). Grid (query row, kv head, split): a block of 4 warps loads
 // the group's query heads once (GQA packed into the rows of one 16-row tensor-core tile) and
 // streams its share of the row's visible positions (at least 64, a multiple of 64, spread over
 // the splits the row needs) through a 3-stage cp.async pipeline; each warp takes 16 positions
-// of every 64-position tile (mma.sync m16n8k16). The combine kernel weights the splits by
-// their log-sum-exp (launched as a programmatic dependent launch, so its launch
-// latency hides behind the split kernel's tail). Memory-bound: reads each visible K/V row once per
-// query row.
+// of every 64-position tile (mma.sync m16n8k16). A row with one split writes its output
+// directly; otherwise each split writes a partial output and log-sum-exp, and the row's last
+// split to finish (an atomic count per row and kv head) weights them by their log-sum-exp and
+// writes the output: one kernel, no second launch. Memory-bound: reads each visible K/V row
+// once per query row.
 // e4m3 cache: the stages hold the raw bytes (half the traffic and the shared memory), read with
 // ldmatrix and converted in registers straight into the MMA fragments (no shared-memory round
 // trip). Its kernel computes transposed, Sᵀ = K Qᵀ and Oᵀ = Vᵀ Pᵀ: the positions fill the 16

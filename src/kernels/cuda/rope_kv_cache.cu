@@ -3,6 +3,7 @@
 #include <cstdint>
 
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/programmatic_launch.cuh"
 #include "kernels/cuda/rope_kv_cache.h"
 #include "kernels/cuda/vector_types.cuh"
 
@@ -40,6 +41,9 @@ template <typename T, typename TCache>
 __global__ void rope_kv_cache_kernel(RopeKvCacheArgsT<T, TCache> args) {
   using P = typename PairOf<T>::Type;
   extern __shared__ float tables[];  // cos[half], sin[half]
+  // A programmatic launch: attention may be scheduled now; q, k, v come from the projection.
+  allow_dependents_to_launch();
+  wait_for_previous_grid();
   const int half = static_cast<int>(args.head_dim / 2);
   float* cos_table = tables;
   float* sin_table = tables + half;
@@ -123,8 +127,8 @@ void launch_rope_kv_cache(cudaStream_t stream, const RopeKvCacheArgsT<T, TCache>
   }
   const size_t shared_bytes = sizeof(float) * static_cast<size_t>(args.head_dim);
   const dim3 grid(static_cast<unsigned>(args.num_tokens), static_cast<unsigned>(args.num_layers));
-  rope_kv_cache_kernel<T, TCache><<<grid, kThreads, shared_bytes, stream>>>(args);
-  CUDA_CHECK_LAUNCH();
+  launch_programmatic(rope_kv_cache_kernel<T, TCache>, grid, dim3(kThreads), shared_bytes, stream,
+                      args);
 }
 
 }  // namespace

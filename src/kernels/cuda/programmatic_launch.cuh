@@ -1,0 +1,42 @@
+// Programmatic dependent launch (sm_90), internal to this folder. A kernel launched with
+// launch_programmatic() may start while the kernel before it on the stream is still running,
+// once every block of that kernel has called allow_dependents_to_launch() (or exited). Until it
+// calls wait_for_previous_grid() it may read only what no earlier kernel of the step writes
+// (weights, constant tables) and must write nothing; after the wait, everything the earlier
+// kernels wrote is complete and visible. Both calls are no-ops for a kernel launched normally,
+// and a normal launch after a programmatic one still waits for it to finish.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <utility>
+
+#include "kernels/cuda/cuda_check.h"
+
+namespace swiftkv::cuda {
+
+__device__ __forceinline__ void wait_for_previous_grid() {
+  asm volatile("griddepcontrol.wait;\n" ::: "memory");
+}
+
+__device__ __forceinline__ void allow_dependents_to_launch() {
+  asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
+}
+
+template <typename... KernelParams, typename... Args>
+void launch_programmatic(void (*kernel)(KernelParams...), dim3 grid, dim3 block,
+                         size_t shared_bytes, cudaStream_t stream, Args&&... args) {
+  cudaLaunchAttribute attribute{};
+  attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attribute.val.programmaticStreamSerializationAllowed = 1;
+  cudaLaunchConfig_t config{};
+  config.gridDim = grid;
+  config.blockDim = block;
+  config.dynamicSmemBytes = shared_bytes;
+  config.stream = stream;
+  config.attrs = &attribute;
+  config.numAttrs = 1;
+  CUDA_CHECK(cudaLaunchKernelEx(&config, kernel, std::forward<Args>(args)...));
+}
+
+}  // namespace swiftkv::cuda

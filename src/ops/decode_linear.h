@@ -1,0 +1,35 @@
+// The linear layer of a one-token step with the small ops around it fused in (kCuda only).
+#pragma once
+
+#include "core/tensor.h"
+#include "kernels/cuda/decode_linear_input.h"
+#include "ops/context.h"
+
+namespace swiftkv::ops {
+
+using LinearInput = cuda::DecodeLinearInput;
+
+// out (=, or += when accumulate) input(x) · wᵀ for one token, where input(x) is
+//   kAsIs:    x                                  x: [1, k]
+//   kRmsNorm: rms_norm(x, norm_weight, eps)      x: [1, k] (the residual stream)
+//   kSiluMul: swiglu(x), x = gate | up           x: [1, 2k]
+// w: [n, k]; out: [1, n]. Each step rounds to bf16 as the unfused ops do (the transformed x,
+// the projection, the sum), so it equals rms_norm/swiglu + linear (+ the residual add of
+// fused_add_rms_norm) up to the order of f32 sums. kCuda, all bf16, k as
+// decode_linear_supported says; out must not overlap x.
+struct DecodeLinear {
+  Tensor out;
+  Tensor x;
+  Tensor w;
+  LinearInput input = LinearInput::kAsIs;
+  Tensor norm_weight = Tensor();  // [k], kRmsNorm only
+  float eps = 0.0F;
+  bool accumulate = false;
+};
+void decode_linear(const Context& ctx, const DecodeLinear& args);
+
+// Whether decode_linear takes a [?, k] weight on this context (kCuda built, k a multiple of
+// 1,024 up to 16,384).
+bool decode_linear_supported(const Context& ctx, int64_t k);
+
+}  // namespace swiftkv::ops
