@@ -13,10 +13,11 @@ constexpr int kConsumerThreads = kConsumerWarps * 32;
 constexpr int kThreads = kConsumerThreads + 32;  // the last warp is the producer
 constexpr int kPiece = 1024;                     // elements of a chunk one consumer warp takes
 constexpr int kChunk = kPiece * kConsumerWarps;  // 16 KB of weights per stage
-// A ring of 8 stages (128 KB): with x it leaves room for one block per SM, so consecutive
-// projections, launched programmatically, never put two of their blocks on one SM (which would
-// stream twice that SM's share of the rows through one SM). Measured in dev/kernels/NOTES.md.
-constexpr int kStages = 8;
+// A ring of 7 stages (112 KB): with x (8-32 KB) one block fits beside a decode-attention block
+// (100 KB; o_proj streams while attention runs) but two never share an SM, so consecutive
+// projections, launched programmatically, do not put two blocks of one grid on an SM (which
+// would stream twice that SM's share of the rows through one SM). dev/kernels/NOTES.md.
+constexpr int kStages = 7;
 constexpr int kConsumerBarrier = 1;  // named barrier of the consumer warps (0 is __syncthreads)
 constexpr uint32_t kMaxSharedBytes = 227 * 1024;  // a block's limit on sm_90
 

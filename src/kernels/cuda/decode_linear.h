@@ -3,7 +3,7 @@
 //
 // At one token a projection is a pure weight stream (2 bytes per multiply-add). Each block
 // (one per SM) takes a contiguous range of output rows, i.e. one contiguous span of w, and one
-// producer thread copies it in 16 KB chunks into a ring of 8 shared-memory stages with bulk
+// producer thread copies it in 16 KB chunks into a ring of 7 shared-memory stages with bulk
 // async copies (cp.async.bulk + mbarrier), so the bytes in flight cost no registers; eight
 // consumer warps take a 1,024-element piece of each chunk, and the pieces' dot products with x
 // are summed per row in a fixed order. The kernel is a programmatic launch
