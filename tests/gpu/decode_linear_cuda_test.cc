@@ -121,21 +121,24 @@ void run_case(const Case& c) {
   }
 }
 
-TEST(CudaDecodeLinear, MatchesReference) {
-  const std::vector<Case> cases = {
-      // Llama-3.1-8B's projections: QKV, o_proj, gate-up, down.
-      {6144, 4096, DecodeLinearInput::kRmsNorm, false},
-      {4096, 4096, DecodeLinearInput::kAsIs, true},
-      {28672, 4096, DecodeLinearInput::kRmsNorm, false},
-      {4096, 14336, DecodeLinearInput::kSiluMul, true},
-      // Fewer rows than SMs, rows not a multiple of the grid, short last chunks, the widest k.
-      {1, 1024, DecodeLinearInput::kAsIs, false},
-      {7, 2048, DecodeLinearInput::kRmsNorm, false},
-      {133, 3072, DecodeLinearInput::kSiluMul, false},
-      {1000, 16384, DecodeLinearInput::kAsIs, true},
-      {263, 5120, DecodeLinearInput::kRmsNorm, true},
-  };
-  for (const Case& c : cases) {
+TEST(CudaDecodeLinear, LlamaShapesMatchReference) {
+  // Llama-3.1-8B's projections: QKV, o_proj, gate-up, down.
+  for (const Case& c : std::vector<Case>{{6144, 4096, DecodeLinearInput::kRmsNorm, false},
+                                         {4096, 4096, DecodeLinearInput::kAsIs, true},
+                                         {28672, 4096, DecodeLinearInput::kRmsNorm, false},
+                                         {4096, 14336, DecodeLinearInput::kSiluMul, true}}) {
+    run_case(c);
+  }
+}
+
+// Fewer rows than SMs, rows not a multiple of the grid, short last chunks, the widest k (small
+// enough for compute-sanitizer).
+TEST(CudaDecodeLinear, EdgeShapesMatchReference) {
+  for (const Case& c : std::vector<Case>{{1, 1024, DecodeLinearInput::kAsIs, false},
+                                         {7, 2048, DecodeLinearInput::kRmsNorm, false},
+                                         {133, 3072, DecodeLinearInput::kSiluMul, false},
+                                         {300, 16384, DecodeLinearInput::kAsIs, true},
+                                         {263, 5120, DecodeLinearInput::kRmsNorm, true}}) {
     run_case(c);
   }
 }
