@@ -13,8 +13,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <memory>
 #include <random>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -168,6 +168,146 @@ std::string fmt(const char* format, double value) {
   return buffer;
 }
 
+// What every workload of a run shares: the options, the device context, the model options and
+// cache layouts, the ceilings, and the random stream of the tokens.
+struct BenchRun {
+  const GpuBenchOptions& o;
+  const ops::Context& ctx;
+  CudaModelOptions cuda_options = {};
+  Layout prefill_layout = {.blocks_per_seq = 0};
+  Layout decode_layout = {.blocks_per_seq = 0};
+  int64_t num_blocks = 0;
+  int warmup = 3;
+  Ceilings ceilings = {};
+  std::mt19937 rng{7};
+  double prefill_off_rate = 0;  // tokens/s of the `off` prefill, for the speed-up of the others
+};
+
+// One model of the run (SwiftKV mode `mode_name`), its cache filled with random values.
+struct BenchModel {
+  std::unique_ptr<CudaLlamaModel> model;
+  ModelCounts counts;
+  KvCache cache;
+  std::string label;
+  std::string mode_name;
+};
+
+BenchModel load_bench_model(const BenchRun& run, const std::string& mode_name) {
+  const GpuBenchOptions& o = run.o;
+  LoadOptions load;
+  load.mode = mode_name == "on"       ? SwiftKVMode::kOn
+              : mode_name == "noskip" ? SwiftKVMode::kNoSkip
+                                      : SwiftKVMode::kOff;
+  load.random_swiftkv_layers = o.swiftkv_layers;
+  load.random_group_size = o.group_size;
+  auto model = load_cuda_model(o.model, load, run.ctx, run.cuda_options);
+  const ModelCounts counts = count(*model);
+  KvCache cache(run.ctx, model->cache_shape(run.num_blocks, 16));
+  for (int64_t layer = 0; layer < cache.shape().num_cache_layers; ++layer) {
+    ops::fill_random_uniform(run.ctx, cache.keys(layer), 100 + 2 * static_cast<uint64_t>(layer), 0,
+                             1.0F);
+    ops::fill_random_uniform(run.ctx, cache.values(layer), 101 + 2 * static_cast<uint64_t>(layer),
+                             0, 1.0F);
+  }
+  std::string label = str_cat(
+      o.model,
+      o.swiftkv_layers > 0 ? str_cat(" (", o.swiftkv_layers, " SwiftKV layers)") : std::string(),
+      model->kv_cache_dtype() == DType::kF8E4M3 ? ", fp8 KV cache" : "");
+  return {std::move(model), counts, std::move(cache), std::move(label), mode_name};
+}
+
+int32_t random_token(BenchRun& run, const BenchModel& m) {
+  std::uniform_int_distribution<int32_t> token(
+      0, static_cast<int32_t>(m.model->config().vocab_size - 1));
+  return token(run.rng);
+}
+
+// The table row of the prefill workload.
+std::string prefill_row(BenchRun& run, BenchModel& m) {
+  const GpuBenchOptions& o = run.o;
+  const ModelConfig& c = m.model->config();
+  std::vector<std::vector<int32_t>> prompts(static_cast<size_t>(o.prefill_seqs));
+  for (auto& p : prompts) {
+    p.resize(static_cast<size_t>(o.prompt_len));
+    for (int32_t& t : p) {
+      t = random_token(run, m);
+    }
+  }
+  const BatchView batch = make_batch(run.prefill_layout, prompts,
+                                     std::vector<int32_t>(prompts.size(), 0), /*one_logit=*/true);
+  const double seconds = time_steps(run.ctx, 2, std::max(1, o.iters / 2),
+                                    [&](int) { m.model->forward_device(run.ctx, batch, m.cache); });
+  const double tokens = static_cast<double>(o.prefill_seqs * o.prompt_len);
+  const double n = static_cast<double>(o.prompt_len);
+  // Baseline-model FLOPs (the paper's normalisation for SwiftKV): decoder-layer GEMMs over
+  // every token, lm_head over the logit rows, causal attention QKᵀ and PV.
+  const double attention_flops = 4.0 * static_cast<double>(c.head_dim) *
+                                 static_cast<double>(c.num_attention_heads) *
+                                 static_cast<double>(c.num_hidden_layers) * n * (n + 1) / 2 *
+                                 static_cast<double>(o.prefill_seqs);
+  const double flops = 2.0 * m.counts.layer_matmul_params * tokens +
+                       2.0 * m.counts.lm_head_params * static_cast<double>(o.prefill_seqs) +
+                       attention_flops;
+  const double tflops = flops / seconds / 1e12;
+  const double rate = tokens / seconds;
+  std::string util;
+  if (m.mode_name == "off") {
+    run.prefill_off_rate = rate;
+    util = fmt("%.0f TFLOP/s", tflops);
+    if (run.ceilings.gemm_tflops > 0) {
+      util += str_cat(" = ", fmt("%.1f", 100 * tflops / run.ceilings.gemm_tflops), "% MFU");
+    }
+  } else {
+    // SwiftKV skips most of the later layers' FLOPs: report the baseline-model FLOPs per
+    // second (the paper's normalisation) and the speed-up over `off`.
+    util = fmt("%.0f baseline-model TFLOP/s", tflops);
+    if (run.prefill_off_rate > 0) {
+      util += str_cat(", ", fmt("%.2fx", rate / run.prefill_off_rate), " the off prefill");
+    }
+  }
+  return str_cat("| ", m.label, " | ", m.mode_name, " | prefill ", o.prefill_seqs, " x ",
+                 o.prompt_len, " | ", fmt("%.0f", rate), " | ", fmt("%.1f", seconds * 1e3), " | ",
+                 util, " |\n");
+}
+
+// The table rows of the decode workloads.
+std::string decode_rows(BenchRun& run, BenchModel& m) {
+  const GpuBenchOptions& o = run.o;
+  std::string rows;
+  for (const int64_t batch_size : o.decode_batches) {
+    std::vector<std::vector<int32_t>> tokens(static_cast<size_t>(batch_size),
+                                             std::vector<int32_t>(1));
+    std::vector<BatchView> batches;
+    for (int step = 0; step < run.warmup + o.iters; ++step) {
+      for (auto& t : tokens) {
+        t[0] = random_token(run, m);
+      }
+      batches.push_back(make_batch(
+          run.decode_layout, tokens,
+          std::vector<int32_t>(tokens.size(), static_cast<int32_t>(o.context + step)), true));
+    }
+    const double seconds = time_steps(run.ctx, run.warmup, o.iters, [&](int step) {
+      m.model->forward_device(run.ctx, batches[static_cast<size_t>(step)], m.cache);
+    });
+    const double kv_len = static_cast<double>(o.context) + run.warmup + o.iters / 2.0;
+    const double kv_bytes = static_cast<double>(batch_size) * kv_len * m.counts.kv_bytes_per_token;
+    const double weight_bw = m.counts.decode_weight_bytes / seconds / 1e9;
+    const double total_bw = (m.counts.decode_weight_bytes + kv_bytes) / seconds / 1e9;
+    std::string util = fmt("weights %.0f GB/s", weight_bw);
+    if (run.ceilings.copy_gbps > 0) {
+      util += str_cat(" = ", fmt("%.1f", 100 * weight_bw / run.ceilings.copy_gbps), "% of copy");
+    }
+    util += str_cat("; weights+KV ", fmt("%.0f GB/s", total_bw));
+    if (run.ceilings.copy_gbps > 0) {
+      util += str_cat(" = ", fmt("%.1f", 100 * total_bw / run.ceilings.copy_gbps), "%");
+    }
+    rows += str_cat("| ", m.label, " | ", m.mode_name, " | decode batch ", batch_size, ", ctx ",
+                    o.context, " | ", fmt("%.0f", static_cast<double>(batch_size) / seconds), " | ",
+                    fmt("%.2f", seconds * 1e3), " | ", util, " |\n");
+  }
+  return rows;
+}
+
 void run_gpu_bench(const GpuBenchOptions& o) {
   const DType dtype = parse_dtype(o.dtype);
   const std::optional<DType> kv_cache_dtype =
@@ -175,18 +315,17 @@ void run_gpu_bench(const GpuBenchOptions& o) {
   const ops::CudaDevice device;
   const ops::Context ctx = device.context();
   std::printf("device: %s\n", device.description().c_str());
-  Ceilings ceilings;
+  BenchRun run{.o = o, .ctx = ctx};
   if (o.ceilings) {
-    ceilings = measure_ceilings(ctx);
+    run.ceilings = measure_ceilings(ctx);
     std::printf("ceilings: bf16 GEMM 8192^3 %.1f TFLOP/s | device copy %.0f GB/s (read+write)\n",
-                ceilings.gemm_tflops, ceilings.copy_gbps);
+                run.ceilings.gemm_tflops, run.ceilings.copy_gbps);
   }
   const int64_t max_batch = o.decode_batches.empty() ? 1
                                                      : *std::max_element(o.decode_batches.begin(),
                                                                          o.decode_batches.end());
-  const int warmup = 3;
-  const int64_t decode_len = o.context + warmup + o.iters + 1;
-  CudaModelOptions cuda_options;
+  const int64_t decode_len = o.context + run.warmup + o.iters + 1;
+  CudaModelOptions& cuda_options = run.cuda_options;
   cuda_options.max_num_batched_tokens = std::max(o.prefill_seqs * o.prompt_len, max_batch);
   cuda_options.max_num_seqs = std::max<int64_t>(max_batch, o.prefill_seqs);
   cuda_options.max_num_logits = cuda_options.max_num_seqs;
@@ -195,118 +334,35 @@ void run_gpu_bench(const GpuBenchOptions& o) {
   cuda_options.one_token_fusion = o.one_token_fusion;
   cuda_options.dtype = dtype;
   cuda_options.kv_cache_dtype = kv_cache_dtype;
-  const Layout prefill_layout{.blocks_per_seq = (o.prompt_len + 15) / 16};
-  const Layout decode_layout{.blocks_per_seq = (decode_len + 15) / 16};
-  const int64_t num_blocks = std::max(o.prefill_seqs * prefill_layout.blocks_per_seq,
-                                      max_batch * decode_layout.blocks_per_seq);
+  run.prefill_layout = {.blocks_per_seq = (o.prompt_len + 15) / 16};
+  run.decode_layout = {.blocks_per_seq = (decode_len + 15) / 16};
+  run.num_blocks = std::max(o.prefill_seqs * run.prefill_layout.blocks_per_seq,
+                            max_batch * run.decode_layout.blocks_per_seq);
 
-  std::ostringstream table;
-  table << "| model | swiftkv | workload | tokens/s | ms/step | utilisation |\n"
-        << "|---|---|---|---|---|---|\n";
-  std::mt19937 rng(7);
-  double prefill_off_rate = 0;
-  for (const std::string& mode_name : o.swiftkv) {
-    LoadOptions load;
-    load.mode = mode_name == "on"       ? SwiftKVMode::kOn
-                : mode_name == "noskip" ? SwiftKVMode::kNoSkip
-                                        : SwiftKVMode::kOff;
-    load.random_swiftkv_layers = o.swiftkv_layers;
-    load.random_group_size = o.group_size;
-    auto model = load_cuda_model(o.model, load, ctx, cuda_options);
-    const ModelConfig& c = model->config();
-    const ModelCounts counts = count(*model);
-    const KvCache cache(ctx, model->cache_shape(num_blocks, 16));
-    for (int64_t layer = 0; layer < cache.shape().num_cache_layers; ++layer) {
-      ops::fill_random_uniform(ctx, cache.keys(layer), 100 + 2 * static_cast<uint64_t>(layer), 0,
-                               1.0F);
-      ops::fill_random_uniform(ctx, cache.values(layer), 101 + 2 * static_cast<uint64_t>(layer), 0,
-                               1.0F);
-    }
-    std::uniform_int_distribution<int32_t> token(0, static_cast<int32_t>(c.vocab_size - 1));
-    const std::string label = str_cat(
-        o.model,
-        o.swiftkv_layers > 0 ? str_cat(" (", o.swiftkv_layers, " SwiftKV layers)") : std::string(),
-        model->kv_cache_dtype() == DType::kF8E4M3 ? ", fp8 KV cache" : "");
-
-    if (o.prefill_seqs > 0) {
-      std::vector<std::vector<int32_t>> prompts(static_cast<size_t>(o.prefill_seqs));
-      for (auto& p : prompts) {
-        p.resize(static_cast<size_t>(o.prompt_len));
-        for (int32_t& t : p) {
-          t = token(rng);
-        }
-      }
-      const BatchView batch = make_batch(
-          prefill_layout, prompts, std::vector<int32_t>(prompts.size(), 0), /*one_logit=*/true);
-      const double seconds = time_steps(ctx, 2, std::max(1, o.iters / 2),
-                                        [&](int) { model->forward_device(ctx, batch, cache); });
-      const double tokens = static_cast<double>(o.prefill_seqs * o.prompt_len);
-      const double n = static_cast<double>(o.prompt_len);
-      // Baseline-model FLOPs (the paper's normalisation for SwiftKV): decoder-layer GEMMs over
-      // every token, lm_head over the logit rows, causal attention QKᵀ and PV.
-      const double attention_flops = 4.0 * static_cast<double>(c.head_dim) *
-                                     static_cast<double>(c.num_attention_heads) *
-                                     static_cast<double>(c.num_hidden_layers) * n * (n + 1) / 2 *
-                                     static_cast<double>(o.prefill_seqs);
-      const double flops = 2.0 * counts.layer_matmul_params * tokens +
-                           2.0 * counts.lm_head_params * static_cast<double>(o.prefill_seqs) +
-                           attention_flops;
-      const double tflops = flops / seconds / 1e12;
-      const double rate = tokens / seconds;
-      std::string util;
-      if (mode_name == "off") {
-        prefill_off_rate = rate;
-        util = fmt("%.0f TFLOP/s", tflops);
-        if (ceilings.gemm_tflops > 0) {
-          util += str_cat(" = ", fmt("%.1f", 100 * tflops / ceilings.gemm_tflops), "% MFU");
-        }
-      } else {
-        // SwiftKV skips most of the later layers' FLOPs: report the baseline-model FLOPs per
-        // second (the paper's normalisation) and the speed-up over `off`.
-        util = fmt("%.0f baseline-model TFLOP/s", tflops);
-        if (prefill_off_rate > 0) {
-          util += str_cat(", ", fmt("%.2fx", rate / prefill_off_rate), " the off prefill");
-        }
-      }
-      table << "| " << label << " | " << mode_name << " | prefill " << o.prefill_seqs << " x "
-            << o.prompt_len << " | " << fmt("%.0f", rate) << " | " << fmt("%.1f", seconds * 1e3)
-            << " | " << util << " |\n";
-    }
-    for (const int64_t batch_size : o.decode_batches) {
-      std::vector<std::vector<int32_t>> tokens(static_cast<size_t>(batch_size),
-                                               std::vector<int32_t>(1));
-      std::vector<BatchView> batches;
-      for (int step = 0; step < warmup + o.iters; ++step) {
-        for (auto& t : tokens) {
-          t[0] = token(rng);
-        }
-        batches.push_back(make_batch(
-            decode_layout, tokens,
-            std::vector<int32_t>(tokens.size(), static_cast<int32_t>(o.context + step)), true));
-      }
-      const double seconds = time_steps(ctx, warmup, o.iters, [&](int step) {
-        model->forward_device(ctx, batches[static_cast<size_t>(step)], cache);
-      });
-      const double kv_len = static_cast<double>(o.context) + warmup + o.iters / 2.0;
-      const double kv_bytes = static_cast<double>(batch_size) * kv_len * counts.kv_bytes_per_token;
-      const double weight_bw = counts.decode_weight_bytes / seconds / 1e9;
-      const double total_bw = (counts.decode_weight_bytes + kv_bytes) / seconds / 1e9;
-      std::string util = fmt("weights %.0f GB/s", weight_bw);
-      if (ceilings.copy_gbps > 0) {
-        util += str_cat(" = ", fmt("%.1f", 100 * weight_bw / ceilings.copy_gbps), "% of copy");
-      }
-      util += str_cat("; weights+KV ", fmt("%.0f GB/s", total_bw));
-      if (ceilings.copy_gbps > 0) {
-        util += str_cat(" = ", fmt("%.1f", 100 * total_bw / ceilings.copy_gbps), "%");
-      }
-      table << "| " << label << " | " << mode_name << " | decode batch " << batch_size << ", ctx "
-            << o.context << " | " << fmt("%.0f", static_cast<double>(batch_size) / seconds) << " | "
-            << fmt("%.2f", seconds * 1e3) << " | " << util << " |\n";
-    }
-    std::printf("%s: %lld graphs captured\n", mode_name.c_str(),
-                static_cast<long long>(model->num_graphs()));
+  // Every mode's decode workloads first, then the prefills: right after a large prefill the GPU
+  // runs batch-1 decode steps measurably slower for a while (H200: 4.77-4.98 ms per step over 10
+  // steps after 4 x 2048-token prefills, 4.48 ms without; docs/benchmarks.md), an after-effect of
+  // the prefill, not a property of decode. Each pass loads the model again (random weights are
+  // generated on the GPU in milliseconds).
+  std::vector<std::string> decode(o.swiftkv.size());
+  std::vector<std::string> prefill(o.swiftkv.size());
+  for (size_t i = 0; i < o.swiftkv.size(); ++i) {
+    BenchModel m = load_bench_model(run, o.swiftkv[i]);
+    decode[i] = decode_rows(run, m);
+    std::printf("%s: %lld graphs captured\n", o.swiftkv[i].c_str(),
+                static_cast<long long>(m.model->num_graphs()));
   }
-  std::printf("\n%s", table.str().c_str());
+  for (size_t i = 0; i < o.swiftkv.size() && o.prefill_seqs > 0; ++i) {
+    BenchModel m = load_bench_model(run, o.swiftkv[i]);
+    prefill[i] = prefill_row(run, m);
+  }
+  std::string table =
+      "| model | swiftkv | workload | tokens/s | ms/step | utilisation "
+      "|\n|---|---|---|---|---|---|\n";
+  for (size_t i = 0; i < o.swiftkv.size(); ++i) {
+    table += prefill[i] + decode[i];
+  }
+  std::printf("\n%s", table.c_str());
   std::fflush(stdout);
 }
 
