@@ -114,6 +114,23 @@ class CudaModel : public ::testing::Test {
     return o;
   }
 
+  // The Llama-3.1-8B shape cut to `layers` layers, the last `swiftkv_layers` of them SwiftKV,
+  // and options for its short test batches.
+  static ModelConfig short_8b_config(int64_t layers, int64_t swiftkv_layers) {
+    ModelConfig config =
+        random_model_config({.shape = "llama-3.1-8b", .num_swiftkv_layers = swiftkv_layers});
+    config.num_hidden_layers = layers;
+    config.num_key_value_layers = layers - swiftkv_layers;
+    config.validate();
+    return config;
+  }
+  static CudaModelOptions short_8b_options() {
+    CudaModelOptions options = small_options();
+    options.max_num_batched_tokens = 64;
+    options.max_num_logits = 64;
+    return options;
+  }
+
   std::unique_ptr<CudaLlamaModel> load_gpu(const std::string& dir, SwiftKVMode mode,
                                            bool graphs = true, DType dtype = DType::kBF16,
                                            std::optional<DType> kv_cache_dtype = std::nullopt) {
@@ -515,13 +532,8 @@ INSTANTIATE_TEST_SUITE_P(Layers, CudaModelSwiftKV,
 // layers, the second a SwiftKV layer: the tensor-core attention kernels and the real GEMM
 // shapes, against the CPU forward on the same weights; `off` against the plain base model.
 TEST_F(CudaModel, Random8BShapeMatchesCpu) {
-  ModelConfig config = random_model_config({.shape = "llama-3.1-8b", .num_swiftkv_layers = 1});
-  config.num_hidden_layers = 2;
-  config.num_key_value_layers = 1;
-  config.validate();
-  CudaModelOptions options = small_options();
-  options.max_num_batched_tokens = 64;
-  options.max_num_logits = 64;
+  const ModelConfig config = short_8b_config(2, 1);
+  const CudaModelOptions options = short_8b_options();
   for (const SwiftKVMode mode : {SwiftKVMode::kOn, SwiftKVMode::kOff}) {
     const auto gpu = CudaLlamaModel::random(ctx_, config, 5, mode, options);
     const auto cpu = cpu_oracle(*gpu);
@@ -558,13 +570,8 @@ TEST_F(CudaModel, Random8BShapeMatchesCpu) {
 // SwiftKV (so the fused all-leaders K/V projection and Q-only projection run too): a prompt, then
 // decode steps, with SwiftKV on and off. Only the order of f32 sums differs.
 TEST_F(CudaModel, Random8BShapeOneTokenFusionMatchesUnfused) {
-  ModelConfig config = random_model_config({.shape = "llama-3.1-8b", .num_swiftkv_layers = 1});
-  config.num_hidden_layers = 3;
-  config.num_key_value_layers = 2;
-  config.validate();
-  CudaModelOptions options = small_options();
-  options.max_num_batched_tokens = 64;
-  options.max_num_logits = 64;
+  const ModelConfig config = short_8b_config(3, 1);
+  const CudaModelOptions options = short_8b_options();
   CudaModelOptions unfused_options = options;
   unfused_options.one_token_fusion = false;
   for (const SwiftKVMode mode : {SwiftKVMode::kOn, SwiftKVMode::kOff}) {
@@ -594,13 +601,8 @@ TEST_F(CudaModel, Random8BShapeOneTokenFusionMatchesUnfused) {
 // 40-token prompt (prefill kernel) and decode steps (decode kernel, whole-step graphs): skip ==
 // no-skip to kBf16Tolerance, and the logits within kFp8CacheRandomTolerance of the bf16 cache's.
 TEST_F(CudaModel, Random8BShapeFp8CacheMatchesBf16Cache) {
-  ModelConfig config = random_model_config({.shape = "llama-3.1-8b", .num_swiftkv_layers = 2});
-  config.num_hidden_layers = 3;
-  config.num_key_value_layers = 1;
-  config.validate();
-  CudaModelOptions options = small_options();
-  options.max_num_batched_tokens = 64;
-  options.max_num_logits = 64;
+  const ModelConfig config = short_8b_config(3, 2);
+  const CudaModelOptions options = short_8b_options();
   CudaModelOptions fp8_options = options;
   fp8_options.kv_cache_dtype = DType::kF8E4M3;
   const auto skip = CudaLlamaModel::random(ctx_, config, 5, SwiftKVMode::kOn, fp8_options);
