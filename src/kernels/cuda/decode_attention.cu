@@ -740,7 +740,8 @@ int decode_attention_num_splits(int64_t num_tokens, int64_t num_kv_heads) {
   }();
   const int64_t rows = std::max<int64_t>(1, num_tokens * num_kv_heads);
   // About one (row, split) block per SM: more splits (2 and 4 per SM were measured) cost more in
-  // the combine kernel than they gain in the split kernel (H200, batch 1-64, dev/kernels/NOTES.md).
+  // the combine than they gain in the splits (H200, batch 1-64, with a separate combine kernel
+  // in session 5; batch 1 with the last-split combine in session 7; dev/kernels/NOTES.md).
   const int64_t splits = (int64_t{num_sms} + rows - 1) / rows;
   return static_cast<int>(std::clamp<int64_t>(splits, 1, kMaxSplits));
 }
