@@ -9,8 +9,9 @@
 # Usage: scripts/distill-demo.sh [work_dir]   (default: demo-distill/; build: build-train/)
 # Env: SWIFTKV_BUILD_DIR (default build-train), EPOCHS (1), LR (1e-2), BATCH (4),
 #   TEMPERATURE (2), HIDDEN_WEIGHT (1), THREADS (1), EVAL_DOCS (held-out paragraphs scored by
-#   `swiftkv eval`, 0 = all), CONFIGS ("2 1,3 1,3 2,1 1,1 2"), REPORT_ONLY (1: no training or
-#   evaluation, only results.md and the generation from what an earlier run left).
+#   `swiftkv eval`, 0 = all), CONFIGS ("2 1,3 1,3 2,1 1,1 2"), NUM_PROMPTS (150: stories the
+#   teacher writes, on the first run in a work dir), REPORT_ONLY (1: no training or evaluation,
+#   only results.md and the generation from what an earlier run left).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -23,6 +24,7 @@ temperature=${TEMPERATURE:-2}
 hidden_weight=${HIDDEN_WEIGHT:-1}
 threads=${THREADS:-1}  # libtorch OpenMP spins badly on shared CPUs; 1 is fastest there
 eval_docs=${EVAL_DOCS:-0}
+num_prompts=${NUM_PROMPTS:-150}
 report_only=${REPORT_ONLY:-0}
 IFS=, read -r -a configs <<<"${CONFIGS:-2 1,3 1,3 2,1 1,1 2}"
 shared=${SWIFTKV_SHARED_DIR:-$root/../shared}
@@ -59,7 +61,7 @@ awk -v RS= -v ORS='\n\n' 'NR==FNR { n++; next }
 openers=("Once upon a time" "Once upon a time, there was a little girl named" "One day," \
   "Once upon a time, there was a big" "Tom and Sue" "The sun was shining and")
 : > prompts.jsonl
-for i in $(seq 0 149); do
+for i in $(seq 0 $((num_prompts - 1))); do
   printf '{"prompt": "%s"}\n' "${openers[$((i % ${#openers[@]}))]}" >> prompts.jsonl
 done
 echo "train: $(grep -c '' train.txt) lines, held out: $(grep -c '' heldout.txt) lines"
