@@ -135,6 +135,25 @@ struct CudaLlamaModel::Rows {
   ops::AttentionMetadata attention;
 };
 
+namespace {
+
+// Whether ops::decode_linear takes every projection of a decoder layer (and SwiftKV's).
+bool decode_linear_takes_layers(const ops::Context& ctx, const ModelConfig& c) {
+  const int64_t hidden = c.hidden_size;
+  const int64_t q_width = c.num_attention_heads * c.head_dim;
+  const int64_t kv_width = c.num_key_value_heads * c.head_dim;
+  int64_t num_leaders = 0;
+  for (int64_t j = 0; j < c.num_hidden_layers; ++j) {
+    num_leaders += c.is_swiftkv_leader(j) ? 1 : 0;
+  }
+  const auto takes = [&](int64_t n, int64_t k) { return ops::decode_linear_supported(ctx, n, k); };
+  return takes(q_width + 2 * kv_width, hidden) && takes(hidden, q_width) &&
+         takes(2 * c.intermediate_size, hidden) && takes(hidden, c.intermediate_size) &&
+         (!c.is_swiftkv() || (takes(q_width, hidden) && takes(num_leaders * 2 * kv_width, hidden)));
+}
+
+}  // namespace
+
 CudaLlamaModel::CudaLlamaModel(const ops::Context& ctx, ModelConfig config, SwiftKVMode mode,
                                const CudaModelOptions& options)
     : config_(std::move(config)),
@@ -162,9 +181,9 @@ CudaLlamaModel::CudaLlamaModel(const ops::Context& ctx, ModelConfig config, Swif
   }
   options_.kv_cache_dtype = cache_dtype;
   options_.one_token_fusion = options_.one_token_fusion && options_.dtype == DType::kBF16 &&
-                              shard_.size == 1 &&
-                              ops::decode_linear_supported(ctx, config_.hidden_size) &&
-                              ops::decode_linear_supported(ctx, config_.intermediate_size);
+                              shard_.size == 1 && decode_linear_takes_layers(ctx, config_);
+  lm_head_fusion_ = options_.one_token_fusion &&
+                    ops::decode_linear_supported(ctx, config_.vocab_size, config_.hidden_size);
   options_.max_num_logits = std::min(options_.max_num_logits, options_.max_num_batched_tokens);
   options_.max_num_seqs = std::min(options_.max_num_seqs, options_.max_num_batched_tokens);
   // Graph batches are padded to powers of two: the largest must fit every buffer.
@@ -694,6 +713,10 @@ bool CudaLlamaModel::fuses(const Rows& rows) const {
   return options_.one_token_fusion && rows.num_rows == 1;
 }
 
+bool CudaLlamaModel::fuses_lm_head(const Rows& rows, bool pending) const {
+  return lm_head_fusion_ && fuses(rows) && !pending;
+}
+
 // A decoder layer. `pending`: the residual stream still lacks block_out (the last unfused
 // block's output). One-row steps (fuses) run the projections as ops::decode_linear: the input
 // norms are recomputed inside the projection that reads them, SwiGLU inside down_proj, and
@@ -843,6 +866,15 @@ void CudaLlamaModel::run_logits(const ops::Context& ctx, const Rows& rows, int64
   const auto eps = static_cast<float>(c.rms_norm_eps);
   const Tensor normed = view(normed_, num_rows, c.hidden_size);
   const Tensor residual = rows.residual.rows(0, num_rows);
+  if (fuses_lm_head(rows, pending)) {
+    ops::decode_linear(ctx, {.out = view(logits_, 1, c.vocab_size),
+                             .x = residual,
+                             .w = lm_head_,
+                             .input = ops::LinearInput::kRmsNorm,
+                             .norm_weight = norm_,
+                             .eps = eps});
+    return;
+  }
   if (pending) {
     ops::fused_add_rms_norm(ctx, normed, residual, rows.block_out.rows(0, num_rows), norm_, eps);
   } else {

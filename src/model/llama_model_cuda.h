@@ -168,6 +168,7 @@ class CudaLlamaModel {
   void write_swiftkv_cache(const ops::Context& ctx, const Rows& rows, const KvCache& cache,
                            bool normed);
   bool fuses(const Rows& rows) const;  // a one-row step on ops::decode_linear
+  bool fuses_lm_head(const Rows& rows, bool pending) const;
   void all_reduce(const ops::Context& ctx, const Tensor& t) const;
   void run_graph(const ops::Context& ctx, GraphKind kind, int64_t padded,
                  const std::function<void()>& body);
@@ -177,6 +178,7 @@ class CudaLlamaModel {
   ModelConfig local_;  // this rank's part (heads, KV heads, intermediate size); config_ when alone
   SwiftKVMode mode_;
   bool swiftkv_active_;
+  bool lm_head_fusion_ = false;  // one-row steps' logits on ops::decode_linear (norm fused)
   CudaModelOptions options_;
 
   // Weights (options_.dtype on the device).

@@ -6,8 +6,8 @@
 
 namespace swiftkv::ops {
 
-bool decode_linear_supported(const Context& ctx, int64_t k) {
-  return ctx.backend == Backend::kCuda && cuda::decode_linear_supports(k);
+bool decode_linear_supported(const Context& ctx, int64_t n, int64_t k) {
+  return ctx.backend == Backend::kCuda && cuda::decode_linear_supports(n, k);
 }
 
 void decode_linear(const Context& ctx, const DecodeLinear& args) {
@@ -17,11 +17,15 @@ void decode_linear(const Context& ctx, const DecodeLinear& args) {
   detail::check_rank(kOp, "w", args.w, 2);
   detail::check_dtype(kOp, "w", args.w, DType::kBF16);
   detail::check_dtype(kOp, "x", args.x, DType::kBF16);
-  detail::check_dtype(kOp, "out", args.out, DType::kBF16);
+  SWIFTKV_CHECK(
+      args.out.dtype() == DType::kBF16 || (args.out.dtype() == DType::kF32 && !args.accumulate),
+      "decode_linear: out must be bf16 (or f32 without accumulate), got ",
+      dtype_name(args.out.dtype()));
   const int64_t n = args.w.dim(0);
   const int64_t k = args.w.dim(1);
-  SWIFTKV_CHECK(cuda::decode_linear_supports(k), "decode_linear: in_features ", k,
-                " is not a multiple of 1024 up to 16384");
+  SWIFTKV_CHECK(cuda::decode_linear_supports(n, k), "decode_linear: a ", n, " x ", k,
+                " weight: in_features must be a multiple of 1024 up to 16384, and a block's "
+                "share of the rows must fit its shared memory");
   const int64_t x_width = args.input == LinearInput::kSiluMul ? 2 * k : k;
   detail::check_shape(kOp, "x", args.x, {1, x_width});
   detail::check_shape(kOp, "out", args.out, {1, n});

@@ -15,8 +15,8 @@ using LinearInput = cuda::DecodeLinearInput;
 //   kSiluMul: swiglu(x), x = gate | up           x: [1, 2k]
 // w: [n, k]; out: [1, n]. Each step rounds to bf16 as the unfused ops do (the transformed x,
 // the projection, the sum), so it equals rms_norm/swiglu + linear (+ the residual add of
-// fused_add_rms_norm) up to the order of f32 sums. kCuda, all bf16, k as
-// decode_linear_supported says; out must not overlap x.
+// fused_add_rms_norm) up to the order of f32 sums. kCuda, bf16 (out may be f32, unrounded,
+// without accumulate: logits), a shape decode_linear_supported takes; out must not overlap x.
 struct DecodeLinear {
   Tensor out;
   Tensor x;
@@ -28,8 +28,8 @@ struct DecodeLinear {
 };
 void decode_linear(const Context& ctx, const DecodeLinear& args);
 
-// Whether decode_linear takes a [?, k] weight on this context (kCuda built, k a multiple of
-// 1,024 up to 16,384).
-bool decode_linear_supported(const Context& ctx, int64_t k);
+// Whether decode_linear takes an [n, k] weight on this context (kCuda built, k a multiple of
+// 1,024 up to 16,384, a block's share of rows within its shared memory).
+bool decode_linear_supported(const Context& ctx, int64_t n, int64_t k);
 
 }  // namespace swiftkv::ops

@@ -57,11 +57,12 @@ struct Case {
   int64_t k;
   DecodeLinearInput input;
   bool accumulate;
+  bool f32_out = false;  // logits: f32 sums, unrounded
 };
 
 void run_case(const Case& c) {
   SCOPED_TRACE(::testing::Message() << c.n << " x " << c.k << " input " << static_cast<int>(c.input)
-                                    << " accumulate " << c.accumulate);
+                                    << " accumulate " << c.accumulate << " f32 " << c.f32_out);
   std::mt19937 rng(static_cast<uint32_t>(c.n * 131 + c.k));
   const int64_t x_width = c.input == DecodeLinearInput::kSiluMul ? 2 * c.k : c.k;
   const auto w = testing::random_bf16(static_cast<size_t>(c.n * c.k), rng, 0.02F);
@@ -79,7 +80,10 @@ void run_case(const Case& c) {
   const cuda::DeviceBuffer d_x = to_device(x, stream.get());
   const cuda::DeviceBuffer d_norm = to_device(norm_weight, stream.get());
   const cuda::DeviceBuffer d_out = to_device(out0, stream.get());
-  const cuda::DecodeLinearArgs args{.out = bf16_ptr(d_out),
+  const cuda::DeviceBuffer d_out_f32(static_cast<size_t>(c.n) * 4);
+  auto* out_f32 = d_out_f32.as<float>();
+  const cuda::DecodeLinearArgs args{.out = c.f32_out ? nullptr : bf16_ptr(d_out),
+                                    .out_f32 = c.f32_out ? out_f32 : nullptr,
                                     .x = bf16_ptr(d_x),
                                     .w = bf16_ptr(d_w),
                                     .norm_weight = bf16_ptr(d_norm),
@@ -90,6 +94,7 @@ void run_case(const Case& c) {
                                     .accumulate = c.accumulate};
   cuda::decode_linear_bf16(stream.get(), args);
   const auto out = to_host<uint16_t>(d_out, static_cast<size_t>(c.n), stream.get());
+  const auto logits = to_host<float>(d_out_f32, static_cast<size_t>(c.n), stream.get());
 
   for (int64_t r = 0; r < c.n; ++r) {
     double exact = 0.0;
@@ -102,15 +107,18 @@ void run_case(const Case& c) {
       magnitude += std::abs(term);
       largest = std::max(largest, std::abs(term));
     }
-    // One bf16 rounding of y (2^-8 relative, with slack), f32 sums (2^-20 of the magnitude),
-    // and up to 4 input elements one rounding off (RMSNorm / exp on another device).
-    double tolerance = 0x1p-8 * std::abs(exact) + 0x1p-20 * magnitude + 4 * 0x1p-8 * largest;
+    // One bf16 rounding of y (2^-8 relative, with slack; none for f32 output), f32 sums (2^-20
+    // of the magnitude), and up to 4 input elements one rounding off (RMSNorm / exp on another
+    // device).
+    double tolerance =
+        (c.f32_out ? 0.0 : 0x1p-8 * std::abs(exact)) + 0x1p-20 * magnitude + 4 * 0x1p-8 * largest;
     double expected = exact;
     if (c.accumulate) {
       expected += bf16_to_f32(out0[static_cast<size_t>(r)]);
       tolerance += 0x1p-8 * std::abs(expected);  // the rounding of the sum
     }
-    const float got = bf16_to_f32(out[static_cast<size_t>(r)]);
+    const float got =
+        c.f32_out ? logits[static_cast<size_t>(r)] : bf16_to_f32(out[static_cast<size_t>(r)]);
     ASSERT_NEAR(got, expected, tolerance + 1e-6) << "row " << r;
   }
 
@@ -118,6 +126,7 @@ void run_case(const Case& c) {
   if (!c.accumulate) {
     cuda::decode_linear_bf16(stream.get(), args);
     EXPECT_EQ(to_host<uint16_t>(d_out, static_cast<size_t>(c.n), stream.get()), out);
+    EXPECT_EQ(to_host<float>(d_out_f32, static_cast<size_t>(c.n), stream.get()), logits);
   }
 }
 
@@ -126,7 +135,9 @@ TEST(CudaDecodeLinear, LlamaShapesMatchReference) {
   for (const Case& c : std::vector<Case>{{6144, 4096, DecodeLinearInput::kRmsNorm, false},
                                          {4096, 4096, DecodeLinearInput::kAsIs, true},
                                          {28672, 4096, DecodeLinearInput::kRmsNorm, false},
-                                         {4096, 14336, DecodeLinearInput::kSiluMul, true}}) {
+                                         {4096, 14336, DecodeLinearInput::kSiluMul, true},
+                                         // the LM head (part of it): f32 logits
+                                         {16000, 4096, DecodeLinearInput::kRmsNorm, false, true}}) {
     run_case(c);
   }
 }
@@ -138,7 +149,8 @@ TEST(CudaDecodeLinear, EdgeShapesMatchReference) {
                                          {7, 2048, DecodeLinearInput::kRmsNorm, false},
                                          {133, 3072, DecodeLinearInput::kSiluMul, false},
                                          {300, 16384, DecodeLinearInput::kAsIs, true},
-                                         {263, 5120, DecodeLinearInput::kRmsNorm, true}}) {
+                                         {263, 5120, DecodeLinearInput::kRmsNorm, true},
+                                         {45, 1024, DecodeLinearInput::kAsIs, false, true}}) {
     run_case(c);
   }
 }
@@ -199,8 +211,28 @@ TEST(CudaDecodeLinear, RejectsWhatItCannotTake) {
   EXPECT_THROW(call(4, 32768, bf16_ptr(buffer) + 100000), InternalError);  // k too wide
   EXPECT_THROW(call(0, 1024, bf16_ptr(buffer) + 100000), InternalError);   // no rows
   EXPECT_THROW(call(4, 1024, bf16_ptr(buffer) + 512), InternalError);      // out overlaps x
-  EXPECT_FALSE(cuda::decode_linear_supports(1000));
-  EXPECT_TRUE(cuda::decode_linear_supports(4096));
+  EXPECT_THROW(call(4, 1024, nullptr), InternalError);                     // no output
+  auto* logits = reinterpret_cast<float*>(bf16_ptr(buffer) + 100000);
+  EXPECT_THROW(cuda::decode_linear_bf16(stream.get(), {.out = bf16_ptr(buffer) + 200000,
+                                                       .out_f32 = logits,
+                                                       .x = bf16_ptr(buffer),
+                                                       .w = bf16_ptr(buffer) + 4096,
+                                                       .n = 4,
+                                                       .k = 1024}),
+               InternalError);  // two outputs
+  EXPECT_THROW(cuda::decode_linear_bf16(stream.get(), {.out_f32 = logits,
+                                                       .x = bf16_ptr(buffer),
+                                                       .w = bf16_ptr(buffer) + 4096,
+                                                       .n = 4,
+                                                       .k = 1024,
+                                                       .accumulate = true}),
+               InternalError);  // f32 accumulate
+  EXPECT_FALSE(cuda::decode_linear_supports(4096, 1000));
+  EXPECT_TRUE(cuda::decode_linear_supports(4096, 4096));
+  EXPECT_TRUE(cuda::decode_linear_supports(128256, 4096));  // Llama 3's LM head
+  // A block's share of 400,000 rows x 16 pieces of partial sums is beyond its shared memory.
+  EXPECT_FALSE(cuda::decode_linear_supports(400000, 16384));
+  EXPECT_THROW(call(400000, 16384, bf16_ptr(buffer) + 100000), InternalError);
 }
 
 }  // namespace

@@ -296,7 +296,8 @@ void fused_add_rms_norm(CudaContext& context, const Tensor& out, const Tensor& r
 void decode_linear(CudaContext& context, const DecodeLinearCall& call) {
   decode_linear_bf16(
       context.stream(),
-      {.out = bf16(call.out),
+      {.out = is_f32(call.out) ? nullptr : bf16(call.out),
+       .out_f32 = is_f32(call.out) ? f32(call.out) : nullptr,
        .x = bf16(call.x),
        .w = bf16(call.w),
        .norm_weight = call.input == DecodeLinearInput::kRmsNorm ? bf16(call.norm_weight) : nullptr,

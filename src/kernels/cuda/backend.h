@@ -104,8 +104,8 @@ struct DecodeLinearCall {
   bool accumulate = false;
 };
 void decode_linear(CudaContext& context, const DecodeLinearCall& call);
-// Whether decode_linear takes in_features k (false when the backend is not built).
-bool decode_linear_supports(int64_t k);
+// Whether decode_linear takes an [n, k] weight (false when the backend is not built).
+bool decode_linear_supports(int64_t n, int64_t k);
 void gather_rows(CudaContext& context, const Tensor& out, const Tensor& x, const Tensor& indices);
 void copy_tokens(CudaContext& context, const Tensor& ids, const Tensor& source,
                  const Tensor& pairs);

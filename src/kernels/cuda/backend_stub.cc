@@ -58,7 +58,7 @@ void fused_add_rms_norm(CudaContext&, const Tensor&, const Tensor&, const Tensor
 }
 void swiglu(CudaContext&, const Tensor&, const Tensor&) { not_built(); }
 void decode_linear(CudaContext&, const DecodeLinearCall&) { not_built(); }
-bool decode_linear_supports(int64_t) { return false; }
+bool decode_linear_supports(int64_t, int64_t) { return false; }
 void gather_rows(CudaContext&, const Tensor&, const Tensor&, const Tensor&) { not_built(); }
 void copy_tokens(CudaContext&, const Tensor&, const Tensor&, const Tensor&) { not_built(); }
 void rope_write_kv_cache(CudaContext&, const RopeWriteArgs&) { not_built(); }

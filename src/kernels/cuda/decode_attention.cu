@@ -93,6 +93,7 @@ struct BlockWork {
   int key_end;
   int num_tiles;
   int active_splits;  // splits of this row that have positions (the others return at once)
+  int stable_end;     // positions before it were written by earlier steps, not this one
   int64_t lse_base;   // partial lse index of (token, first head of the group, split 0)
   const int32_t* block_table;
 };
@@ -121,6 +122,7 @@ __device__ bool find_block_work(const PagedAttentionArgsT<__nv_bfloat16, TCache>
   if (work.split >= work.active_splits) {
     return false;
   }
+  work.stable_end = info.kv_len - q_len;
   work.key_begin = work.split * chunk;
   work.key_end = min(visible, work.key_begin + chunk);
   work.num_tiles = (work.key_end - work.key_begin + kTileKeys - 1) / kTileKeys;
@@ -222,23 +224,36 @@ struct BlockPipeline {
   }
 
   // Lets the next kernel (a programmatic launch) be scheduled as soon as every block of this
-  // grid has started (it waits for this grid's completion itself), waits for the kernels before
-  // (this one is a programmatic launch too: the query rows and the cache come from them), finds
-  // the block's work (false: none, find_block_work) and starts copying the query rows and the
-  // first two cache tiles.
+  // grid has started (it waits for this grid's completion itself), finds the block's work
+  // (false: none, find_block_work) and starts copying the query rows and the first two cache
+  // tiles. This kernel is a programmatic launch too: the query rows and the step's own cache
+  // positions come from the kernels before it, so only the tiles of positions earlier steps
+  // wrote are copied before waiting for them (with the metadata: uploaded before the step).
+  // The query rows and the first two tiles form the first copy group.
   __device__ bool start(int64_t q_stride, int num_splits) {
     allow_dependents_to_launch();
+    const bool has_work = find_block_work(args, num_splits, work);
+    const int first_tiles = has_work ? min(work.num_tiles, 2) : 0;
+    const auto stable = [&](int tile) {
+      return min(work.key_end, work.key_begin + (tile + 1) * kTileKeys) <= work.stable_end;
+    };
+    for (int tile = 0; tile < first_tiles; ++tile) {
+      if (stable(tile)) {
+        load_kv_tile<kHeadDim>(args, block_divmod, work, tile, tile, k_stages(), v_stages());
+      }
+    }
     wait_for_previous_grid();
-    if (!find_block_work(args, num_splits, work)) {
+    if (!has_work) {
       return false;
     }
     load_q_tile<kHeadDim>(args.q, q_stride, work, q_tile());
-    load_kv_tile<kHeadDim>(args, block_divmod, work, 0, 0, k_stages(), v_stages());
-    cp_async_commit();
-    if (work.num_tiles > 1) {
-      load_kv_tile<kHeadDim>(args, block_divmod, work, 1, 1, k_stages(), v_stages());
+    for (int tile = 0; tile < first_tiles; ++tile) {
+      if (!stable(tile)) {
+        load_kv_tile<kHeadDim>(args, block_divmod, work, tile, tile, k_stages(), v_stages());
+      }
     }
     cp_async_commit();
+    cp_async_commit();  // (empty) the second group, so wait_for's counting holds
     return true;
   }
 

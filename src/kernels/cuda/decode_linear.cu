@@ -312,6 +312,10 @@ __global__ void __launch_bounds__(kThreads)
     for (int p = 0; p < pieces_per_row; ++p) {
       sum += piece_sums[r * pieces_per_row + p];
     }
+    if (args.out_f32 != nullptr) {
+      args.out_f32[row0 + r] = sum;
+      continue;
+    }
     const __nv_bfloat16 y = __float2bfloat16(sum);
     __nv_bfloat16* out = args.out + row0 + r;
     *out = args.accumulate ? __float2bfloat16(__bfloat162float(*out) + __bfloat162float(y)) : y;
@@ -333,34 +337,51 @@ int multiprocessor_count() {
 
 bool aligned16(const void* pointer) { return reinterpret_cast<uintptr_t>(pointer) % 16 == 0; }
 
+// The grid (one block per SM, at most one per row) and a block's shared memory.
+struct Launch {
+  int grid;
+  SharedLayout layout;
+};
+
+Launch launch_of(int64_t n, int64_t k) {
+  const int grid = static_cast<int>(std::min<int64_t>(multiprocessor_count(), n));
+  return {grid, SharedLayout(k, (n + grid - 1) / grid)};
+}
+
+bool k_supported(int64_t k) {
+  return k > 0 && k % kDecodeLinearKMultiple == 0 && k <= kDecodeLinearMaxK;
+}
+
 }  // namespace
 
-bool decode_linear_supports(int64_t k) {
-  return k > 0 && k % kDecodeLinearKMultiple == 0 && k <= kDecodeLinearMaxK;
+bool decode_linear_supports(int64_t n, int64_t k) {
+  return k_supported(k) && n > 0 && launch_of(n, k).layout.total <= kMaxSharedBytes;
 }
 
 void decode_linear_bf16(cudaStream_t stream, const DecodeLinearArgs& args) {
   static_assert(kDecodeLinearKMultiple == kPiece);
-  SWIFTKV_CHECK(decode_linear_supports(args.k), "decode_linear: in_features ", args.k,
+  SWIFTKV_CHECK(k_supported(args.k), "decode_linear: in_features ", args.k,
                 " is not a positive multiple of ", kDecodeLinearKMultiple, " up to ",
                 kDecodeLinearMaxK);
   SWIFTKV_CHECK(args.n > 0, "decode_linear: out_features ", args.n, " must be positive");
-  SWIFTKV_CHECK(args.out != nullptr && args.x != nullptr && args.w != nullptr,
-                "decode_linear: null out, x or w");
+  SWIFTKV_CHECK((args.out == nullptr) != (args.out_f32 == nullptr),
+                "decode_linear: exactly one of out and out_f32");
+  SWIFTKV_CHECK(args.out_f32 == nullptr || !args.accumulate,
+                "decode_linear: an f32 output does not accumulate");
+  SWIFTKV_CHECK(args.x != nullptr && args.w != nullptr, "decode_linear: null x or w");
   SWIFTKV_CHECK(aligned16(args.x) && aligned16(args.w),
-                "decode_linear: x and w must be 16-byte "
-                "aligned");
+                "decode_linear: x and w must be 16-byte aligned");
   SWIFTKV_CHECK(args.input != DecodeLinearInput::kRmsNorm ||
                     (args.norm_weight != nullptr && aligned16(args.norm_weight)),
                 "decode_linear: RMSNorm input needs a 16-byte aligned norm weight");
   const int64_t x_elements = args.input == DecodeLinearInput::kSiluMul ? 2 * args.k : args.k;
-  const auto* out_begin = reinterpret_cast<const char*>(args.out);
+  const auto* out_begin = args.out != nullptr ? reinterpret_cast<const char*>(args.out)
+                                              : reinterpret_cast<const char*>(args.out_f32);
+  const int64_t out_bytes = args.n * (args.out != nullptr ? 2 : 4);
   const auto* x_begin = reinterpret_cast<const char*>(args.x);
-  SWIFTKV_CHECK(out_begin + args.n * 2 <= x_begin || x_begin + x_elements * 2 <= out_begin,
+  SWIFTKV_CHECK(out_begin + out_bytes <= x_begin || x_begin + x_elements * 2 <= out_begin,
                 "decode_linear: out overlaps x");
-  const int grid = static_cast<int>(std::min<int64_t>(multiprocessor_count(), args.n));
-  const int64_t max_rows = (args.n + grid - 1) / grid;
-  const SharedLayout layout(args.k, max_rows);
+  const auto [grid, layout] = launch_of(args.n, args.k);
   SWIFTKV_CHECK(layout.total <= kMaxSharedBytes, "decode_linear: ", args.n, " x ", args.k,
                 " needs ", layout.total, " bytes of shared memory per block, more than ",
                 kMaxSharedBytes);

@@ -25,6 +25,7 @@ namespace swiftkv::cuda {
 
 struct DecodeLinearArgs {
   __nv_bfloat16* out = nullptr;  // [n]
+  float* out_f32 = nullptr;      // instead of out: the f32 sums, unrounded (logits)
   const __nv_bfloat16* x = nullptr;
   const __nv_bfloat16* w = nullptr;  // [n, k], row-major (the Hugging Face layout)
   const __nv_bfloat16* norm_weight = nullptr;
@@ -39,7 +40,7 @@ struct DecodeLinearArgs {
 // Inner dimensions the kernel takes: multiples of 1,024 up to 16,384.
 inline constexpr int64_t kDecodeLinearKMultiple = 1024;
 inline constexpr int64_t kDecodeLinearMaxK = 16384;
-bool decode_linear_supports(int64_t k);
+bool decode_linear_supports(int64_t n, int64_t k);
 
 // Throws Error on a shape or alignment it does not take (w, x, out 16-byte aligned).
 void decode_linear_bf16(cudaStream_t stream, const DecodeLinearArgs& args);

@@ -2,9 +2,11 @@
 // launch_programmatic() may start while the kernel before it on the stream is still running,
 // once every block of that kernel has called allow_dependents_to_launch() (or exited). Until it
 // calls wait_for_previous_grid() it may read only what no earlier kernel of the step writes
-// (weights, constant tables) and must write nothing; after the wait, everything the earlier
-// kernels wrote is complete and visible. Both calls are no-ops for a kernel launched normally,
-// and a normal launch after a programmatic one still waits for it to finish.
+// (weights, constant tables, the step's metadata, which the host uploads by copies before the
+// step's first kernel, and KV-cache positions written by earlier steps) and must write nothing;
+// after the wait, everything the earlier kernels wrote is complete and visible. Both calls are
+// no-ops for a kernel launched normally, and a normal launch after a programmatic one still waits
+// for it to finish.
 #pragma once
 
 #include <cuda_runtime.h>

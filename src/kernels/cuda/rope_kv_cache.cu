@@ -12,23 +12,30 @@ namespace {
 
 constexpr int kThreads = 256;
 
+// The cos and sin of (position x inv_freq) for elements i and i + 1 of a head (the CPU
+// reference's f32 math).
+struct Angles {
+  float c0, c1, s0, s1;
+};
+
+__device__ Angles angles_at(float position, const float* inv_freq, int i) {
+  const float a0 = position * inv_freq[i];
+  const float a1 = position * inv_freq[i + 1];
+  return {cosf(a0), cosf(a1), sinf(a0), sinf(a1)};
+}
+
 // Rotates elements (i, i+1) and (i+half, i+half+1) of one head in place and optionally copies
 // the rotated values (as rounded to T) to `cache_head`, converted to TCache.
 template <typename T, typename TCache>
-__device__ void rotate_pair(T* head, TCache* cache_head, int i, int half, const float* cos_table,
-                            const float* sin_table) {
+__device__ void rotate_pair(T* head, TCache* cache_head, int i, int half, const Angles& r) {
   using Pair = PairOf<T>;
   using P = typename Pair::Type;
   P* lo_ptr = reinterpret_cast<P*>(head + i);
   P* hi_ptr = reinterpret_cast<P*>(head + i + half);
   const float2 a = Pair::to_float2(*lo_ptr);
   const float2 b = Pair::to_float2(*hi_ptr);
-  const float c0 = cos_table[i];
-  const float c1 = cos_table[i + 1];
-  const float s0 = sin_table[i];
-  const float s1 = sin_table[i + 1];
-  const P lo = Pair::from_floats(a.x * c0 - b.x * s0, a.y * c1 - b.y * s1);
-  const P hi = Pair::from_floats(b.x * c0 + a.x * s0, b.y * c1 + a.y * s1);
+  const P lo = Pair::from_floats(a.x * r.c0 - b.x * r.s0, a.y * r.c1 - b.y * r.s1);
+  const P hi = Pair::from_floats(b.x * r.c0 + a.x * r.s0, b.y * r.c1 + a.y * r.s1);
   *lo_ptr = lo;
   *hi_ptr = hi;
   if (cache_head != nullptr) {
@@ -37,59 +44,71 @@ __device__ void rotate_pair(T* head, TCache* cache_head, int i, int half, const 
   }
 }
 
+// Items of a (token, layer): the rotations of element pairs of q (layer 0 only) and k heads,
+// then (with a cache write) the copies of v's element pairs.
+struct Items {
+  int rotations;
+  int total;
+};
+
+template <typename T, typename TCache>
+__device__ __host__ Items items_of(const RopeKvCacheArgsT<T, TCache>& args, int64_t layer) {
+  const auto pairs_per_head = static_cast<int>(args.head_dim / 4);
+  const auto num_heads = static_cast<int>(layer == 0 ? args.num_heads : 0);
+  const int rotations = (num_heads + static_cast<int>(args.num_kv_heads)) * pairs_per_head;
+  const int copies =
+      args.k_cache != nullptr ? static_cast<int>(args.num_kv_heads * args.head_dim / 2) : 0;
+  return {rotations, rotations + copies};
+}
+
+// One thread per item (block z over a (token, layer)'s items), so a one-token step costs one
+// memory round trip after the wait. The position, the slot and the angles come first: step
+// metadata is uploaded before the step's first kernel, so they need not wait for the projection
+// that writes q, k and v.
 template <typename T, typename TCache>
 __global__ void rope_kv_cache_kernel(RopeKvCacheArgsT<T, TCache> args) {
   using P = typename PairOf<T>::Type;
-  extern __shared__ float tables[];  // cos[half], sin[half]
-  // A programmatic launch: attention may be scheduled now; q, k, v come from the projection.
-  allow_dependents_to_launch();
-  wait_for_previous_grid();
-  const int half = static_cast<int>(args.head_dim / 2);
-  float* cos_table = tables;
-  float* sin_table = tables + half;
+  allow_dependents_to_launch();  // attention may be scheduled now
   const int64_t t = blockIdx.x;
   const int64_t layer = blockIdx.y;
-  const float position = static_cast<float>(args.positions[t]);
-  for (int i = threadIdx.x; i < half; i += kThreads) {
-    const float angle = position * args.inv_freq[i];
-    cos_table[i] = cosf(angle);
-    sin_table[i] = sinf(angle);
+  const Items items = items_of(args, layer);
+  const int item = static_cast<int>(blockIdx.z * kThreads + threadIdx.x);
+  if (item >= items.total) {
+    return;
   }
-  __syncthreads();
-
   const int64_t slot = args.k_cache != nullptr ? args.slot_mapping[t] : -1;
-  const int pairs_per_head = half / 2;
-  const int num_heads = layer == 0 ? static_cast<int>(args.num_heads) : 0;
-  T* const k = args.k + layer * args.kv_layer_stride;
-  const T* const v = args.v + layer * args.kv_layer_stride;
-  TCache* const k_cache =
-      args.k_cache != nullptr ? args.k_cache + layer * args.cache_layer_stride : nullptr;
-  TCache* const v_cache =
-      args.v_cache != nullptr ? args.v_cache + layer * args.cache_layer_stride : nullptr;
-  const int num_kv_heads = static_cast<int>(args.num_kv_heads);
-  const int num_rotations = (num_heads + num_kv_heads) * pairs_per_head;
-  for (int e = threadIdx.x; e < num_rotations; e += kThreads) {
-    const int head = e / pairs_per_head;
-    const int i = 2 * (e % pairs_per_head);
-    if (head < num_heads) {
-      rotate_pair<T, TCache>(args.q + t * args.q_stride + head * args.head_dim, nullptr, i, half,
-                             cos_table, sin_table);
-    } else {
-      const int kv_head = head - num_heads;
-      TCache* cache_head =
-          slot >= 0 ? k_cache + (slot * num_kv_heads + kv_head) * args.head_dim : nullptr;
-      rotate_pair<T, TCache>(k + t * args.kv_stride + kv_head * args.head_dim, cache_head, i, half,
-                             cos_table, sin_table);
-    }
-  }
-  if (slot >= 0) {
-    const int64_t num_v_pairs = num_kv_heads * args.head_dim / 2;
-    const auto* v_row = reinterpret_cast<const P*>(v + t * args.kv_stride);
-    TCache* v_cache_row = v_cache + slot * num_kv_heads * args.head_dim;
-    for (int64_t e = threadIdx.x; e < num_v_pairs; e += kThreads) {
+  const auto num_kv_heads = static_cast<int>(args.num_kv_heads);
+  const auto head_dim = static_cast<int>(args.head_dim);
+  if (item >= items.rotations) {  // v into the cache
+    const int e = item - items.rotations;
+    wait_for_previous_grid();
+    if (slot >= 0) {
+      const auto* v_row =
+          reinterpret_cast<const P*>(args.v + layer * args.kv_layer_stride + t * args.kv_stride);
+      TCache* v_cache_row =
+          args.v_cache + layer * args.cache_layer_stride + slot * num_kv_heads * head_dim;
       store_pair<TCache, T>(v_cache_row + 2 * e, v_row[e]);
     }
+    return;
   }
+  const int half = head_dim / 2;
+  const int pairs_per_head = half / 2;
+  const int head = item / pairs_per_head;
+  const int i = 2 * (item % pairs_per_head);
+  const Angles angles = angles_at(static_cast<float>(args.positions[t]), args.inv_freq, i);
+  const auto num_heads = static_cast<int>(layer == 0 ? args.num_heads : 0);
+  wait_for_previous_grid();  // q, k and v come from the projection
+  if (head < num_heads) {
+    rotate_pair<T, TCache>(args.q + t * args.q_stride + head * head_dim, nullptr, i, half, angles);
+    return;
+  }
+  const int kv_head = head - num_heads;
+  TCache* cache_head = slot >= 0 ? args.k_cache + layer * args.cache_layer_stride +
+                                       (slot * num_kv_heads + kv_head) * head_dim
+                                 : nullptr;
+  rotate_pair<T, TCache>(
+      args.k + layer * args.kv_layer_stride + t * args.kv_stride + kv_head * head_dim, cache_head,
+      i, half, angles);
 }
 
 template <typename T, typename TCache>
@@ -125,10 +144,10 @@ void launch_rope_kv_cache(cudaStream_t stream, const RopeKvCacheArgsT<T, TCache>
   if (args.num_tokens == 0) {
     return;
   }
-  const size_t shared_bytes = sizeof(float) * static_cast<size_t>(args.head_dim);
-  const dim3 grid(static_cast<unsigned>(args.num_tokens), static_cast<unsigned>(args.num_layers));
-  launch_programmatic(rope_kv_cache_kernel<T, TCache>, grid, dim3(kThreads), shared_bytes, stream,
-                      args);
+  const int items = items_of(args, 0).total;  // layer 0 has the most (it also rotates q)
+  const dim3 grid(static_cast<unsigned>(args.num_tokens), static_cast<unsigned>(args.num_layers),
+                  static_cast<unsigned>((items + kThreads - 1) / kThreads));
+  launch_programmatic(rope_kv_cache_kernel<T, TCache>, grid, dim3(kThreads), 0, stream, args);
 }
 
 }  // namespace

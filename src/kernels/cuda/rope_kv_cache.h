@@ -48,8 +48,10 @@ using RopeKvCacheArgsFp8 = RopeKvCacheArgsT<__nv_bfloat16, __nv_fp8_e4m3>;
 // function as the CPU reference's float overloads), the rotation in f32, rounded once to bf16
 // (stored as is in f32). The cache receives exactly those k values and v: as is, or (e4m3 cache)
 // each bf16 value converted to e4m3, nearest even, saturating to ±448 (scale 1.0, vLLM's
-// uncalibrated fp8 cache; bit for bit core/fp8.h's f32_to_fp8_e4m3). One block per (token,
-// layer); memory-bound (reads and writes q and k once, copies v into the cache).
+// uncalibrated fp8 cache; bit for bit core/fp8.h's f32_to_fp8_e4m3). One thread per rotated or
+// copied element pair; memory-bound (reads and writes q and k once, copies v into the cache). A
+// programmatic launch: positions, slots and angles are read before the wait for the projection
+// (step metadata is uploaded before the step's first kernel).
 void rope_write_kv_cache_bf16(cudaStream_t stream, const RopeKvCacheArgs& args);
 void rope_write_kv_cache_bf16(cudaStream_t stream, const RopeKvCacheArgsFp8& args);
 void rope_write_kv_cache_f32(cudaStream_t stream, const RopeKvCacheArgsT<float>& args);
