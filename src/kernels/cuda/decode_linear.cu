@@ -37,7 +37,7 @@ struct SharedLayout {
     piece_sums = x + static_cast<uint32_t>(k * 2);
     const auto pieces = static_cast<uint32_t>(max_rows * (k / kPiece));
     barriers = piece_sums + (pieces * 4 + 15) / 16 * 16;
-    warp_sums = barriers + 2 * kStages * 8;
+    warp_sums = barriers + (2 * kStages + 1) * 8;  // full, empty, the norm weight's
     total = warp_sums + kConsumerWarps * 4;
   }
 };
@@ -82,6 +82,13 @@ __device__ __forceinline__ uint64_t evict_first_policy() {
   return policy;
 }
 
+// The norm weights (a few KB per layer, read by every block each step) stay in L2.
+__device__ __forceinline__ uint64_t evict_last_policy() {
+  uint64_t policy = 0;
+  asm volatile("createpolicy.fractional.L2::evict_last.b64 %0, 1.0;\n" : "=l"(policy));
+  return policy;
+}
+
 __device__ __forceinline__ void bulk_copy_to_shared(uint32_t dst, const void* src, uint32_t bytes,
                                                     uint32_t barrier, uint64_t policy) {
   asm volatile(
@@ -116,22 +123,12 @@ __device__ __forceinline__ uint32_t pack(float a, float b) {
 // 16-byte vectors of x per consumer thread, at most.
 constexpr int kMaxVecs = static_cast<int>(kDecodeLinearMaxK / 8 / kConsumerThreads);
 
-// The RMSNorm weight (a constant) into the x buffer, before the wait for the previous kernel;
-// load_input multiplies it in place (each thread its own vectors).
-__device__ void load_norm_weight(const DecodeLinearArgs& args, uint4* xs) {
-  if (args.input == DecodeLinearInput::kRmsNorm) {
-    const auto num_vecs = static_cast<int>(args.k / 8);
-    const auto* weight = reinterpret_cast<const uint4*>(args.norm_weight);
-    for (int v = static_cast<int>(threadIdx.x); v < num_vecs; v += kConsumerThreads) {
-      xs[v] = weight[v];
-    }
-  }
-}
-
 // x after the input transform into shared memory, by the consumer threads (ops: rms_norm and
 // swiglu, with the same f32 math and rounding). Every load of a thread is issued before the
-// first use, so the transform costs one memory round trip (two barriers for the RMSNorm).
-__device__ void load_input(const DecodeLinearArgs& args, uint4* xs, float* warp_sums) {
+// first use, so the transform costs one memory round trip (two barriers for the RMSNorm, whose
+// weight the producer copied into the x buffer first: `norm_weight_ready`).
+__device__ __forceinline__ void load_input(const DecodeLinearArgs& args, uint4* xs,
+                                           float* warp_sums, uint32_t norm_weight_ready) {
   const auto num_vecs = static_cast<int>(args.k / 8);
   const auto* x = reinterpret_cast<const uint4*>(args.x);
   const int tid = static_cast<int>(threadIdx.x);
@@ -206,11 +203,12 @@ __device__ void load_input(const DecodeLinearArgs& args, uint4* xs, float* warp_
     total += warp_sums[w];
   }
   const float inv_rms = rsqrtf(total / static_cast<float>(args.k) + args.eps);
+  mbarrier_wait(norm_weight_ready, 0);
 #pragma unroll
   for (int i = 0; i < kMaxVecs; ++i) {
     const int v = tid + i * kConsumerThreads;
     if (v < num_vecs) {
-      const uint4 g = xs[v];  // the norm weight, load_norm_weight
+      const uint4 g = xs[v];  // the norm weight
       uint32_t out[4];
 #pragma unroll
       for (int j = 0; j < 4; ++j) {
@@ -223,7 +221,7 @@ __device__ void load_input(const DecodeLinearArgs& args, uint4* xs, float* warp_
   }
 }
 
-__global__ void __launch_bounds__(kThreads)
+__global__ void __launch_bounds__(kThreads, 1)
     decode_linear_kernel(DecodeLinearArgs args, SharedLayout layout) {
   extern __shared__ __align__(128) unsigned char shared[];
   allow_dependents_to_launch();  // the next kernel may be scheduled as SMs free up
@@ -233,6 +231,7 @@ __global__ void __launch_bounds__(kThreads)
   const uint32_t barriers = shared_address(shared + layout.barriers);
   const auto full = [&](int stage) { return barriers + 8 * stage; };
   const auto empty = [&](int stage) { return barriers + 8 * (kStages + stage); };
+  const uint32_t norm_weight_ready = barriers + 8 * 2 * kStages;
   const int64_t row0 = blockIdx.x * args.n / gridDim.x;
   const int64_t rows = (blockIdx.x + 1) * args.n / gridDim.x - row0;
   const int64_t span = rows * args.k;  // this block's weights: one contiguous range of w
@@ -244,12 +243,19 @@ __global__ void __launch_bounds__(kThreads)
       mbarrier_init(full(stage), 1);
       mbarrier_init(empty(stage), kConsumerWarps);
     }
+    mbarrier_init(norm_weight_ready, 1);
     asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
   }
   __syncthreads();
 
-  if (warp == kConsumerWarps) {  // producer: weights only, so it need not wait for anything
+  if (warp == kConsumerWarps) {  // producer: constants only, so it need not wait for anything
     if (lane == 0) {
+      if (args.input == DecodeLinearInput::kRmsNorm) {  // first, ahead of the weight stream
+        const auto bytes = static_cast<uint32_t>(args.k * 2);
+        mbarrier_arrive_expect_bytes(norm_weight_ready, bytes);
+        bulk_copy_to_shared(shared_address(xs), args.norm_weight, bytes, norm_weight_ready,
+                            evict_last_policy());
+      }
       const uint64_t policy = evict_first_policy();
       const __nv_bfloat16* source = args.w + row0 * args.k;
       for (int c = 0; c < num_chunks; ++c) {
@@ -267,9 +273,8 @@ __global__ void __launch_bounds__(kThreads)
     return;
   }
 
-  load_norm_weight(args, xs);
   wait_for_previous_grid();  // x (and out, when accumulating) come from earlier kernels
-  load_input(args, xs, reinterpret_cast<float*>(shared + layout.warp_sums));
+  load_input(args, xs, reinterpret_cast<float*>(shared + layout.warp_sums), norm_weight_ready);
   consumer_sync();
   const auto* x = reinterpret_cast<const __nv_bfloat16*>(xs);
   for (int c = 0; c < num_chunks; ++c) {

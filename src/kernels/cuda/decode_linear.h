@@ -9,7 +9,8 @@
 // are summed per row in a fixed order. The kernel is a programmatic launch
 // (programmatic_launch.cuh): its producer streams weights as soon as its SM is free, while the
 // previous kernels of the step finish, and only the consumers wait for them before reading x.
-// The input transform (RMSNorm of the residual stream, its weight loaded before that wait, or
+// The input transform (RMSNorm of the residual stream, its weight the producer's first copy, ahead
+// of the weight stream that would delay a load of the consumers by microseconds, or
 // SiLU(gate) · up) is recomputed by every block into shared memory; the accumulate epilogue adds
 // the result into the residual stream. Deterministic: the same call gives the same bits.
 #pragma once
