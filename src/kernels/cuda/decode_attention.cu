@@ -756,8 +756,15 @@ int decode_attention_num_splits(int64_t num_tokens, int64_t num_kv_heads) {
   const int64_t rows = std::max<int64_t>(1, num_tokens * num_kv_heads);
   // About one (row, split) block per SM: more splits (2 and 4 per SM were measured) cost more in
   // the combine than they gain in the splits (H200, batch 1-64, with a separate combine kernel
-  // in session 5; batch 1 with the last-split combine in session 7; dev/kernels/NOTES.md).
-  const int64_t splits = (int64_t{num_sms} + rows - 1) / rows;
+  // in session 5; batch 1 with the last-split combine in session 7; dev/kernels/NOTES.md). At
+  // most one when that still leaves 8 splits or more: an SM holding two blocks finishes late,
+  // and in a one-token step the projection after attention fits beside one block, not two
+  // (H200, random llama-3.1-8b, ctx 2048: batch 1 4.26 -> 4.22 ms with 16 splits instead of
+  // 17, batch 2 4.87 -> 4.76 ms with 8 instead of 9; fewer splits were slower at batch 4
+  // (4 instead of 5: 5.07 -> 5.12 ms), 8 (2 instead of 3: 5.28 -> 5.51) and 16 (1 instead of
+  // 2: 5.71 -> 6.32)).
+  const int64_t fewer = int64_t{num_sms} / rows;
+  const int64_t splits = fewer >= 8 ? fewer : (int64_t{num_sms} + rows - 1) / rows;
   return static_cast<int>(std::clamp<int64_t>(splits, 1, kMaxSplits));
 }
 
