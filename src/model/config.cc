@@ -364,6 +364,14 @@ bool ModelConfig::is_swiftkv_leader(int64_t layer) const {
          (layer - num_key_value_layers) % key_value_group_size == 0;
 }
 
+int64_t ModelConfig::num_swiftkv_leaders() const {
+  int64_t leaders = 0;
+  for (int64_t layer = 0; layer < num_hidden_layers; ++layer) {
+    leaders += is_swiftkv_leader(layer) ? 1 : 0;
+  }
+  return leaders;
+}
+
 int64_t ModelConfig::num_cache_layers() const {
   if (!is_swiftkv()) {
     return num_hidden_layers;

@@ -76,6 +76,8 @@ struct ModelConfig {
   bool is_swiftkv() const { return architecture == Architecture::kLlamaSwiftKV && swiftkv; }
   // Whether model layer `layer` is a SwiftKV group leader (owns k/v_proj_swiftkv).
   bool is_swiftkv_leader(int64_t layer) const;
+  // How many layers are leaders (the rows of the fused K/V projection are 2 x kv width each).
+  int64_t num_swiftkv_leaders() const;
   // Number of KV cache layers: L, or l + (L - l) / G for SwiftKV.
   int64_t num_cache_layers() const;
   // The cache layer of model layer `layer` (AcrossKV groups share one).

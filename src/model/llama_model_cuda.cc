@@ -142,14 +142,11 @@ bool decode_linear_takes_layers(const ops::Context& ctx, const ModelConfig& c) {
   const int64_t hidden = c.hidden_size;
   const int64_t q_width = c.num_attention_heads * c.head_dim;
   const int64_t kv_width = c.num_key_value_heads * c.head_dim;
-  int64_t num_leaders = 0;
-  for (int64_t j = 0; j < c.num_hidden_layers; ++j) {
-    num_leaders += c.is_swiftkv_leader(j) ? 1 : 0;
-  }
   const auto takes = [&](int64_t n, int64_t k) { return ops::decode_linear_supported(ctx, n, k); };
   return takes(q_width + 2 * kv_width, hidden) && takes(hidden, q_width) &&
          takes(2 * c.intermediate_size, hidden) && takes(hidden, c.intermediate_size) &&
-         (!c.is_swiftkv() || (takes(q_width, hidden) && takes(num_leaders * 2 * kv_width, hidden)));
+         (!c.is_swiftkv() ||
+          (takes(q_width, hidden) && takes(c.num_swiftkv_leaders() * 2 * kv_width, hidden)));
 }
 
 }  // namespace
@@ -312,14 +309,10 @@ void CudaLlamaModel::allocate_weights(const ops::Context& ctx, const ModelWeight
   } else {
     vocab_shard(lm_head_, std::string(names::kLmHead), src(&ModelWeights::lm_head));
   }
-  int64_t num_leaders = 0;
-  for (int64_t j = 0; j < c.num_hidden_layers; ++j) {
-    num_leaders += c.is_swiftkv_leader(j) ? 1 : 0;
-  }
   if (c.is_swiftkv()) {
     norm_swiftkv_ = b.alloc({hidden});
     b.add(norm_swiftkv_, std::string(names::kNormSwiftKV), src(&ModelWeights::norm_swiftkv), true);
-    kv_proj_swiftkv_ = b.alloc({num_leaders * 2 * kv_width, hidden});
+    kv_proj_swiftkv_ = b.alloc({c.num_swiftkv_leaders() * 2 * kv_width, hidden});
   }
   int64_t leader = 0;
   for (int64_t j = 0; j < c.num_hidden_layers; ++j) {

@@ -129,6 +129,7 @@ TEST(ModelConfig, SwiftKVDefaultsAndCacheLayout) {
   const ModelConfig c = ModelConfig::from_json(j);
   EXPECT_TRUE(c.is_swiftkv());
   EXPECT_EQ(c.num_cache_layers(), 3);  // l + (L - l) / G = 1 + 4 / 2
+  EXPECT_EQ(c.num_swiftkv_leaders(), 2);
   const std::vector<int64_t> cache = {0, 1, 1, 2, 2};
   const std::vector<bool> leader = {false, true, false, true, false};
   for (int64_t j2 = 0; j2 < 5; ++j2) {
