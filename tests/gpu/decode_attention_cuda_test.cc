@@ -67,11 +67,14 @@ TEST(CudaDecodeAttention, DecodeBatchesAtEverySplitCount) {
   const testing::AttentionCase batch = {
       32, 8, 128, 16, {{1, 1}, {1, 63}, {1, 64}, {1, 65}, {1, 2048}, {1, 5000}, {3, 900}}, 2};
   const testing::AttentionCase small = {8, 2, 64, 16, {{1, 129}, {1, 3000}, {1, 17}}};
+  // Llama-3.1-8B's batch-1 step (the library's choice: 16 splits).
+  const testing::AttentionCase one_row = {32, 8, 128, 16, {{1, 2048}}};
   uint32_t seed = 300;
-  for (const int splits : {1, 2, 7, 64, 0}) {
+  for (const int splits : {1, 2, 7, 16, 64, 0}) {
     SCOPED_TRACE(splits);
     testing::run_attention_case(batch, seed++, decode_with(splits));
     testing::run_attention_case(small, seed++, decode_with(splits));
+    testing::run_attention_case(one_row, seed++, decode_with(splits));
     testing::run_attention_case<testing::Bf16Elem, testing::Fp8Elem>(
         batch, seed++, decode_with<cuda::PagedAttentionArgsFp8>(splits));
   }

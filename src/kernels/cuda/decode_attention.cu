@@ -300,11 +300,18 @@ __device__ void combine_if_last(const BlockWork& work, int num_splits, const Spl
   constexpr int kPerLane = kHeadDim / 32;
   __shared__ int is_last;
   __shared__ float weights[kWarps][kMaxSplits];
-  __threadfence();  // this block's partials, before its count
+  // The count is one acquire-release atomic of one thread after the block's barrier (the
+  // barrier orders the other threads' partial stores before it, and release and acquire are
+  // cumulative), not a fence in every thread: the pattern of CUTLASS's split-K semaphore.
   __syncthreads();
   if (threadIdx.x == 0) {
     int* done = o.splits_done + static_cast<int64_t>(work.token) * o.num_kv_heads + work.kv_head;
-    is_last = atomicAdd(done, 1) == work.active_splits - 1;
+    int before = 0;
+    asm volatile("atom.acq_rel.gpu.global.add.s32 %0, [%1], 1;\n"
+                 : "=r"(before)
+                 : "l"(done)
+                 : "memory");
+    is_last = before == work.active_splits - 1;
     if (is_last) {
       *done = 0;  // every split has counted: ready for the next call
     }
@@ -313,7 +320,6 @@ __device__ void combine_if_last(const BlockWork& work, int num_splits, const Spl
   if (!is_last) {
     return;
   }
-  __threadfence();
   const int warp = static_cast<int>(threadIdx.x / 32);
   const int lane = static_cast<int>(threadIdx.x % 32);
   const int splits = work.active_splits;
