@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 
 #include "kernels/cuda/attention_common.cuh"
 #include "kernels/cuda/cuda_check.h"
@@ -76,6 +77,29 @@ __device__ SeqInfo find_seq(const int32_t* query_start_loc, const int32_t* kv_le
   return {-1, 0, 0, 0};
 }
 
+// What a split kernel takes: PagedAttentionArgsT's fields it reads, 32-bit where they fit, and
+// its workspace. Kept within 128 bytes: on the H200 a kernel whose parameters pass about 140
+// bytes costs ~0.55 us more per launch, on the critical path of every one-token step
+// (dev/kernels/NOTES.md, session 9). The grid is (tokens, kv heads, splits).
+template <typename TCache>
+struct KernelArgs {
+  __nv_bfloat16* out;  // [tokens, heads, head_dim]
+  const __nv_bfloat16* q;
+  const TCache* k_cache;
+  const TCache* v_cache;
+  const int32_t* query_start_loc;
+  const int32_t* kv_lens;
+  const int32_t* block_tables;
+  float* partial_out;  // [tokens, heads, splits, head_dim], then the lse [tokens, heads, splits]
+  int* splits_done;    // [tokens, kv heads]
+  int32_t q_stride;
+  int32_t num_seqs;
+  int32_t num_heads;
+  int32_t max_blocks_per_seq;
+  float scale;
+  FastDivmod block_size;
+};
+
 // Positions per split for a row that sees `visible` positions.
 __device__ __forceinline__ int split_chunk(int visible, int num_splits) {
   const int even = (visible + num_splits - 1) / num_splits;
@@ -101,18 +125,17 @@ struct BlockWork {
 // This block's work; false when it has none (a padding row, or a split past the row's visible
 // positions).
 template <typename TCache>
-__device__ bool find_block_work(const PagedAttentionArgsT<__nv_bfloat16, TCache>& args,
-                                int num_splits, BlockWork& work) {
+__device__ bool find_block_work(const KernelArgs<TCache>& args, BlockWork& work) {
+  const auto num_splits = static_cast<int>(gridDim.z);
   work.token = static_cast<int>(blockIdx.x);
   work.kv_head = static_cast<int>(blockIdx.y);
   work.split = static_cast<int>(blockIdx.z);
-  const SeqInfo info =
-      find_seq(args.query_start_loc, args.kv_lens, static_cast<int>(args.num_seqs), work.token);
+  const SeqInfo info = find_seq(args.query_start_loc, args.kv_lens, args.num_seqs, work.token);
   if (info.seq < 0) {
     return false;
   }
-  const int num_heads = static_cast<int>(args.num_heads);
-  work.group = num_heads / static_cast<int>(args.num_kv_heads);
+  const int num_heads = args.num_heads;
+  work.group = num_heads / static_cast<int>(gridDim.y);
   const int q_len = info.q_end - info.q_start;
   const int visible = info.kv_len - q_len + (work.token - info.q_start) + 1;
   const int chunk = split_chunk(visible, num_splits);
@@ -153,15 +176,14 @@ __device__ void load_q_tile(const __nv_bfloat16* q, int64_t q_stride, const Bloc
 // issued before the first copy (the copies' asm is a compiler memory barrier, so reads between
 // them would be waited for one at a time).
 template <int kHeadDim, typename TCache>
-__device__ void load_kv_tile(const PagedAttentionArgsT<__nv_bfloat16, TCache>& args,
-                             const FastDivmod& block_divmod, const BlockWork& work, int tile,
+__device__ void load_kv_tile(const KernelArgs<TCache>& args, const BlockWork& work, int tile,
                              int stage, unsigned char* k_stages, unsigned char* v_stages) {
   using Layout = SharedLayout<kHeadDim, TCache>;
   constexpr int kCacheChunks = Layout::kCacheChunks;
   constexpr int kPerThread = kTileKeys * kCacheChunks / kThreads;
   static_assert(kTileKeys * kCacheChunks % kThreads == 0);
   const int n0 = work.key_begin + tile * kTileKeys;
-  const int num_kv_heads = static_cast<int>(args.num_kv_heads);
+  const auto num_kv_heads = static_cast<int>(gridDim.y);
   int64_t offsets[kPerThread];
 #pragma unroll
   for (int i = 0; i < kPerThread; ++i) {
@@ -169,7 +191,7 @@ __device__ void load_kv_tile(const PagedAttentionArgsT<__nv_bfloat16, TCache>& a
     const int row = c / kCacheChunks;
     const int chunk_index = c % kCacheChunks;
     offsets[i] = n0 + row < work.key_end
-                     ? cache_row_offset(work.block_table, n0 + row, block_divmod, num_kv_heads,
+                     ? cache_row_offset(work.block_table, n0 + row, args.block_size, num_kv_heads,
                                         work.kv_head, kHeadDim) +
                            chunk_index * (16 / static_cast<int>(sizeof(TCache)))
                      : -1;
@@ -207,8 +229,7 @@ extern __shared__ __align__(128) unsigned char block_shared[];
 template <int kHeadDim, typename TCache>
 struct BlockPipeline {
   using Layout = SharedLayout<kHeadDim, TCache>;
-  const PagedAttentionArgsT<__nv_bfloat16, TCache>& args;
-  const FastDivmod& block_divmod;
+  const KernelArgs<TCache>& args;
   BlockWork work{};
 
   __device__ __nv_bfloat16* q_tile() const {
@@ -230,26 +251,26 @@ struct BlockPipeline {
   // positions come from the kernels before it, so only the tiles of positions earlier steps
   // wrote are copied before waiting for them (with the metadata: uploaded before the step).
   // The query rows and the first two tiles form the first copy group.
-  __device__ bool start(int64_t q_stride, int num_splits) {
+  __device__ bool start() {
     allow_dependents_to_launch();
-    const bool has_work = find_block_work(args, num_splits, work);
+    const bool has_work = find_block_work(args, work);
     const int first_tiles = has_work ? min(work.num_tiles, 2) : 0;
     const auto stable = [&](int tile) {
       return min(work.key_end, work.key_begin + (tile + 1) * kTileKeys) <= work.stable_end;
     };
     for (int tile = 0; tile < first_tiles; ++tile) {
       if (stable(tile)) {
-        load_kv_tile<kHeadDim>(args, block_divmod, work, tile, tile, k_stages(), v_stages());
+        load_kv_tile<kHeadDim>(args, work, tile, tile, k_stages(), v_stages());
       }
     }
     wait_for_previous_grid();
     if (!has_work) {
       return false;
     }
-    load_q_tile<kHeadDim>(args.q, q_stride, work, q_tile());
+    load_q_tile<kHeadDim>(args.q, args.q_stride, work, q_tile());
     for (int tile = 0; tile < first_tiles; ++tile) {
       if (!stable(tile)) {
-        load_kv_tile<kHeadDim>(args, block_divmod, work, tile, tile, k_stages(), v_stages());
+        load_kv_tile<kHeadDim>(args, work, tile, tile, k_stages(), v_stages());
       }
     }
     cp_async_commit();
@@ -261,8 +282,7 @@ struct BlockPipeline {
   // memory for every thread. The caller ends each tile with __syncthreads().
   __device__ void wait_for(int tile) {
     if (tile + 2 < work.num_tiles) {
-      load_kv_tile<kHeadDim>(args, block_divmod, work, tile + 2, (tile + 2) % kStages, k_stages(),
-                             v_stages());
+      load_kv_tile<kHeadDim>(args, work, tile + 2, (tile + 2) % kStages, k_stages(), v_stages());
     }
     cp_async_commit();
     cp_async_wait<2>();
@@ -291,6 +311,14 @@ struct SplitOutputs {
   int* splits_done;    // [tokens, kv heads]
   int num_kv_heads;
 };
+
+template <int kHeadDim, typename TCache>
+__device__ SplitOutputs split_outputs(const KernelArgs<TCache>& args) {
+  const int64_t partials = int64_t{gridDim.x} * args.num_heads * gridDim.z * kHeadDim;
+  return {args.out,         args.num_heads,
+          args.partial_out, args.partial_out + partials,
+          args.splits_done, static_cast<int>(gridDim.y)};
+}
 
 // The last split of a (query row, kv head) to finish weights every split's partial output by
 // its log-sum-exp and writes the group's output rows (so no second kernel is needed): one warp
@@ -421,12 +449,11 @@ __device__ void write_block_result(const WarpPartials& warps, const BlockWork& w
 // 16 rows x its 16 positions, O = P V 16 rows x head_dim.
 template <int kHeadDim>
 __global__ void __launch_bounds__(kThreads, 2)
-    decode_attention_kernel(PagedAttentionArgs args, int64_t q_stride, FastDivmod block_divmod,
-                            int num_splits, SplitOutputs outputs) {
+    decode_attention_kernel(KernelArgs<__nv_bfloat16> args) {
   constexpr int kKSteps = kHeadDim / 16;
   constexpr int kDimTiles = kHeadDim / 8;
-  BlockPipeline<kHeadDim, __nv_bfloat16> pipeline{args, block_divmod};
-  if (!pipeline.start(q_stride, num_splits)) {
+  BlockPipeline<kHeadDim, __nv_bfloat16> pipeline{args};
+  if (!pipeline.start()) {
     return;
   }
   const BlockWork& work = pipeline.work;
@@ -533,7 +560,8 @@ __global__ void __launch_bounds__(kThreads, 2)
     }
   }
   __syncthreads();
-  write_block_result<kHeadDim>(warps, work, num_splits, 1.0F, outputs);
+  write_block_result<kHeadDim>(warps, work, static_cast<int>(gridDim.z), 1.0F,
+                               split_outputs<kHeadDim>(args));
 }
 
 __device__ __forceinline__ float max_over_key_lanes(float value) {  // lanes with the same t
@@ -561,11 +589,10 @@ __device__ __forceinline__ float sum_over_key_lanes(float value) {
 // comes from the Sᵀ accumulators by one 8x8 transpose (movmatrix) per 8 positions.
 template <int kHeadDim, int kNTiles>
 __global__ void __launch_bounds__(kThreads, kNTiles == 1 ? 4 : 2)
-    decode_attention_e4m3_kernel(PagedAttentionArgsFp8 args, int64_t q_stride,
-                                 FastDivmod block_divmod, int num_splits, SplitOutputs outputs) {
+    decode_attention_e4m3_kernel(KernelArgs<__nv_fp8_e4m3> args) {
   constexpr int kSteps = kHeadDim / 16;  // k steps of Sᵀ = row tiles of Oᵀ
-  BlockPipeline<kHeadDim, __nv_fp8_e4m3> pipeline{args, block_divmod};
-  if (!pipeline.start(q_stride, num_splits)) {
+  BlockPipeline<kHeadDim, __nv_fp8_e4m3> pipeline{args};
+  if (!pipeline.start()) {
     return;
   }
   const BlockWork& work = pipeline.work;
@@ -707,7 +734,8 @@ __global__ void __launch_bounds__(kThreads, kNTiles == 1 ? 4 : 2)
     }
   }
   __syncthreads();
-  write_block_result<kHeadDim>(warps, work, num_splits, 1.0F / attention::kE4M3ToF16Scale, outputs);
+  write_block_result<kHeadDim>(warps, work, static_cast<int>(gridDim.z),
+                               1.0F / attention::kE4M3ToF16Scale, split_outputs<kHeadDim>(args));
 }
 
 // The split kernel for this cache type and group size.
@@ -724,7 +752,7 @@ auto split_kernel(int64_t group) {
 
 template <int kHeadDim, typename TCache>
 void launch(cudaStream_t stream, const PagedAttentionArgsT<__nv_bfloat16, TCache>& args,
-            int64_t q_stride, int num_splits, const SplitOutputs& outputs) {
+            int num_splits, const KernelArgs<TCache>& kernel_args) {
   constexpr int kShared = SharedLayout<kHeadDim, TCache>::kBytes;
   const auto kernel = split_kernel<kHeadDim, TCache>(args.num_heads / args.num_kv_heads);
   static const bool configured = [] {  // once per process (one device)
@@ -739,8 +767,7 @@ void launch(cudaStream_t stream, const PagedAttentionArgsT<__nv_bfloat16, TCache
                   static_cast<unsigned>(num_splits));
   // A programmatic launch: scheduled while the kernel before it (RoPE) finishes, waiting for it
   // on the GPU (at small batches the whole call takes microseconds).
-  launch_programmatic(kernel, grid, dim3(kThreads), kShared, stream, args, q_stride,
-                      FastDivmod(static_cast<int>(args.block_size)), num_splits, outputs);
+  launch_programmatic(kernel, grid, dim3(kThreads), kShared, stream, kernel_args);
 }
 
 // The workspace: the split counters first (16-byte aligned), then the partial outputs and
@@ -806,19 +833,32 @@ void run_decode_attention(cudaStream_t stream,
   }
   SWIFTKV_CHECK(args.num_kv_heads <= 65535, "decode_attention: too many kv heads");
   const int64_t q_stride = args.q_stride == 0 ? args.num_heads * args.head_dim : args.q_stride;
-  SplitOutputs outputs{};
-  outputs.out = args.out;
-  outputs.num_heads = args.num_heads;
-  outputs.num_kv_heads = static_cast<int>(args.num_kv_heads);
-  outputs.splits_done = static_cast<int*>(workspace);
-  outputs.partial_out = reinterpret_cast<float*>(static_cast<char*>(workspace) +
-                                                 counter_bytes(args.num_tokens, args.num_kv_heads));
-  outputs.partial_lse =
-      outputs.partial_out + args.num_tokens * args.num_heads * num_splits * args.head_dim;
+  constexpr int64_t kMax32 = std::numeric_limits<int32_t>::max();
+  SWIFTKV_CHECK(q_stride <= kMax32 && args.num_seqs <= kMax32 && args.num_heads <= kMax32 &&
+                    args.max_blocks_per_seq <= kMax32 && args.block_size <= kMax32,
+                "decode_attention: a stride or count beyond 32 bits");
+  const KernelArgs<TCache> kernel_args{
+      .out = args.out,
+      .q = args.q,
+      .k_cache = args.k_cache,
+      .v_cache = args.v_cache,
+      .query_start_loc = args.query_start_loc,
+      .kv_lens = args.kv_lens,
+      .block_tables = args.block_tables,
+      .partial_out = reinterpret_cast<float*>(static_cast<char*>(workspace) +
+                                              counter_bytes(args.num_tokens, args.num_kv_heads)),
+      .splits_done = static_cast<int*>(workspace),
+      .q_stride = static_cast<int32_t>(q_stride),
+      .num_seqs = static_cast<int32_t>(args.num_seqs),
+      .num_heads = static_cast<int32_t>(args.num_heads),
+      .max_blocks_per_seq = static_cast<int32_t>(args.max_blocks_per_seq),
+      .scale = args.scale,
+      .block_size = FastDivmod(static_cast<int>(args.block_size))};
+  static_assert(sizeof(KernelArgs<TCache>) <= 128);
   if (args.head_dim == 64) {
-    launch<64>(stream, args, q_stride, num_splits, outputs);
+    launch<64>(stream, args, num_splits, kernel_args);
   } else {
-    launch<128>(stream, args, q_stride, num_splits, outputs);
+    launch<128>(stream, args, num_splits, kernel_args);
   }
 }
 

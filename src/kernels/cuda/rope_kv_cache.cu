@@ -1,6 +1,7 @@
 #include <cuda_bf16.h>
 
 #include <cstdint>
+#include <limits>
 
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/programmatic_launch.cuh"
@@ -51,8 +52,32 @@ struct Items {
   int total;
 };
 
+// What the kernel takes: RopeKvCacheArgsT's fields it reads, 32-bit where they fit. Kept within
+// 128 bytes: on the H200 a kernel whose parameters pass about 140 bytes costs ~0.55 us more per
+// launch, on the critical path of every one-token step (dev/kernels/NOTES.md, session 9). The
+// grid's x is the token, y the layer.
 template <typename T, typename TCache>
-__device__ __host__ Items items_of(const RopeKvCacheArgsT<T, TCache>& args, int64_t layer) {
+struct KernelArgs {
+  T* q;
+  T* k;
+  const T* v;
+  TCache* k_cache;
+  TCache* v_cache;
+  const int32_t* slot_mapping;
+  const int32_t* positions;
+  const float* inv_freq;
+  int64_t cache_layer_stride;
+  int32_t q_stride;
+  int32_t kv_stride;
+  int32_t kv_layer_stride;
+  int32_t num_heads;
+  int32_t num_kv_heads;
+  int32_t head_dim;
+};
+
+// (Args: RopeKvCacheArgsT or KernelArgs.)
+template <typename Args>
+__device__ __host__ Items items_of(const Args& args, int64_t layer) {
   const auto pairs_per_head = static_cast<int>(args.head_dim / 4);
   const auto num_heads = static_cast<int>(layer == 0 ? args.num_heads : 0);
   const int rotations = (num_heads + static_cast<int>(args.num_kv_heads)) * pairs_per_head;
@@ -66,7 +91,7 @@ __device__ __host__ Items items_of(const RopeKvCacheArgsT<T, TCache>& args, int6
 // metadata is uploaded before the step's first kernel, so they need not wait for the projection
 // that writes q, k and v.
 template <typename T, typename TCache>
-__global__ void rope_kv_cache_kernel(RopeKvCacheArgsT<T, TCache> args) {
+__global__ void rope_kv_cache_kernel(KernelArgs<T, TCache> args) {
   using P = typename PairOf<T>::Type;
   allow_dependents_to_launch();  // attention may be scheduled now
   const int64_t t = blockIdx.x;
@@ -147,7 +172,30 @@ void launch_rope_kv_cache(cudaStream_t stream, const RopeKvCacheArgsT<T, TCache>
   const int items = items_of(args, 0).total;  // layer 0 has the most (it also rotates q)
   const dim3 grid(static_cast<unsigned>(args.num_tokens), static_cast<unsigned>(args.num_layers),
                   static_cast<unsigned>((items + kThreads - 1) / kThreads));
-  launch_programmatic(rope_kv_cache_kernel<T, TCache>, grid, dim3(kThreads), 0, stream, args);
+  constexpr int64_t kMax32 = std::numeric_limits<int32_t>::max();
+  SWIFTKV_CHECK(args.q_stride <= kMax32 && args.kv_stride <= kMax32 &&
+                    args.kv_layer_stride <= kMax32 && args.num_heads <= kMax32 &&
+                    args.num_kv_heads <= kMax32,
+                "rope: a stride or count beyond 32 bits");
+  const KernelArgs<T, TCache> kernel_args{
+      .q = args.q,
+      .k = args.k,
+      .v = args.v,
+      .k_cache = args.k_cache,
+      .v_cache = args.v_cache,
+      .slot_mapping = args.slot_mapping,
+      .positions = args.positions,
+      .inv_freq = args.inv_freq,
+      .cache_layer_stride = args.cache_layer_stride,
+      .q_stride = static_cast<int32_t>(args.q_stride),
+      .kv_stride = static_cast<int32_t>(args.kv_stride),
+      .kv_layer_stride = static_cast<int32_t>(args.kv_layer_stride),
+      .num_heads = static_cast<int32_t>(args.num_heads),
+      .num_kv_heads = static_cast<int32_t>(args.num_kv_heads),
+      .head_dim = static_cast<int32_t>(args.head_dim)};
+  static_assert(sizeof(KernelArgs<T, TCache>) <= 128);
+  launch_programmatic(rope_kv_cache_kernel<T, TCache>, grid, dim3(kThreads), 0, stream,
+                      kernel_args);
 }
 
 }  // namespace
