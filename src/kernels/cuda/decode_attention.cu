@@ -1,7 +1,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <limits>
 
 #include "kernels/cuda/attention_common.cuh"
 #include "kernels/cuda/cuda_check.h"
@@ -78,9 +77,7 @@ __device__ SeqInfo find_seq(const int32_t* query_start_loc, const int32_t* kv_le
 }
 
 // What a split kernel takes: PagedAttentionArgsT's fields it reads, 32-bit where they fit, and
-// its workspace. Kept within 128 bytes: on the H200 a kernel whose parameters pass about 140
-// bytes costs ~0.55 us more per launch, on the critical path of every one-token step
-// (dev/kernels/NOTES.md, session 9). The grid is (tokens, kv heads, splits).
+// its workspace, within kMaxStepKernelParameterBytes. The grid is (tokens, kv heads, splits).
 template <typename TCache>
 struct KernelArgs {
   __nv_bfloat16* out;  // [tokens, heads, head_dim]
@@ -833,9 +830,8 @@ void run_decode_attention(cudaStream_t stream,
   }
   SWIFTKV_CHECK(args.num_kv_heads <= 65535, "decode_attention: too many kv heads");
   const int64_t q_stride = args.q_stride == 0 ? args.num_heads * args.head_dim : args.q_stride;
-  constexpr int64_t kMax32 = std::numeric_limits<int32_t>::max();
-  SWIFTKV_CHECK(q_stride <= kMax32 && args.num_seqs <= kMax32 && args.num_heads <= kMax32 &&
-                    args.max_blocks_per_seq <= kMax32 && args.block_size <= kMax32,
+  SWIFTKV_CHECK(fits_in_int32({q_stride, args.num_seqs, args.num_heads, args.max_blocks_per_seq,
+                               args.block_size}),
                 "decode_attention: a stride or count beyond 32 bits");
   const KernelArgs<TCache> kernel_args{
       .out = args.out,
@@ -854,7 +850,7 @@ void run_decode_attention(cudaStream_t stream,
       .max_blocks_per_seq = static_cast<int32_t>(args.max_blocks_per_seq),
       .scale = args.scale,
       .block_size = FastDivmod(static_cast<int>(args.block_size))};
-  static_assert(sizeof(KernelArgs<TCache>) <= 128);
+  static_assert(sizeof(KernelArgs<TCache>) <= kMaxStepKernelParameterBytes);
   if (args.head_dim == 64) {
     launch<64>(stream, args, num_splits, kernel_args);
   } else {

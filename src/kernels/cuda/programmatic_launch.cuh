@@ -11,11 +11,32 @@
 
 #include <cuda_runtime.h>
 
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <limits>
 #include <utility>
 
 #include "kernels/cuda/cuda_check.h"
 
 namespace swiftkv::cuda {
+
+// The most parameter bytes a kernel of the one-token step should take. On the H200 a launch
+// whose parameters pass about 140 bytes costs ~0.55 us more, on the critical path of every step
+// (decode_linear padded to 164 and 196 bytes: +0.07 ms a step over ~130 launches; 124 and 132:
+// no change; dev/kernels/NOTES.md, session 9). Kernels whose host-side arguments are larger take
+// a compact kernel-private struct, 32-bit where values fit (fits_in_int32).
+inline constexpr size_t kMaxStepKernelParameterBytes = 128;
+
+inline bool fits_in_int32(std::initializer_list<int64_t> values) {
+  for (const int64_t value : values) {
+    if (value < std::numeric_limits<int32_t>::min() ||
+        value > std::numeric_limits<int32_t>::max()) {
+      return false;
+    }
+  }
+  return true;
+}
 
 __device__ __forceinline__ void wait_for_previous_grid() {
   asm volatile("griddepcontrol.wait;\n" ::: "memory");

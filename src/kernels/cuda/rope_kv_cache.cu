@@ -1,7 +1,6 @@
 #include <cuda_bf16.h>
 
 #include <cstdint>
-#include <limits>
 
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/programmatic_launch.cuh"
@@ -52,10 +51,8 @@ struct Items {
   int total;
 };
 
-// What the kernel takes: RopeKvCacheArgsT's fields it reads, 32-bit where they fit. Kept within
-// 128 bytes: on the H200 a kernel whose parameters pass about 140 bytes costs ~0.55 us more per
-// launch, on the critical path of every one-token step (dev/kernels/NOTES.md, session 9). The
-// grid's x is the token, y the layer.
+// What the kernel takes: RopeKvCacheArgsT's fields it reads, 32-bit where they fit, within
+// kMaxStepKernelParameterBytes. The grid's x is the token, y the layer.
 template <typename T, typename TCache>
 struct KernelArgs {
   T* q;
@@ -172,10 +169,8 @@ void launch_rope_kv_cache(cudaStream_t stream, const RopeKvCacheArgsT<T, TCache>
   const int items = items_of(args, 0).total;  // layer 0 has the most (it also rotates q)
   const dim3 grid(static_cast<unsigned>(args.num_tokens), static_cast<unsigned>(args.num_layers),
                   static_cast<unsigned>((items + kThreads - 1) / kThreads));
-  constexpr int64_t kMax32 = std::numeric_limits<int32_t>::max();
-  SWIFTKV_CHECK(args.q_stride <= kMax32 && args.kv_stride <= kMax32 &&
-                    args.kv_layer_stride <= kMax32 && args.num_heads <= kMax32 &&
-                    args.num_kv_heads <= kMax32,
+  SWIFTKV_CHECK(fits_in_int32({args.q_stride, args.kv_stride, args.kv_layer_stride, args.num_heads,
+                               args.num_kv_heads}),
                 "rope: a stride or count beyond 32 bits");
   const KernelArgs<T, TCache> kernel_args{
       .q = args.q,
@@ -193,7 +188,7 @@ void launch_rope_kv_cache(cudaStream_t stream, const RopeKvCacheArgsT<T, TCache>
       .num_heads = static_cast<int32_t>(args.num_heads),
       .num_kv_heads = static_cast<int32_t>(args.num_kv_heads),
       .head_dim = static_cast<int32_t>(args.head_dim)};
-  static_assert(sizeof(KernelArgs<T, TCache>) <= 128);
+  static_assert(sizeof(KernelArgs<T, TCache>) <= kMaxStepKernelParameterBytes);
   launch_programmatic(rope_kv_cache_kernel<T, TCache>, grid, dim3(kThreads), 0, stream,
                       kernel_args);
 }
