@@ -7,8 +7,9 @@
 // async copies (cp.async.bulk + mbarrier), so the bytes in flight cost no registers; eight
 // consumer warps take a 1,024-element piece of each chunk, and the pieces' dot products with x
 // are summed per row in a fixed order. The kernel is a programmatic launch
-// (programmatic_launch.cuh): its producer streams weights as soon as its SM is free, while the
-// previous kernels of the step finish, and only the consumers wait for them before reading x.
+// (programmatic_launch.cuh): its producer starts streaming weights (the first 64 KB) as soon as
+// its SM is free, while the previous kernels of the step finish, and waits for them only then;
+// the consumers wait for them before reading x.
 // The input transform (RMSNorm of the residual stream, its weight the producer's first copy, ahead
 // of the weight stream that would delay a load of the consumers by microseconds, or
 // SiLU(gate) · up) is recomputed by every block into shared memory; the accumulate epilogue adds
