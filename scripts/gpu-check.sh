@@ -86,8 +86,8 @@ grep -E "tests passed|tests failed|Passed|Failed|\*\*\*|stories260K on GPU|GPU v
 bench_rc=0
 if [ $run_bench = 1 ]; then
   stamp "swiftkv bench gpu"
-  # 30 timed steps per workload: with 10, batch 1 read 0.2-0.3% of copy lower than the same
-  # binary's 30-step run in the same call (sessions 9 and 10, docs/benchmarks.md).
+  # 30 timed steps per workload: with 10, the batch-1 row read 0.1-0.3% of copy below the same
+  # binary's 30-step run in the same call in three of four comparisons (sessions 9 and 10).
   bench=(bench gpu --model random:llama-3.1-8b --swiftkv-layers 16 --swiftkv off,on
     --prefill-seqs 4 --prompt-len 2048 --decode-batches 1,16,64,256 --context 2048 --iters 30)
   echo "command: swiftkv ${bench[*]}" > "$logs/bench.log"
