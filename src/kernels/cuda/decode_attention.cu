@@ -25,8 +25,7 @@ constexpr int kThreads = 128;
 constexpr int kWarps = 4;
 constexpr int kTileKeys = 64;  // cache positions per pipeline stage (16 per warp)
 constexpr int kStages = 3;
-constexpr int kFirstTiles = kStages - 1;  // tiles a block copies before its dependency wait
-constexpr int kMinChunk = 64;             // fewest positions per split
+constexpr int kMinChunk = 64;  // fewest positions per split
 constexpr int kMaxSplits = 64;
 constexpr int kMaxGroup = 16;  // query heads per kv head
 constexpr unsigned kFullMask = 0xffffffffU;
@@ -251,7 +250,7 @@ struct BlockPipeline {
   __device__ bool start() {
     allow_dependents_to_launch();
     const bool has_work = find_block_work(args, work);
-    const int first_tiles = has_work ? min(work.num_tiles, kFirstTiles) : 0;
+    const int first_tiles = has_work ? min(work.num_tiles, 2) : 0;
     const auto stable = [&](int tile) {
       return min(work.key_end, work.key_begin + (tile + 1) * kTileKeys) <= work.stable_end;
     };
@@ -271,22 +270,18 @@ struct BlockPipeline {
       }
     }
     cp_async_commit();
-    for (int group = kFirstTiles; group < kStages; ++group) {
-      cp_async_commit();  // (empty) so wait_for's counting holds
-    }
+    cp_async_commit();  // (empty) the second group, so wait_for's counting holds
     return true;
   }
 
-  // Starts copying tile + kStages - 1 (into the stage of tile - 1, which every thread is done
-  // with; start() copied the first kFirstTiles) and waits until tile `tile` (and the query rows)
-  // are in shared memory for every thread. The caller ends each tile with __syncthreads().
+  // Starts copying tile + 2 and waits until tile `tile` (and the query rows) are in shared
+  // memory for every thread. The caller ends each tile with __syncthreads().
   __device__ void wait_for(int tile) {
-    const int next = tile + kStages - 1;
-    if (next >= kFirstTiles && next < work.num_tiles) {
-      load_kv_tile<kHeadDim>(args, work, next, next % kStages, k_stages(), v_stages());
+    if (tile + 2 < work.num_tiles) {
+      load_kv_tile<kHeadDim>(args, work, tile + 2, (tile + 2) % kStages, k_stages(), v_stages());
     }
     cp_async_commit();
-    cp_async_wait<kStages - 1>();
+    cp_async_wait<2>();
     __syncthreads();
   }
 
