@@ -142,15 +142,16 @@ TEST(CudaDecodeLinear, LlamaShapesMatchReference) {
   }
 }
 
-// Fewer rows than SMs, rows not a multiple of the grid, short last chunks, the widest k (small
-// enough for compute-sanitizer).
+// Fewer rows than SMs, rows not a multiple of the grid, short last chunks, the widest k, more
+// rows per block than consumer threads when accumulating (small enough for compute-sanitizer).
 TEST(CudaDecodeLinear, EdgeShapesMatchReference) {
   for (const Case& c : std::vector<Case>{{1, 1024, DecodeLinearInput::kAsIs, false},
                                          {7, 2048, DecodeLinearInput::kRmsNorm, false},
                                          {133, 3072, DecodeLinearInput::kSiluMul, false},
                                          {300, 16384, DecodeLinearInput::kAsIs, true},
                                          {263, 5120, DecodeLinearInput::kRmsNorm, true},
-                                         {45, 1024, DecodeLinearInput::kAsIs, false, true}}) {
+                                         {45, 1024, DecodeLinearInput::kAsIs, false, true},
+                                         {40000, 1024, DecodeLinearInput::kAsIs, true}}) {
     run_case(c);
   }
 }
