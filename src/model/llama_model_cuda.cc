@@ -749,21 +749,24 @@ void CudaLlamaModel::run_layer(const ops::Context& ctx, int64_t layer, const Row
   const Tensor& v_cache = cache.values(cache_layer);
   const Tensor attn = view(attn_, n, q_width);
   const float scale = 1.0F / std::sqrt(static_cast<float>(c.head_dim));
+  // RoPE, the cache write and attention: one kernel in a one-row step (no RoPE launch).
+  const auto attention = [&](const Tensor& qkv, int64_t rope_kv_heads) {
+    ops::paged_attention_with_rope(ctx, attn.reshape({n, num_heads, c.head_dim}), qkv, k_cache,
+                                   v_cache, rows.attention, scale,
+                                   {.positions = rows.positions,
+                                    .inv_freq = inv_freq_,
+                                    .num_kv_heads = rope_kv_heads,
+                                    .slot_mapping = rows.slot_mapping});
+  };
   if (swiftkv_active_ && layer >= c.num_key_value_layers) {
     // SwiftKV layer: Q only; its K/V were written in Phase A.
     const Tensor q = view(qkv_, n, q_width);
     input_projection(q, w.q_proj_swiftkv);
-    ops::rope_write_kv_cache(ctx, q, num_heads, 0, rows.positions, inv_freq_, {}, {}, Tensor());
-    ops::paged_attention(ctx, attn.reshape({n, num_heads, c.head_dim}), q, k_cache, v_cache,
-                         rows.attention, scale);
+    attention(q, 0);
   } else {
     const Tensor qkv = view(qkv_, n, w.qkv_proj.dim(0));
     input_projection(qkv, w.qkv_proj);
-    ops::rope_write_kv_cache(ctx, qkv, num_heads, c.num_key_value_heads, rows.positions, inv_freq_,
-                             std::span<const Tensor>(&k_cache, 1),
-                             std::span<const Tensor>(&v_cache, 1), rows.slot_mapping);
-    ops::paged_attention(ctx, attn.reshape({n, num_heads, c.head_dim}), qkv, k_cache, v_cache,
-                         rows.attention, scale);
+    attention(qkv, c.num_key_value_heads);
   }
   const Tensor gate_up = view(gate_up_, n, 2 * c.intermediate_size);
   if (fused) {

@@ -1,11 +1,15 @@
 // Checks and dispatch for ops::paged_attention (contract in paged_attention.h).
 #include "ops/paged_attention.h"
 
+#include <array>
+#include <span>
+
 #include "kernels/cpu/paged_attention.h"
 #include "kernels/cuda/backend.h"
 #include "ops/checks.h"
 #include "ops/column_slices.h"
 #include "ops/dispatch.h"
+#include "ops/rope_write_kv_cache.h"
 
 namespace swiftkv::ops {
 namespace {
@@ -55,10 +59,10 @@ void check_metadata(const Context& ctx, const AttentionMetadata& m, int64_t num_
   }
 }
 
-}  // namespace
-
-void paged_attention(const Context& ctx, const Tensor& out, const Tensor& q, const Tensor& k_cache,
-                     const Tensor& v_cache, const AttentionMetadata& metadata, float scale) {
+// The checks of paged_attention's arguments (contract in paged_attention.h).
+void check_attention_args(const Context& ctx, const Tensor& out, const Tensor& q,
+                          const Tensor& k_cache, const Tensor& v_cache,
+                          const AttentionMetadata& metadata) {
   detail::check_device(ctx, kOp,
                        {&out, &q, &k_cache, &v_cache, &metadata.query_start_loc, &metadata.kv_lens,
                         &metadata.block_tables});
@@ -88,6 +92,14 @@ void paged_attention(const Context& ctx, const Tensor& out, const Tensor& q, con
   SWIFTKV_CHECK(k_cache.dim(1) > 0, "paged_attention: cache ", shape_str(k_cache.shape()),
                 " has block_size 0");
   check_metadata(ctx, metadata, out.dim(0), k_cache);
+}
+
+}  // namespace
+
+void paged_attention(const Context& ctx, const Tensor& out, const Tensor& q, const Tensor& k_cache,
+                     const Tensor& v_cache, const AttentionMetadata& metadata, float scale) {
+  check_attention_args(ctx, out, q, k_cache, v_cache, metadata);
+  const bool fused_q = q.rank() == 2;
   const Tensor& starts = metadata.query_start_loc;
   const Tensor& kv_lens = metadata.kv_lens;
   const Tensor& tables = metadata.block_tables;
@@ -142,6 +154,53 @@ void paged_attention(const Context& ctx, const Tensor& out, const Tensor& q, con
         args.block_tables = tables.rows(d, num_seqs);
         cuda::paged_attention(cuda, args);
       });
+}
+
+void paged_attention_with_rope(const Context& ctx, const Tensor& out, const Tensor& qkv,
+                               const Tensor& k_cache, const Tensor& v_cache,
+                               const AttentionMetadata& metadata, float scale,
+                               const AttentionRope& rope) {
+  const int64_t num_heads = out.rank() == 3 ? out.dim(1) : 0;
+  const int64_t head_dim = out.rank() == 3 ? out.dim(2) : 0;
+  const bool one_row_decode = ctx.backend == Backend::kCuda && metadata.max_query_len == 1 &&
+                              out.rank() == 3 && out.dim(0) == 1 && qkv.rank() == 2 &&
+                              k_cache.rank() == 4 &&
+                              qkv.dim(1) == (num_heads + 2 * rope.num_kv_heads) * head_dim;
+  if (one_row_decode) {
+    // The checks of both ops that the fused kernel relies on, then the kernel if it applies.
+    detail::check_device(ctx, kOp, {&rope.positions, &rope.inv_freq});
+    detail::check_shape(kOp, "positions", rope.positions, {1});
+    detail::check_dtype(kOp, "positions", rope.positions, DType::kI32);
+    detail::check_shape(kOp, "inv_freq", rope.inv_freq, {head_dim / 2});
+    detail::check_dtype(kOp, "inv_freq", rope.inv_freq, DType::kF32);
+    SWIFTKV_CHECK(rope.num_kv_heads == 0 || rope.num_kv_heads == k_cache.dim(2), kOp,
+                  ": rope over ", rope.num_kv_heads, " kv heads, the cache has ", k_cache.dim(2));
+    check_attention_args(ctx, out, qkv, k_cache, v_cache, metadata);
+    cuda::AttentionArgs args{.out = out,
+                             .q = qkv,
+                             .k_cache = k_cache,
+                             .v_cache = v_cache,
+                             .query_start_loc = metadata.query_start_loc,
+                             .kv_lens = metadata.kv_lens,
+                             .block_tables = metadata.block_tables,
+                             .scale = scale,
+                             .use_decode_kernel = true};
+    if (cuda::paged_attention_with_rope(
+            *ctx.cuda, args,
+            {.positions = rope.positions,
+             .inv_freq = rope.inv_freq,
+             .kv_column = rope.num_kv_heads > 0 ? num_heads * head_dim : -1})) {
+      return;
+    }
+  }
+  const std::array<Tensor, 1> k_caches = {k_cache};
+  const std::array<Tensor, 1> v_caches = {v_cache};
+  const bool write = rope.num_kv_heads > 0;
+  rope_write_kv_cache(ctx, qkv, num_heads, rope.num_kv_heads, rope.positions, rope.inv_freq,
+                      write ? std::span<const Tensor>(k_caches) : std::span<const Tensor>(),
+                      write ? std::span<const Tensor>(v_caches) : std::span<const Tensor>(),
+                      rope.slot_mapping);
+  paged_attention(ctx, out, qkv, k_cache, v_cache, metadata, scale);
 }
 
 }  // namespace swiftkv::ops

@@ -40,4 +40,24 @@ inline constexpr int64_t kDecodeMaxQueryLen = 4;
 void paged_attention(const Context& ctx, const Tensor& out, const Tensor& q, const Tensor& k_cache,
                      const Tensor& v_cache, const AttentionMetadata& metadata, float scale);
 
+// RoPE and the cache write of the step's own k and v, then paged attention: the result of
+// rope_write_kv_cache(ctx, qkv, num_heads, rope.num_kv_heads, rope.positions, rope.inv_freq,
+// {k_cache}, {v_cache}, rope.slot_mapping) followed by paged_attention(ctx, out, qkv, ...), with
+// num_heads = out.dim(1). qkv: the fused projection output [num_tokens, q | k | v] (just q when
+// rope.num_kv_heads is 0: SwiftKV's Q-only layers, whose K/V are in the cache already); its q
+// and k columns are left rotated or not. kCuda runs a one-row decode step (metadata.max_query_len
+// 1, one row, bf16 q and cache) as one kernel, writing the row's k and v at its position's slot
+// through block_tables (which slot_mapping must agree with, as the engine builds them); every
+// other case runs the two ops.
+struct AttentionRope {
+  Tensor positions;  // [num_tokens] i32
+  Tensor inv_freq;   // [head_dim / 2] f32
+  int64_t num_kv_heads = 0;
+  Tensor slot_mapping;  // [num_tokens] i32, with num_kv_heads > 0
+};
+void paged_attention_with_rope(const Context& ctx, const Tensor& out, const Tensor& qkv,
+                               const Tensor& k_cache, const Tensor& v_cache,
+                               const AttentionMetadata& metadata, float scale,
+                               const AttentionRope& rope);
+
 }  // namespace swiftkv::ops

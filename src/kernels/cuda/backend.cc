@@ -374,16 +374,19 @@ PagedAttentionArgsT<T, TCache> attention_kernel_args(const AttentionArgs& args) 
           .scale = args.scale};
 }
 
+template <typename TCache>
+bool tensor_core_shape(const PagedAttentionArgsT<__nv_bfloat16, TCache>& a) {
+  return (a.head_dim == 64 || a.head_dim == 128) && a.num_heads / a.num_kv_heads <= 16 &&
+         (a.q_stride == 0 || a.q_stride % 8 == 0);
+}
+
 // bf16 q/out over a TCache cache (bf16 or e4m3): the tensor-core decode or prefill kernel, or
 // the generic one for shapes they do not take.
 template <typename TCache>
 void paged_attention_bf16(CudaContext& context, const AttentionArgs& args) {
   const PagedAttentionArgsT<__nv_bfloat16, TCache> a =
       attention_kernel_args<__nv_bfloat16, TCache>(args);
-  const bool tensor_core_shape = (a.head_dim == 64 || a.head_dim == 128) &&
-                                 a.num_heads / a.num_kv_heads <= 16 &&
-                                 (a.q_stride == 0 || a.q_stride % 8 == 0);
-  if (!tensor_core_shape) {
+  if (!tensor_core_shape(a)) {
     generic_attention_bf16(context.stream(), a);
   } else if (args.use_decode_kernel) {
     const int num_splits = decode_attention_num_splits(a.num_tokens, a.num_kv_heads);
@@ -418,6 +421,26 @@ void paged_attention(CudaContext& context, const AttentionArgs& args) {
   } else {
     paged_attention_bf16<__nv_bfloat16>(context, args);
   }
+}
+
+bool paged_attention_with_rope(CudaContext& context, const AttentionArgs& args,
+                               const AttentionRopeArgs& rope) {
+  if (is_f32(args.out) || is_e4m3(args.k_cache) || !args.use_decode_kernel ||
+      args.out.dim(0) != 1) {
+    return false;
+  }
+  const PagedAttentionArgs a = attention_kernel_args<__nv_bfloat16>(args);
+  if (!tensor_core_shape(a)) {
+    return false;
+  }
+  const int num_splits = decode_attention_num_splits(a.num_tokens, a.num_kv_heads);
+  DeviceBuffer& workspace = context.attention_workspace();
+  decode_attention_rope_bf16(context.stream(), a,
+                             {.positions = i32(rope.positions),
+                              .inv_freq = rope.inv_freq.data<const float>(),
+                              .kv_column = rope.kv_column},
+                             num_splits, workspace.data(), workspace.nbytes());
+  return true;
 }
 
 MemoryInfo memory_info() {

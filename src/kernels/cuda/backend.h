@@ -145,6 +145,18 @@ struct AttentionArgs {
 };
 void paged_attention(CudaContext& context, const AttentionArgs& args);
 
+// RoPE fused into paged attention (ops::paged_attention_with_rope): q, and k when kv_column >=
+// 0, rotated inside the decode kernel, k and v written into the caches there. Runs and returns
+// true for a one-row decode step (use_decode_kernel, one query row) on bf16 q and caches of a
+// shape the tensor-core kernel takes; otherwise runs nothing and returns false.
+struct AttentionRopeArgs {
+  Tensor positions;        // [num_tokens] i32
+  Tensor inv_freq;         // [head_dim / 2] f32
+  int64_t kv_column = -1;  // the row's own k in q's row, v num_kv_heads * head_dim later
+};
+bool paged_attention_with_rope(CudaContext& context, const AttentionArgs& args,
+                               const AttentionRopeArgs& rope);
+
 // ---- collectives (tensor parallelism; contracts in communicator.h) --------------------------
 class Communicator;
 struct CommunicatorDeleter {

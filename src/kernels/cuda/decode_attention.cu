@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <cstdint>
 
@@ -6,6 +7,7 @@
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/decode_attention.h"
 #include "kernels/cuda/programmatic_launch.cuh"
+#include "kernels/cuda/rope_math.cuh"
 
 namespace swiftkv::cuda {
 namespace {
@@ -97,6 +99,13 @@ struct KernelArgs {
   FastDivmod block_size;
 };
 
+// Fused RoPE (decode_attention_rope_bf16): what the bf16 kernel takes besides KernelArgs.
+struct RopeKernelArgs {
+  const int32_t* positions;  // [tokens]
+  const float* inv_freq;     // [head_dim / 2]
+  int32_t kv_column;         // the row's own k at q + kv_column, v a kv width later; -1: none
+};
+
 // Positions per split for a row that sees `visible` positions.
 __device__ __forceinline__ int split_chunk(int visible, int num_splits) {
   const int even = (visible + num_splits - 1) / num_splits;
@@ -169,14 +178,16 @@ __device__ void load_q_tile(const __nv_bfloat16* q, int64_t q_stride, const Bloc
 }
 
 // Starts the cp.async copy of cache tile `tile` of the block's positions into stage `stage`
-// (positions past key_end zero-filled). The block-table reads of all the thread's rows are
-// issued before the first copy (the copies' asm is a compiler memory barrier, so reads between
-// them would be waited for one at a time), and unconditionally, at a position clamped into the
-// block's range: a read under the row's bounds check compiled into a branch whose read was
+// (positions past key_end zero-filled; positions from `skip_from` to key_end are left to the
+// block, which stores them itself: fused RoPE's own row). The block-table reads of all the thread's
+// rows are issued before the first copy (the copies' asm is a compiler memory barrier, so reads
+// between them would be waited for one at a time), and unconditionally, at a position clamped into
+// the block's range: a read under the row's bounds check compiled into a branch whose read was
 // waited for before the next row's, 8 L2 round trips in a row per tile.
 template <int kHeadDim, typename TCache>
 __device__ void load_kv_tile(const KernelArgs<TCache>& args, const BlockWork& work, int tile,
-                             int stage, unsigned char* k_stages, unsigned char* v_stages) {
+                             int stage, unsigned char* k_stages, unsigned char* v_stages,
+                             int skip_from = INT_MAX) {
   using Layout = SharedLayout<kHeadDim, TCache>;
   constexpr int kCacheChunks = Layout::kCacheChunks;
   constexpr int kPerThread = kTileKeys * kCacheChunks / kThreads;
@@ -198,6 +209,9 @@ __device__ void load_kv_tile(const KernelArgs<TCache>& args, const BlockWork& wo
     const int row = c / kCacheChunks;
     const int chunk_index = c % kCacheChunks;
     const bool valid = n0 + row < work.key_end;
+    if (skip_from != INT_MAX && valid && n0 + row >= skip_from) {
+      continue;
+    }
     const int64_t offset = valid ? offsets[i] : 0;
     const int destination = stage * Layout::kStageBytes +
                             (Layout::kE4M3 ? attention::e4m3_tile_offset<kHeadDim>(row, chunk_index)
@@ -206,6 +220,126 @@ __device__ void load_kv_tile(const KernelArgs<TCache>& args, const BlockWork& wo
     attention::cp_async_16(v_stages + destination, args.v_cache + offset, valid);
   }
 }
+
+// Fused RoPE in the bf16 decode kernel (decode_attention_rope_bf16, a one-row step): after its
+// dependency wait the block reads the group's query rows from the projection's output and
+// rotates them into the query tile (the RoPE kernel's math, rope_math.cuh); the block whose
+// positions hold the row's own position (the row's last: the last split) also rotates that
+// position's k and stores k and v into the cache and, for a tile among the first kStages, into
+// its stage (whose copy skips the row). The angles, the own row's cache address and the query
+// tile's zero rows come before the wait. Work units (row, c): rows are the group's query heads,
+// then k and v; c < kHeadDim / 16 names the 16-byte chunks c and c + kHeadDim / 16 of the row,
+// whose elements pair up as (i, i + head_dim / 2).
+template <int kHeadDim>
+struct FusedRope {
+  using Layout = SharedLayout<kHeadDim, __nv_bfloat16>;
+  static constexpr int kHalfChunks = kHeadDim / 16;
+  static constexpr int kMaxUnits = (kMaxGroup + 2) * kHalfChunks;
+  static constexpr int kPerThread = (kMaxUnits + kThreads - 1) / kThreads;
+  static_assert(kThreads % kHalfChunks == 0, "a thread's units share their chunk");
+  RopeAngle angles[8];  // elements 8c .. 8c + 7 of the low half, c = threadIdx.x % kHalfChunks
+  int units = 0;
+  int own_tile = -1;  // the tile of the block's own row, -1: none
+  int own_row = 0;    // its row in the tile
+  int64_t own_offset = 0;
+
+  // The own position of a one-row step is the row's last visible one (stable_end).
+  __device__ void prepare(const KernelArgs<__nv_bfloat16>& args, const RopeKernelArgs& rope,
+                          const BlockWork& work, __nv_bfloat16* q_tile) {
+    const int own = work.stable_end;
+    const bool owns = rope.kv_column >= 0 && work.key_begin <= own && own < work.key_end;
+    if (owns) {
+      own_tile = (own - work.key_begin) / kTileKeys;
+      own_row = (own - work.key_begin) % kTileKeys;
+      own_offset = cache_row_offset(work.block_table, own, args.block_size,
+                                    static_cast<int>(gridDim.y), work.kv_head, kHeadDim);
+    }
+    units = (work.group + (owns ? 2 : 0)) * kHalfChunks;
+    if (static_cast<int>(threadIdx.x) < units) {
+      const auto position = static_cast<float>(rope.positions[work.token]);
+      const auto* inv_freq = reinterpret_cast<const float4*>(rope.inv_freq) +
+                             2 * (static_cast<int>(threadIdx.x) % kHalfChunks);
+      const float4 f0 = inv_freq[0];
+      const float4 f1 = inv_freq[1];
+      const float f[8] = {f0.x, f0.y, f0.z, f0.w, f1.x, f1.y, f1.z, f1.w};
+#pragma unroll
+      for (int j = 0; j < 8; ++j) {
+        angles[j] = rope_angle(position, f[j]);
+      }
+    }
+    constexpr int kChunks = kHeadDim / 8;
+    for (int e = static_cast<int>(threadIdx.x); e < (kMaxGroup - work.group) * kChunks;
+         e += kThreads) {
+      *reinterpret_cast<uint4*>(q_tile +
+                                tile_offset<kHeadDim>(work.group + e / kChunks, e % kChunks)) =
+          make_uint4(0, 0, 0, 0);
+    }
+  }
+
+  // (low, high) = chunks c and c + kHalfChunks of a row, rotated in place.
+  __device__ void rotate(uint4& low, uint4& high) const {
+    uint32_t* l = &low.x;
+    uint32_t* h = &high.x;
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      const float2 a = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&l[j]));
+      const float2 b = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&h[j]));
+      const RopeAngle r0 = angles[2 * j];
+      const RopeAngle r1 = angles[2 * j + 1];
+      l[j] = pack_bf16(rope_low(a.x, b.x, r0), rope_low(a.y, b.y, r1));
+      h[j] = pack_bf16(rope_high(a.x, b.x, r0), rope_high(a.y, b.y, r1));
+    }
+  }
+
+  // After the wait: every unit's two chunks loaded first (one memory round trip), then rotated
+  // and stored.
+  __device__ void apply(const KernelArgs<__nv_bfloat16>& args, const RopeKernelArgs& rope,
+                        const BlockWork& work, __nv_bfloat16* q_tile, unsigned char* k_stages,
+                        unsigned char* v_stages) const {
+    const __nv_bfloat16* qkv_row = args.q + static_cast<int64_t>(work.token) * args.q_stride;
+    const auto num_kv_heads = static_cast<int>(gridDim.y);
+    const int c = static_cast<int>(threadIdx.x) % kHalfChunks;
+    uint4 low[kPerThread];
+    uint4 high[kPerThread];
+#pragma unroll
+    for (int i = 0; i < kPerThread; ++i) {
+      const int row = (static_cast<int>(threadIdx.x) + i * kThreads) / kHalfChunks;
+      if (row * kHalfChunks < units) {
+        const int head =
+            row < work.group
+                ? (work.kv_head * work.group + row) * kHeadDim
+                : rope.kv_column + ((row - work.group) * num_kv_heads + work.kv_head) * kHeadDim;
+        low[i] = __ldcg(reinterpret_cast<const uint4*>(qkv_row + head) + c);
+        high[i] = __ldcg(reinterpret_cast<const uint4*>(qkv_row + head) + c + kHalfChunks);
+      }
+    }
+#pragma unroll
+    for (int i = 0; i < kPerThread; ++i) {
+      const int row = (static_cast<int>(threadIdx.x) + i * kThreads) / kHalfChunks;
+      if (row * kHalfChunks >= units) {
+        continue;
+      }
+      if (row <= work.group) {  // v is not rotated
+        rotate(low[i], high[i]);
+      }
+      if (row < work.group) {
+        *reinterpret_cast<uint4*>(q_tile + tile_offset<kHeadDim>(row, c)) = low[i];
+        *reinterpret_cast<uint4*>(q_tile + tile_offset<kHeadDim>(row, c + kHalfChunks)) = high[i];
+        continue;
+      }
+      const bool is_k = row == work.group;
+      auto* cache = const_cast<__nv_bfloat16*>(is_k ? args.k_cache : args.v_cache) + own_offset;
+      reinterpret_cast<uint4*>(cache)[c] = low[i];
+      reinterpret_cast<uint4*>(cache)[c + kHalfChunks] = high[i];
+      if (own_tile < kStages) {
+        unsigned char* stage = (is_k ? k_stages : v_stages) + own_tile * Layout::kStageBytes;
+        *reinterpret_cast<uint4*>(stage + 2 * tile_offset<kHeadDim>(own_row, c)) = low[i];
+        *reinterpret_cast<uint4*>(stage + 2 * tile_offset<kHeadDim>(own_row, c + kHalfChunks)) =
+            high[i];
+      }
+    }
+  }
+};
 
 // The warps' partial results at the end of a block: out [kWarps][kMaxGroup][kHeadDim]
 // (unnormalised), row maxima and row sums [kWarps][kMaxGroup] (log2 domain).
@@ -222,11 +356,16 @@ extern __shared__ __align__(128) unsigned char block_shared[];
 // K and V stages; tile t lives in stage t % kStages, two tiles are in flight ahead of the one
 // being read. (The layout addresses block_shared itself, so the compiler keeps 32-bit shared
 // addresses.)
-template <int kHeadDim, typename TCache>
+template <int kHeadDim, typename TCache, bool kFusedRope = false>
 struct BlockPipeline {
   using Layout = SharedLayout<kHeadDim, TCache>;
   const KernelArgs<TCache>& args;
   BlockWork work{};
+  int own_row_from = INT_MAX;  // fused RoPE: the own row, which tiles below kStages do not copy
+
+  __device__ int skip_from(int tile) const {
+    return kFusedRope && tile < kStages ? own_row_from : INT_MAX;
+  }
 
   __device__ __nv_bfloat16* q_tile() const {
     return reinterpret_cast<__nv_bfloat16*>(block_shared);
@@ -246,27 +385,41 @@ struct BlockPipeline {
   // tiles. This kernel is a programmatic launch too: the query rows and the step's own cache
   // positions come from the kernels before it, so only the tiles of positions earlier steps
   // wrote are copied before waiting for them (with the metadata: uploaded before the step).
-  // The query rows and the first two tiles form the first copy group.
-  __device__ bool start() {
+  // The query rows and the first two tiles form the first copy group. Fused RoPE (kFusedRope):
+  // the query rows come rotated from FusedRope, and the block's own row (if any) is stored by
+  // it, so every tile below kStages can be copied before the wait.
+  __device__ bool start(const RopeKernelArgs& rope) {
     allow_dependents_to_launch();
     const bool has_work = find_block_work(args, work);
     const int first_tiles = has_work ? min(work.num_tiles, 2) : 0;
+    FusedRope<kHeadDim> fused{};
+    if constexpr (kFusedRope) {
+      if (has_work) {
+        fused.prepare(args, rope, work, q_tile());
+        own_row_from = fused.own_tile >= 0 ? work.stable_end : INT_MAX;
+      }
+    }
+    const int early_end = kFusedRope && own_row_from != INT_MAX ? work.key_end : work.stable_end;
     const auto stable = [&](int tile) {
-      return min(work.key_end, work.key_begin + (tile + 1) * kTileKeys) <= work.stable_end;
+      return min(work.key_end, work.key_begin + (tile + 1) * kTileKeys) <= early_end;
     };
     for (int tile = 0; tile < first_tiles; ++tile) {
       if (stable(tile)) {
-        load_kv_tile<kHeadDim>(args, work, tile, tile, k_stages(), v_stages());
+        load_kv_tile<kHeadDim>(args, work, tile, tile, k_stages(), v_stages(), skip_from(tile));
       }
     }
     wait_for_previous_grid();
     if (!has_work) {
       return false;
     }
-    load_q_tile<kHeadDim>(args.q, args.q_stride, work, q_tile());
+    if constexpr (kFusedRope) {
+      fused.apply(args, rope, work, q_tile(), k_stages(), v_stages());
+    } else {
+      load_q_tile<kHeadDim>(args.q, args.q_stride, work, q_tile());
+    }
     for (int tile = 0; tile < first_tiles; ++tile) {
       if (!stable(tile)) {
-        load_kv_tile<kHeadDim>(args, work, tile, tile, k_stages(), v_stages());
+        load_kv_tile<kHeadDim>(args, work, tile, tile, k_stages(), v_stages(), skip_from(tile));
       }
     }
     cp_async_commit();
@@ -278,7 +431,10 @@ struct BlockPipeline {
   // memory for every thread. The caller ends each tile with __syncthreads().
   __device__ void wait_for(int tile) {
     if (tile + 2 < work.num_tiles) {
-      load_kv_tile<kHeadDim>(args, work, tile + 2, (tile + 2) % kStages, k_stages(), v_stages());
+      // Tiles from kStages on are copied after the block's own row reached the cache (a barrier
+      // of an earlier wait_for orders the two).
+      load_kv_tile<kHeadDim>(args, work, tile + 2, (tile + 2) % kStages, k_stages(), v_stages(),
+                             skip_from(tile + 2));
     }
     cp_async_commit();
     cp_async_wait<2>();
@@ -443,13 +599,13 @@ __device__ void write_block_result(const WarpPartials& warps, const BlockWork& w
 
 // bf16 cache. Query heads of the group are the rows of a 16-row MMA tile: S = Q Kᵀ per warp is
 // 16 rows x its 16 positions, O = P V 16 rows x head_dim.
-template <int kHeadDim>
-__global__ void __launch_bounds__(kThreads, 2)
-    decode_attention_kernel(KernelArgs<__nv_bfloat16> args) {
+template <int kHeadDim, bool kFusedRope>
+__device__ __forceinline__ void decode_attention_bf16(const KernelArgs<__nv_bfloat16>& args,
+                                                      const RopeKernelArgs& rope) {
   constexpr int kKSteps = kHeadDim / 16;
   constexpr int kDimTiles = kHeadDim / 8;
-  BlockPipeline<kHeadDim, __nv_bfloat16> pipeline{args};
-  if (!pipeline.start()) {
+  BlockPipeline<kHeadDim, __nv_bfloat16, kFusedRope> pipeline{args};
+  if (!pipeline.start(rope)) {
     return;
   }
   const BlockWork& work = pipeline.work;
@@ -560,6 +716,18 @@ __global__ void __launch_bounds__(kThreads, 2)
                                split_outputs<kHeadDim>(args));
 }
 
+template <int kHeadDim>
+__global__ void __launch_bounds__(kThreads, 2)
+    decode_attention_kernel(KernelArgs<__nv_bfloat16> args) {
+  decode_attention_bf16<kHeadDim, false>(args, {});
+}
+
+template <int kHeadDim>
+__global__ void __launch_bounds__(kThreads, 2)
+    decode_attention_rope_kernel(KernelArgs<__nv_bfloat16> args, RopeKernelArgs rope) {
+  decode_attention_bf16<kHeadDim, true>(args, rope);
+}
+
 __device__ __forceinline__ float max_over_key_lanes(float value) {  // lanes with the same t
   value = fmaxf(value, __shfl_xor_sync(kFullMask, value, 4));
   value = fmaxf(value, __shfl_xor_sync(kFullMask, value, 8));
@@ -588,7 +756,7 @@ __global__ void __launch_bounds__(kThreads, kNTiles == 1 ? 4 : 2)
     decode_attention_e4m3_kernel(KernelArgs<__nv_fp8_e4m3> args) {
   constexpr int kSteps = kHeadDim / 16;  // k steps of Sᵀ = row tiles of Oᵀ
   BlockPipeline<kHeadDim, __nv_fp8_e4m3> pipeline{args};
-  if (!pipeline.start()) {
+  if (!pipeline.start({})) {
     return;
   }
   const BlockWork& work = pipeline.work;
@@ -746,14 +914,20 @@ auto split_kernel(int64_t group) {
   }
 }
 
-template <int kHeadDim, typename TCache>
+// The split kernel, or with a RopeKernelArgs the fused-RoPE bf16 kernel, as a programmatic
+// launch: scheduled while the kernel before it (RoPE, or the QKV projection) finishes, waiting
+// for it on the GPU (at small batches the whole call takes microseconds).
+template <int kHeadDim, typename TCache, typename... Rope>
 void launch(cudaStream_t stream, const PagedAttentionArgsT<__nv_bfloat16, TCache>& args,
-            int num_splits, const KernelArgs<TCache>& kernel_args) {
+            int num_splits, const KernelArgs<TCache>& kernel_args, const Rope&... rope) {
   constexpr int kShared = SharedLayout<kHeadDim, TCache>::kBytes;
-  const auto kernel = split_kernel<kHeadDim, TCache>(args.num_heads / args.num_kv_heads);
   static const bool configured = [] {  // once per process (one device)
     for (const int64_t group : {1, 16}) {
       CUDA_CHECK(cudaFuncSetAttribute(split_kernel<kHeadDim, TCache>(group),
+                                      cudaFuncAttributeMaxDynamicSharedMemorySize, kShared));
+    }
+    if constexpr (!attention::kIsE4M3<TCache>) {
+      CUDA_CHECK(cudaFuncSetAttribute(decode_attention_rope_kernel<kHeadDim>,
                                       cudaFuncAttributeMaxDynamicSharedMemorySize, kShared));
     }
     return true;
@@ -761,9 +935,13 @@ void launch(cudaStream_t stream, const PagedAttentionArgsT<__nv_bfloat16, TCache
   (void)configured;
   const dim3 grid(static_cast<unsigned>(args.num_tokens), static_cast<unsigned>(args.num_kv_heads),
                   static_cast<unsigned>(num_splits));
-  // A programmatic launch: scheduled while the kernel before it (RoPE) finishes, waiting for it
-  // on the GPU (at small batches the whole call takes microseconds).
-  launch_programmatic(kernel, grid, dim3(kThreads), kShared, stream, kernel_args);
+  if constexpr (sizeof...(Rope) == 0) {
+    launch_programmatic(split_kernel<kHeadDim, TCache>(args.num_heads / args.num_kv_heads), grid,
+                        dim3(kThreads), kShared, stream, kernel_args);
+  } else {
+    launch_programmatic(decode_attention_rope_kernel<kHeadDim>, grid, dim3(kThreads), kShared,
+                        stream, kernel_args, rope...);
+  }
 }
 
 // The workspace: the split counters first (16-byte aligned), then the partial outputs and
@@ -810,10 +988,10 @@ void clear_decode_attention_workspace(cudaStream_t stream, void* workspace,
 
 namespace {
 
-template <typename TCache>
+template <typename TCache, typename... Rope>
 void run_decode_attention(cudaStream_t stream,
                           const PagedAttentionArgsT<__nv_bfloat16, TCache>& args, int num_splits,
-                          void* workspace, size_t workspace_bytes) {
+                          void* workspace, size_t workspace_bytes, const Rope&... rope) {
   check_paged_attention_args(args, "decode_attention");
   SWIFTKV_CHECK(args.num_heads / args.num_kv_heads <= kMaxGroup, "decode_attention: at most ",
                 kMaxGroup, " query heads per kv head, got ", args.num_heads / args.num_kv_heads);
@@ -849,11 +1027,12 @@ void run_decode_attention(cudaStream_t stream,
       .max_blocks_per_seq = static_cast<int32_t>(args.max_blocks_per_seq),
       .scale = args.scale,
       .block_size = FastDivmod(static_cast<int>(args.block_size))};
-  static_assert(sizeof(KernelArgs<TCache>) <= kMaxStepKernelParameterBytes);
+  static_assert(sizeof(KernelArgs<TCache>) + (sizeof(Rope) + ... + 0) <=
+                kMaxStepKernelParameterBytes);
   if (args.head_dim == 64) {
-    launch<64>(stream, args, num_splits, kernel_args);
+    launch<64>(stream, args, num_splits, kernel_args, rope...);
   } else {
-    launch<128>(stream, args, num_splits, kernel_args);
+    launch<128>(stream, args, num_splits, kernel_args, rope...);
   }
 }
 
@@ -867,6 +1046,28 @@ void decode_attention_bf16(cudaStream_t stream, const PagedAttentionArgs& args, 
 void decode_attention_bf16(cudaStream_t stream, const PagedAttentionArgsFp8& args, int num_splits,
                            void* workspace, size_t workspace_bytes) {
   run_decode_attention(stream, args, num_splits, workspace, workspace_bytes);
+}
+
+void decode_attention_rope_bf16(cudaStream_t stream, const PagedAttentionArgs& args,
+                                const DecodeRope& rope, int num_splits, void* workspace,
+                                size_t workspace_bytes) {
+  SWIFTKV_CHECK(args.num_tokens == 1, "decode_attention_rope: one query row, got ",
+                args.num_tokens);
+  SWIFTKV_CHECK(rope.positions != nullptr && rope.inv_freq != nullptr &&
+                    reinterpret_cast<uintptr_t>(rope.inv_freq) % 16 == 0,
+                "decode_attention_rope: positions and a 16-byte aligned inv_freq are required");
+  const int64_t q_stride = args.q_stride == 0 ? args.num_heads * args.head_dim : args.q_stride;
+  const int64_t kv_width = args.num_kv_heads * args.head_dim;
+  SWIFTKV_CHECK(
+      rope.kv_column < 0 || (rope.kv_column >= args.num_heads * args.head_dim &&
+                             rope.kv_column % 8 == 0 && rope.kv_column + 2 * kv_width <= q_stride),
+      "decode_attention_rope: k and v at column ", rope.kv_column, " do not fit a row of ",
+      q_stride, " after q");
+  run_decode_attention(
+      stream, args, num_splits, workspace, workspace_bytes,
+      RopeKernelArgs{.positions = rope.positions,
+                     .inv_freq = rope.inv_freq,
+                     .kv_column = static_cast<int32_t>(rope.kv_column < 0 ? -1 : rope.kv_column)});
 }
 
 }  // namespace swiftkv::cuda

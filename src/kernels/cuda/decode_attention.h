@@ -49,4 +49,20 @@ void decode_attention_bf16(cudaStream_t stream, const PagedAttentionArgs& args, 
 void decode_attention_bf16(cudaStream_t stream, const PagedAttentionArgsFp8& args, int num_splits,
                            void* workspace, size_t workspace_bytes);
 
+// RoPE fused into the bf16 decode kernel for a one-row step (num_tokens == 1): the same output
+// and cache as rope_write_kv_cache_bf16 (q, and k when kv_column >= 0, rotated at positions[0];
+// k and v written into the caches) followed by decode_attention_bf16, with q and k left
+// unrotated in args.q's row and no separate RoPE launch. The row's own k and v are written at
+// its position's slot through the block table (the engine's slot_mapping, which must agree).
+struct DecodeRope {
+  const int32_t* positions = nullptr;  // [num_tokens]
+  const float* inv_freq = nullptr;     // [head_dim / 2] f32, 16-byte aligned
+  // The row's own k in args.q's row (v num_kv_heads * head_dim later); -1: none, the caches hold
+  // the row's position already (SwiftKV's later layers).
+  int64_t kv_column = -1;
+};
+void decode_attention_rope_bf16(cudaStream_t stream, const PagedAttentionArgs& args,
+                                const DecodeRope& rope, int num_splits, void* workspace,
+                                size_t workspace_bytes);
+
 }  // namespace swiftkv::cuda

@@ -5,6 +5,7 @@
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/programmatic_launch.cuh"
 #include "kernels/cuda/rope_kv_cache.h"
+#include "kernels/cuda/rope_math.cuh"
 #include "kernels/cuda/vector_types.cuh"
 
 namespace swiftkv::cuda {
@@ -12,16 +13,13 @@ namespace {
 
 constexpr int kThreads = 256;
 
-// The cos and sin of (position x inv_freq) for elements i and i + 1 of a head (the CPU
-// reference's f32 math).
+// The angles of elements i and i + 1 of a head (rope_math.cuh).
 struct Angles {
-  float c0, c1, s0, s1;
+  RopeAngle r0, r1;
 };
 
 __device__ Angles angles_at(float position, const float* inv_freq, int i) {
-  const float a0 = position * inv_freq[i];
-  const float a1 = position * inv_freq[i + 1];
-  return {cosf(a0), cosf(a1), sinf(a0), sinf(a1)};
+  return {rope_angle(position, inv_freq[i]), rope_angle(position, inv_freq[i + 1])};
 }
 
 // Rotates elements (i, i+1) and (i+half, i+half+1) of one head in place and optionally copies
@@ -34,8 +32,8 @@ __device__ void rotate_pair(T* head, TCache* cache_head, int i, int half, const 
   P* hi_ptr = reinterpret_cast<P*>(head + i + half);
   const float2 a = Pair::to_float2(*lo_ptr);
   const float2 b = Pair::to_float2(*hi_ptr);
-  const P lo = Pair::from_floats(a.x * r.c0 - b.x * r.s0, a.y * r.c1 - b.y * r.s1);
-  const P hi = Pair::from_floats(b.x * r.c0 + a.x * r.s0, b.y * r.c1 + a.y * r.s1);
+  const P lo = Pair::from_floats(rope_low(a.x, b.x, r.r0), rope_low(a.y, b.y, r.r1));
+  const P hi = Pair::from_floats(rope_high(a.x, b.x, r.r0), rope_high(a.y, b.y, r.r1));
   *lo_ptr = lo;
   *hi_ptr = hi;
   if (cache_head != nullptr) {
