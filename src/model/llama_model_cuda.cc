@@ -48,8 +48,14 @@ uint64_t tensor_seed(uint64_t seed, const std::string& name) {
 // One weight tensor's place on the device: the block [row0, row0 + dst rows) x [col0, col0 +
 // dst cols) of the named [full_rows, full_cols] tensor (the whole tensor, or this rank's slice
 // under tensor parallelism) goes to dst, a row range of a (possibly concatenated) tensor.
+// The fused gate-up weight [2 inter, hidden] with interleaved rows (gate j, up j) seen as
+// [inter, 2 hidden]: gate rows in columns [0, hidden), up rows in [hidden, 2 hidden).
+Tensor gate_up_pairs(const Tensor& gate_up_proj) {
+  return gate_up_proj.reshape({gate_up_proj.dim(0) / 2, 2 * gate_up_proj.dim(1)});
+}
+
 struct WeightPart {
-  Tensor dst;  // [rows, cols]
+  Tensor dst;  // [rows, dst columns]; the part fills columns [dst_col0, dst_col0 + cols)
   std::string name;
   const Tensor* host = nullptr;  // the source when uploading
   bool is_norm = false;
@@ -57,6 +63,8 @@ struct WeightPart {
   int64_t full_cols = 0;
   int64_t row0 = 0;
   int64_t col0 = 0;
+  int64_t dst_col0 = 0;
+  int64_t cols = 0;
 };
 
 // Sizes of one step's metadata; the device layouts (and so the graphs) depend on them only.
@@ -244,8 +252,16 @@ struct DeviceWeightsBuilder {
                                       source->numel() == full.first * full.second),
                   "weight ", name, " missing or mis-shaped for the upload");
     const int64_t rows = dst.rank() == 1 ? 1 : dst.dim(0);
-    parts.push_back({dst.reshape({rows, dst.numel() / std::max<int64_t>(rows, 1)}), std::move(name),
-                     source, is_norm, full.first, full.second, row0, col0});
+    const int64_t cols = dst.numel() / std::max<int64_t>(rows, 1);
+    parts.push_back({dst.reshape({rows, cols}), std::move(name), source, is_norm, full.first,
+                     full.second, row0, col0, 0, cols});
+  }
+  // The same into columns [dst_col0, dst_col0 + cols) of the 2-D dst.
+  void add_columns(const Tensor& dst, int64_t dst_col0, int64_t cols, std::string name,
+                   const Tensor* source, std::pair<int64_t, int64_t> full, int64_t row0) {
+    add_block(dst.rows(0, dst.dim(0)), std::move(name), source, full, row0, 0);
+    parts.back().dst_col0 = dst_col0;
+    parts.back().cols = cols;
   }
 };
 
@@ -335,11 +351,14 @@ void CudaLlamaModel::allocate_weights(const ops::Context& ctx, const ModelWeight
                 lsrc(&LayerWeights::k_proj), kv_full, kv0, 0);
     b.add_block(d.qkv_proj.rows(q_width + kv_width, q_width + 2 * kv_width),
                 names::layer(j, names::kVProj), lsrc(&LayerWeights::v_proj), kv_full, kv0, 0);
+    // Rows interleaved, gate j then up j (gate_up_pairs), so a one-row step's gate-up
+    // projection streams whole pairs and applies the SwiGLU itself (decode_linear's swiglu).
     d.gate_up_proj = b.alloc({2 * inter, hidden});
-    b.add_block(d.gate_up_proj.rows(0, inter), names::layer(j, names::kGateProj),
-                lsrc(&LayerWeights::gate_proj), {c.intermediate_size, hidden}, i0, 0);
-    b.add_block(d.gate_up_proj.rows(inter, 2 * inter), names::layer(j, names::kUpProj),
-                lsrc(&LayerWeights::up_proj), {c.intermediate_size, hidden}, i0, 0);
+    const Tensor pairs = gate_up_pairs(d.gate_up_proj);
+    b.add_columns(pairs, 0, hidden, names::layer(j, names::kGateProj),
+                  lsrc(&LayerWeights::gate_proj), {c.intermediate_size, hidden}, i0);
+    b.add_columns(pairs, hidden, hidden, names::layer(j, names::kUpProj),
+                  lsrc(&LayerWeights::up_proj), {c.intermediate_size, hidden}, i0);
     // Row-parallel: the input features of this rank's heads / intermediate features.
     d.o_proj = b.alloc({hidden, q_width});
     b.add_block(d.o_proj, names::layer(j, names::kOProj), lsrc(&LayerWeights::o_proj),
@@ -368,7 +387,8 @@ void CudaLlamaModel::allocate_weights(const ops::Context& ctx, const ModelWeight
   num_parameters_ = 0;
   for (const WeightPart& part : b.parts) {
     num_parameters_ += part.full_rows * part.full_cols;  // the whole model's, once per name
-    const bool whole = part.dst.dim(0) == part.full_rows && part.dst.dim(1) == part.full_cols;
+    const bool whole = part.dst_col0 == 0 && part.cols == part.dst.dim(1) &&
+                       part.dst.dim(0) == part.full_rows && part.cols == part.full_cols;
     Tensor source;  // the whole named tensor, in options_.dtype
     if (host != nullptr) {
       source =
@@ -384,8 +404,8 @@ void CudaLlamaModel::allocate_weights(const ops::Context& ctx, const ModelWeight
                                part.is_norm ? 1.0F : 0.0F, half_width);
     }
     if (host != nullptr || !whole) {
-      ops::copy_block(ctx, part.dst, 0, 0, source, part.row0, part.col0, part.dst.dim(0),
-                      part.dst.dim(1));
+      ops::copy_block(ctx, part.dst, 0, part.dst_col0, source, part.row0, part.col0,
+                      part.dst.dim(0), part.cols);
       ops::synchronize(ctx);  // temporaries (converted host tensors, whole random tensors) go
     }
   }
@@ -418,8 +438,14 @@ ModelWeights CudaLlamaModel::download_weights(const ops::Context& ctx) const {
     lw.k_proj = host(d.qkv_proj.rows(q_width, q_width + kv_width));
     lw.v_proj = host(d.qkv_proj.rows(q_width + kv_width, q_width + 2 * kv_width));
     lw.o_proj = host(d.o_proj);
-    lw.gate_proj = host(d.gate_up_proj.rows(0, inter));
-    lw.up_proj = host(d.gate_up_proj.rows(inter, 2 * inter));
+    const Tensor pairs = gate_up_pairs(d.gate_up_proj);
+    const auto half = [&](int64_t col0) {
+      const Tensor rows = ops::device_empty(ctx, {inter, c.hidden_size}, pairs.dtype());
+      ops::copy_block(ctx, rows, 0, 0, pairs, 0, col0, inter, c.hidden_size);
+      return host(rows);
+    };
+    lw.gate_proj = half(0);
+    lw.up_proj = half(c.hidden_size);
     lw.down_proj = host(d.down_proj);
     if (d.q_proj_swiftkv.defined() && d.q_proj_swiftkv.numel() > 0) {
       lw.q_proj_swiftkv = host(d.q_proj_swiftkv);
@@ -769,19 +795,17 @@ void CudaLlamaModel::run_layer(const ops::Context& ctx, int64_t layer, const Row
     attention(qkv, c.num_key_value_heads);
   }
   const Tensor gate_up = view(gate_up_, n, 2 * c.intermediate_size);
+  const Tensor act = view(act_, n, c.intermediate_size);
   if (fused) {
     ops::decode_linear(ctx, {.out = rows.residual, .x = attn, .w = w.o_proj, .accumulate = true});
-    ops::decode_linear(ctx, {.out = gate_up,
+    ops::decode_linear(ctx, {.out = act,
                              .x = rows.residual,
                              .w = w.gate_up_proj,
                              .input = ops::LinearInput::kRmsNorm,
                              .norm_weight = w.post_attention_layernorm,
-                             .eps = eps});
-    ops::decode_linear(ctx, {.out = rows.residual,
-                             .x = gate_up,
-                             .w = w.down_proj,
-                             .input = ops::LinearInput::kSiluMul,
-                             .accumulate = true});
+                             .eps = eps,
+                             .swiglu = true});
+    ops::decode_linear(ctx, {.out = rows.residual, .x = act, .w = w.down_proj, .accumulate = true});
     pending = false;
     return;
   }
@@ -790,8 +814,7 @@ void CudaLlamaModel::run_layer(const ops::Context& ctx, int64_t layer, const Row
   ops::fused_add_rms_norm(ctx, normed, rows.residual, rows.block_out, w.post_attention_layernorm,
                           eps);
   ops::linear(ctx, gate_up, normed, w.gate_up_proj);
-  const Tensor act = view(act_, n, c.intermediate_size);
-  ops::swiglu(ctx, act, gate_up);
+  ops::swiglu(ctx, act, gate_up, /*interleaved=*/true);
   ops::linear(ctx, rows.block_out, act, w.down_proj);
   all_reduce(ctx, rows.block_out);
   pending = true;

@@ -141,8 +141,8 @@ class CudaLlamaModel {
     Tensor qkv_proj;                  // [(num_heads + 2 num_kv_heads) head_dim, hidden_size]
     Tensor q_proj_swiftkv;            // [num_heads head_dim, hidden_size] (SwiftKV layers)
     Tensor o_proj;                    // [hidden_size, num_heads head_dim]
-    Tensor gate_up_proj;              // [2 intermediate_size, hidden_size]
-    Tensor down_proj;                 // [hidden_size, intermediate_size]
+    Tensor gate_up_proj;  // [2 intermediate_size, hidden_size], rows gate j, up j interleaved
+    Tensor down_proj;     // [hidden_size, intermediate_size]
   };
   struct Rows;       // the rows one phase runs on
   struct StepShape;  // the sizes of one step's metadata (graph key)

@@ -28,7 +28,9 @@ void decode_linear(const Context& ctx, const DecodeLinear& args) {
                 "share of the rows must fit its shared memory");
   const int64_t x_width = args.input == LinearInput::kSiluMul ? 2 * k : k;
   detail::check_shape(kOp, "x", args.x, {1, x_width});
-  detail::check_shape(kOp, "out", args.out, {1, n});
+  SWIFTKV_CHECK(!args.swiglu || (n % 2 == 0 && !args.accumulate), kOp,
+                ": a SwiGLU output needs an even out_features (", n, ") and no accumulate");
+  detail::check_shape(kOp, "out", args.out, {1, args.swiglu ? n / 2 : n});
   if (args.input == LinearInput::kRmsNorm) {
     detail::check_device(ctx, kOp, {&args.norm_weight});
     detail::check_dtype(kOp, "norm_weight", args.norm_weight, DType::kBF16);
@@ -41,7 +43,8 @@ void decode_linear(const Context& ctx, const DecodeLinear& args) {
                                   .input = args.input,
                                   .norm_weight = args.norm_weight,
                                   .eps = args.eps,
-                                  .accumulate = args.accumulate});
+                                  .accumulate = args.accumulate,
+                                  .swiglu = args.swiglu});
 }
 
 }  // namespace swiftkv::ops

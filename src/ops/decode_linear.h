@@ -13,10 +13,13 @@ using LinearInput = cuda::DecodeLinearInput;
 //   kAsIs:    x                                  x: [1, k]
 //   kRmsNorm: rms_norm(x, norm_weight, eps)      x: [1, k] (the residual stream)
 //   kSiluMul: swiglu(x), x = gate | up           x: [1, 2k]
-// w: [n, k]; out: [1, n]. Each step rounds to bf16 as the unfused ops do (the transformed x,
-// the projection, the sum), so it equals rms_norm/swiglu + linear (+ the residual add of
-// fused_add_rms_norm) up to the order of f32 sums. kCuda, bf16 (out may be f32, unrounded,
-// without accumulate: logits), a shape decode_linear_supported takes; out must not overlap x.
+// w: [n, k]; out: [1, n]. With swiglu (the gate-up projection, w's rows interleaving gate and up:
+// row 2j gate j, row 2j + 1 up j) out is [1, n / 2], out[j] = silu(y[2j]) · y[2j + 1] of y =
+// input(x) · wᵀ, without accumulate. Each step rounds to bf16 as the unfused
+// ops do (the transformed x, the projection, the sum, the SwiGLU), so it equals rms_norm/swiglu
+// + linear (+ the residual add of fused_add_rms_norm, + swiglu) up to the order of f32 sums. kCuda,
+// bf16 (out may be f32, unrounded, without accumulate: logits), a shape decode_linear_supported
+// takes; out must not overlap x.
 struct DecodeLinear {
   Tensor out;
   Tensor x;
@@ -25,6 +28,7 @@ struct DecodeLinear {
   Tensor norm_weight = Tensor();  // [k], kRmsNorm only
   float eps = 0.0F;
   bool accumulate = false;
+  bool swiglu = false;
 };
 void decode_linear(const Context& ctx, const DecodeLinear& args);
 

@@ -156,6 +156,58 @@ TEST(CudaDecodeLinear, EdgeShapesMatchReference) {
   }
 }
 
+// The SwiGLU epilogue (swiglu: w's rows interleave gate and up, out[j] = SiLU(y_2j) · y_2j+1):
+// against the same
+// kernel's plain gate-up output (g, u in bf16, as the unfused path rounds them) through the
+// SwiGLU in double, within one bf16 rounding of the result and of expf's few ulps.
+void run_swiglu_case(int64_t n, int64_t k, DecodeLinearInput input) {
+  SCOPED_TRACE(::testing::Message() << "swiglu " << n << " x " << k);
+  std::mt19937 rng(static_cast<uint32_t>(n * 7 + k));
+  const auto w = testing::random_bf16(static_cast<size_t>(n * k), rng, 0.02F);
+  const auto x = testing::random_bf16(static_cast<size_t>(k), rng, 2.0F);
+  const auto norm_weight = testing::random_bf16(static_cast<size_t>(k), rng, 0.05F, 1.0F);
+  cuda::Stream stream;
+  const cuda::DeviceBuffer d_w = to_device(w, stream.get());
+  const cuda::DeviceBuffer d_x = to_device(x, stream.get());
+  const cuda::DeviceBuffer d_norm = to_device(norm_weight, stream.get());
+  const cuda::DeviceBuffer d_gate_up =
+      to_device(std::vector<uint16_t>(static_cast<size_t>(n), Bf16Elem::kPoison), stream.get());
+  const cuda::DeviceBuffer d_act =
+      to_device(std::vector<uint16_t>(static_cast<size_t>(n / 2), Bf16Elem::kPoison), stream.get());
+  cuda::DecodeLinearArgs args{.out = bf16_ptr(d_gate_up),
+                              .x = bf16_ptr(d_x),
+                              .w = bf16_ptr(d_w),
+                              .norm_weight = bf16_ptr(d_norm),
+                              .n = n,
+                              .k = k,
+                              .eps = 1e-5F,
+                              .input = input};
+  cuda::decode_linear_bf16(stream.get(), args);
+  args.out = bf16_ptr(d_act);
+  args.swiglu = true;
+  cuda::decode_linear_bf16(stream.get(), args);
+  const auto gate_up = to_host<uint16_t>(d_gate_up, static_cast<size_t>(n), stream.get());
+  const auto act = to_host<uint16_t>(d_act, static_cast<size_t>(n / 2), stream.get());
+  for (int64_t j = 0; j < n / 2; ++j) {
+    const double g = bf16_to_f32(gate_up[static_cast<size_t>(2 * j)]);
+    const double u = bf16_to_f32(gate_up[static_cast<size_t>(2 * j + 1)]);
+    const double expected = g / (1.0 + std::exp(-g)) * u;
+    ASSERT_NEAR(bf16_to_f32(act[static_cast<size_t>(j)]), expected,
+                0x1p-8 * std::abs(expected) + 1e-6)
+        << "pair " << j;
+  }
+}
+
+TEST(CudaDecodeLinear, SwigluEpilogueMatchesGateUpThenSwiglu) {
+  // Llama-3.1-8B's gate-up; a single pair; pairs not a multiple of the grid; spans whose last
+  // chunk is short (3 pairs of 1,024 a block); the widest k.
+  run_swiglu_case(28672, 4096, DecodeLinearInput::kRmsNorm);
+  run_swiglu_case(2, 1024, DecodeLinearInput::kAsIs);
+  run_swiglu_case(2 * 133, 3072, DecodeLinearInput::kRmsNorm);
+  run_swiglu_case(2 * 3 * 132, 1024, DecodeLinearInput::kAsIs);
+  run_swiglu_case(2 * 45, 16384, DecodeLinearInput::kAsIs);
+}
+
 // Back-to-back programmatic launches on one stream: each waits for the one before, so a chain
 // y = W1 x, z += W2 y, y = W1 z, ... gives what the same calls give with a sync between them.
 TEST(CudaDecodeLinear, ChainedLaunchesSeeTheirInputs) {
@@ -228,6 +280,13 @@ TEST(CudaDecodeLinear, RejectsWhatItCannotTake) {
                                                        .k = 1024,
                                                        .accumulate = true}),
                InternalError);  // f32 accumulate
+  EXPECT_THROW(cuda::decode_linear_bf16(stream.get(), {.out = bf16_ptr(buffer) + 200000,
+                                                       .x = bf16_ptr(buffer),
+                                                       .w = bf16_ptr(buffer) + 4096,
+                                                       .n = 5,
+                                                       .k = 1024,
+                                                       .swiglu = true}),
+               InternalError);  // SwiGLU of an odd number of rows
   EXPECT_FALSE(cuda::decode_linear_supports(4096, 1000));
   EXPECT_TRUE(cuda::decode_linear_supports(4096, 4096));
   EXPECT_TRUE(cuda::decode_linear_supports(128256, 4096));  // Llama 3's LM head

@@ -19,8 +19,9 @@ using testing::to_device;
 using testing::to_host;
 
 template <typename E>
-void run_silu_mul(int64_t tokens, int64_t intermediate) {
-  SCOPED_TRACE(::testing::Message() << tokens << "x" << intermediate);
+void run_silu_mul(int64_t tokens, int64_t intermediate, bool interleaved = false) {
+  SCOPED_TRACE(::testing::Message()
+               << tokens << "x" << intermediate << (interleaved ? " interleaved" : ""));
   using Bits = typename E::Bits;
   std::mt19937 rng(static_cast<uint32_t>(tokens * 7919 + intermediate));
   const auto gate_up =
@@ -31,9 +32,9 @@ void run_silu_mul(int64_t tokens, int64_t intermediate) {
     for (int64_t i = 0; i < intermediate; ++i) {
       const size_t row = static_cast<size_t>(t * 2 * intermediate);
       gate[static_cast<size_t>(t * intermediate + i)] =
-          E::to_f32(gate_up[row + static_cast<size_t>(i)]);
+          E::to_f32(gate_up[row + static_cast<size_t>(interleaved ? 2 * i : i)]);
       up[static_cast<size_t>(t * intermediate + i)] =
-          E::to_f32(gate_up[row + static_cast<size_t>(intermediate + i)]);
+          E::to_f32(gate_up[row + static_cast<size_t>(interleaved ? 2 * i + 1 : intermediate + i)]);
     }
   }
   const Tensor expected = Tensor::empty({tokens, intermediate}, DType::kF32);
@@ -46,10 +47,10 @@ void run_silu_mul(int64_t tokens, int64_t intermediate) {
       to_device(std::vector<Bits>(gate.size(), E::kPoison), stream.get());
   if constexpr (std::is_same_v<E, testing::F32Elem>) {
     cuda::silu_mul_f32(stream.get(), elem_ptr<E>(d_out), elem_ptr<E>(d_gate_up), tokens,
-                       intermediate);
+                       intermediate, interleaved);
   } else {
     cuda::silu_mul_bf16(stream.get(), elem_ptr<E>(d_out), elem_ptr<E>(d_gate_up), tokens,
-                        intermediate);
+                        intermediate, interleaved);
   }
   const std::vector<Bits> out = to_host<Bits>(d_out, gate.size(), stream.get());
   // bf16: one rounding to bf16 (2^-8 relative); f32 expf (2 ulp) and the f32 divide and multiply
@@ -67,6 +68,7 @@ TEST(CudaSiluMul, MatchesCpuReference) {
   for (const auto& [tokens, intermediate] : std::vector<std::pair<int64_t, int64_t>>{
            {37, 1000}, {5, 13}, {64, 14336}, {1, 1001}, {300, 64}}) {
     run_silu_mul<testing::Bf16Elem>(tokens, intermediate);
+    run_silu_mul<testing::Bf16Elem>(tokens, intermediate, /*interleaved=*/true);
   }
 }
 
@@ -75,6 +77,7 @@ TEST(CudaSiluMul, F32MatchesCpuReference) {
   for (const auto& [tokens, intermediate] : std::vector<std::pair<int64_t, int64_t>>{
            {37, 1000}, {5, 13}, {64, 14336}, {1, 1001}, {300, 172}}) {
     run_silu_mul<testing::F32Elem>(tokens, intermediate);
+    run_silu_mul<testing::F32Elem>(tokens, intermediate, /*interleaved=*/true);
   }
 }
 

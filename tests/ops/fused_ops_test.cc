@@ -55,6 +55,17 @@ TEST(FusedOps, SwigluIsSiluMulOnTheHalves) {
     const Tensor out = Tensor::empty({4, 18}, DType::kF32);
     swiglu(ctx, out, gate_up);
     expect_equal(out, expected, "swiglu");
+    // Interleaved columns (gate i at 2i, up i at 2i + 1): the same result from the pairs.
+    const Tensor pairs = Tensor::empty({4, 2 * 18}, DType::kF32);
+    for (int64_t t = 0; t < 4; ++t) {
+      for (int64_t i = 0; i < 18; ++i) {
+        pairs.data<float>()[t * 36 + 2 * i] = gate_up.data<float>()[t * 36 + i];
+        pairs.data<float>()[t * 36 + 2 * i + 1] = gate_up.data<float>()[t * 36 + 18 + i];
+      }
+    }
+    const Tensor out_pairs = Tensor::empty({4, 18}, DType::kF32);
+    swiglu(ctx, out_pairs, pairs, /*interleaved=*/true);
+    expect_equal(out_pairs, expected, "swiglu interleaved");
   }
 }
 

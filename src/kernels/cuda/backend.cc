@@ -305,14 +305,15 @@ void decode_linear(CudaContext& context, const DecodeLinearCall& call) {
        .k = call.w.dim(1),
        .eps = call.eps,
        .input = call.input,
-       .accumulate = call.accumulate});
+       .accumulate = call.accumulate,
+       .swiglu = call.swiglu});
 }
 
-void swiglu(CudaContext& context, const Tensor& out, const Tensor& gate_up) {
+void swiglu(CudaContext& context, const Tensor& out, const Tensor& gate_up, bool interleaved) {
   if (is_f32(out)) {
-    silu_mul_f32(context.stream(), f32(out), f32(gate_up), out.dim(0), out.dim(1));
+    silu_mul_f32(context.stream(), f32(out), f32(gate_up), out.dim(0), out.dim(1), interleaved);
   } else {
-    silu_mul_bf16(context.stream(), bf16(out), bf16(gate_up), out.dim(0), out.dim(1));
+    silu_mul_bf16(context.stream(), bf16(out), bf16(gate_up), out.dim(0), out.dim(1), interleaved);
   }
 }
 

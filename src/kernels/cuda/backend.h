@@ -92,7 +92,7 @@ void rms_norm(CudaContext& context, const Tensor& out, const Tensor& x, const Te
               float eps);
 void fused_add_rms_norm(CudaContext& context, const Tensor& out, const Tensor& residual,
                         const Tensor& x, const Tensor& weight, float eps);
-void swiglu(CudaContext& context, const Tensor& out, const Tensor& gate_up);
+void swiglu(CudaContext& context, const Tensor& out, const Tensor& gate_up, bool interleaved);
 // One token's projection with its input transform and residual add (ops/decode_linear.h).
 struct DecodeLinearCall {
   Tensor out;
@@ -102,6 +102,7 @@ struct DecodeLinearCall {
   Tensor norm_weight;
   float eps = 0.0F;
   bool accumulate = false;
+  bool swiglu = false;
 };
 void decode_linear(CudaContext& context, const DecodeLinearCall& call);
 // Whether decode_linear takes an [n, k] weight (false when the backend is not built).

@@ -56,7 +56,7 @@ void fused_add_rms_norm(CudaContext&, const Tensor&, const Tensor&, const Tensor
                         float) {
   not_built();
 }
-void swiglu(CudaContext&, const Tensor&, const Tensor&) { not_built(); }
+void swiglu(CudaContext&, const Tensor&, const Tensor&, bool) { not_built(); }
 void decode_linear(CudaContext&, const DecodeLinearCall&) { not_built(); }
 bool decode_linear_supports(int64_t, int64_t) { return false; }
 void gather_rows(CudaContext&, const Tensor&, const Tensor&, const Tensor&) { not_built(); }

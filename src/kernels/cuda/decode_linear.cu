@@ -226,6 +226,17 @@ __device__ __forceinline__ void load_input(const DecodeLinearArgs& args, uint4* 
   }
 }
 
+// SiLU(gate) · up of one pair of the projection's sums, each rounded to bf16 first (as the
+// unfused gate-up projection's output), in the f32 math of load_input's kSiluMul.
+__device__ __forceinline__ __nv_bfloat16 swiglu_of(float gate_sum, float up_sum) {
+  const float g = __bfloat162float(__float2bfloat16(gate_sum));
+  const float u = __bfloat162float(__float2bfloat16(up_sum));
+  return __float2bfloat16(g / (1.0F + expf(-g)) * u);
+}
+
+// kSwiglu (args.swiglu): w's rows interleave gate and up (row 2j gate j, row 2j + 1 up j); a
+// block takes whole pairs, [unit0, unit0 + rows / 2), and out[j] = swiglu_of(row 2j, row 2j + 1).
+template <bool kSwiglu>
 __global__ void __launch_bounds__(kThreads, 1)
     decode_linear_kernel(DecodeLinearArgs args, SharedLayout layout) {
   extern __shared__ __align__(128) unsigned char shared[];
@@ -237,8 +248,11 @@ __global__ void __launch_bounds__(kThreads, 1)
   const auto full = [&](int stage) { return barriers + 8 * stage; };
   const auto empty = [&](int stage) { return barriers + 8 * (kStages + stage); };
   const uint32_t norm_weight_ready = barriers + 8 * 2 * kStages;
-  const int64_t row0 = blockIdx.x * args.n / gridDim.x;
-  const int64_t rows = (blockIdx.x + 1) * args.n / gridDim.x - row0;
+  constexpr int kRowsPerUnit = kSwiglu ? 2 : 1;  // blocks split rows, or (gate, up) row pairs
+  const int64_t units = args.n / kRowsPerUnit;
+  const int64_t unit0 = blockIdx.x * units / gridDim.x;
+  const int64_t row0 = unit0 * kRowsPerUnit;
+  const int64_t rows = ((blockIdx.x + 1) * units / gridDim.x - unit0) * kRowsPerUnit;
   const int64_t span = rows * args.k;  // this block's weights: one contiguous range of w
   const auto num_chunks = static_cast<int>((span + kChunk - 1) / kChunk);
   const int warp = static_cast<int>(threadIdx.x / 32);
@@ -320,18 +334,28 @@ __global__ void __launch_bounds__(kThreads, 1)
   consumer_sync();
 
   const auto pieces_per_row = static_cast<int>(args.k / kPiece);
-  for (auto r = static_cast<int64_t>(threadIdx.x); r < rows; r += kConsumerThreads) {
+  const auto row_sum = [&](int64_t r) {
     float sum = 0.0F;
     for (int p = 0; p < pieces_per_row; ++p) {
       sum += piece_sums[r * pieces_per_row + p];
     }
-    if (args.out_f32 != nullptr) {
-      args.out_f32[row0 + r] = sum;
-      continue;
+    return sum;
+  };
+  if constexpr (kSwiglu) {
+    for (auto r = static_cast<int64_t>(threadIdx.x); r < rows / 2; r += kConsumerThreads) {
+      args.out[unit0 + r] = swiglu_of(row_sum(2 * r), row_sum(2 * r + 1));
     }
-    const __nv_bfloat16 y = __float2bfloat16(sum);
-    __nv_bfloat16* out = args.out + row0 + r;
-    *out = args.accumulate ? __float2bfloat16(__bfloat162float(*out) + __bfloat162float(y)) : y;
+  } else {
+    for (auto r = static_cast<int64_t>(threadIdx.x); r < rows; r += kConsumerThreads) {
+      const float sum = row_sum(r);
+      if (args.out_f32 != nullptr) {
+        args.out_f32[row0 + r] = sum;
+        continue;
+      }
+      const __nv_bfloat16 y = __float2bfloat16(sum);
+      __nv_bfloat16* out = args.out + row0 + r;
+      *out = args.accumulate ? __float2bfloat16(__bfloat162float(*out) + __bfloat162float(y)) : y;
+    }
   }
 }
 
@@ -341,8 +365,10 @@ int multiprocessor_count() {
     int value = 0;
     CUDA_CHECK(cudaGetDevice(&device));
     CUDA_CHECK(cudaDeviceGetAttribute(&value, cudaDevAttrMultiProcessorCount, device));
-    CUDA_CHECK(cudaFuncSetAttribute(decode_linear_kernel,
-                                    cudaFuncAttributeMaxDynamicSharedMemorySize, kMaxSharedBytes));
+    for (auto* kernel : {decode_linear_kernel<false>, decode_linear_kernel<true>}) {
+      CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                      kMaxSharedBytes));
+    }
     return value;
   }();
   return count;
@@ -356,9 +382,11 @@ struct Launch {
   SharedLayout layout;
 };
 
-Launch launch_of(int64_t n, int64_t k) {
-  const int grid = static_cast<int>(std::min<int64_t>(multiprocessor_count(), n));
-  return {grid, SharedLayout(k, (n + grid - 1) / grid)};
+// swiglu: the blocks split the n / 2 (gate, up) row pairs.
+Launch launch_of(int64_t n, int64_t k, bool swiglu = false) {
+  const int64_t units = swiglu ? n / 2 : n;
+  const int grid = static_cast<int>(std::min<int64_t>(multiprocessor_count(), units));
+  return {grid, SharedLayout(k, (units + grid - 1) / grid * (swiglu ? 2 : 1))};
 }
 
 bool k_supported(int64_t k) {
@@ -387,19 +415,22 @@ void decode_linear_bf16(cudaStream_t stream, const DecodeLinearArgs& args) {
   SWIFTKV_CHECK(args.input != DecodeLinearInput::kRmsNorm ||
                     (args.norm_weight != nullptr && aligned16(args.norm_weight)),
                 "decode_linear: RMSNorm input needs a 16-byte aligned norm weight");
+  SWIFTKV_CHECK(!args.swiglu || (args.n % 2 == 0 && args.out != nullptr && !args.accumulate),
+                "decode_linear: a SwiGLU output needs an even out_features (", args.n,
+                "), a bf16 out and no accumulate");
   const int64_t x_elements = args.input == DecodeLinearInput::kSiluMul ? 2 * args.k : args.k;
   const auto* out_begin = args.out != nullptr ? reinterpret_cast<const char*>(args.out)
                                               : reinterpret_cast<const char*>(args.out_f32);
-  const int64_t out_bytes = args.n * (args.out != nullptr ? 2 : 4);
+  const int64_t out_bytes = (args.swiglu ? args.n / 2 : args.n) * (args.out != nullptr ? 2 : 4);
   const auto* x_begin = reinterpret_cast<const char*>(args.x);
   SWIFTKV_CHECK(out_begin + out_bytes <= x_begin || x_begin + x_elements * 2 <= out_begin,
                 "decode_linear: out overlaps x");
-  const auto [grid, layout] = launch_of(args.n, args.k);
+  const auto [grid, layout] = launch_of(args.n, args.k, args.swiglu);
   SWIFTKV_CHECK(layout.total <= kMaxSharedBytes, "decode_linear: ", args.n, " x ", args.k,
                 " needs ", layout.total, " bytes of shared memory per block, more than ",
                 kMaxSharedBytes);
-  launch_programmatic(decode_linear_kernel, dim3(grid), dim3(kThreads), layout.total, stream, args,
-                      layout);
+  launch_programmatic(args.swiglu ? decode_linear_kernel<true> : decode_linear_kernel<false>,
+                      dim3(grid), dim3(kThreads), layout.total, stream, args, layout);
 }
 
 }  // namespace swiftkv::cuda

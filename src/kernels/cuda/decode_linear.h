@@ -13,7 +13,9 @@
 // The input transform (RMSNorm of the residual stream, its weight the producer's first copy, ahead
 // of the weight stream that would delay a load of the consumers by microseconds, or
 // SiLU(gate) · up) is recomputed by every block into shared memory; the accumulate epilogue adds
-// the result into the residual stream. Deterministic: the same call gives the same bits.
+// the result into the residual stream, the SwiGLU epilogue (swiglu, on a row-interleaved gate-up
+// weight) writes SiLU(gate) · up of each row pair instead. Deterministic: the same call gives the
+// same bits.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -37,6 +39,11 @@ struct DecodeLinearArgs {
   DecodeLinearInput input = DecodeLinearInput::kAsIs;
   // false: out = bf16(result); true: out = bf16(out + bf16(result)), the residual add.
   bool accumulate = false;
+  // w's rows interleave gate and up ([n, k], row 2j gate j, row 2j + 1 up j) and out is [n / 2]:
+  // out[j] = bf16(SiLU(g) · u) of the results rounded to bf16, g = result[2j], u = result[2j + 1]
+  // (the gate-up projection with the SwiGLU of the down projection's input in its epilogue;
+  // each block streams one contiguous span of whole pairs); bf16 out, no accumulate.
+  bool swiglu = false;
 };
 
 // Inner dimensions the kernel takes: multiples of 1,024 up to 16,384.
