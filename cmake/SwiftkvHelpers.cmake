@@ -39,4 +39,10 @@ function(swiftkv_add_test name)
     set(ARG_TIMEOUT 600)
   endif()
   set_tests_properties(${name} PROPERTIES LABELS ${ARG_LABEL} TIMEOUT ${ARG_TIMEOUT})
+  # One target per label builds that tier's tests and what they run (add_dependencies on the
+  # test, e.g. the swiftkv binary): `cmake --build build --target swiftkv_tests_unit`.
+  if(NOT TARGET swiftkv_tests_${ARG_LABEL})
+    add_custom_target(swiftkv_tests_${ARG_LABEL})
+  endif()
+  add_dependencies(swiftkv_tests_${ARG_LABEL} ${name})
 endfunction()

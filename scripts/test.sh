@@ -15,10 +15,11 @@ SWIFTKV_BUILD_DIR=build scripts/build.sh -DSWIFTKV_TRAIN=ON  # distillation test
 echo "== tests (Release)"
 ctest --test-dir build --output-on-failure -j "$jobs" -LE gpu
 
-echo "== build (ASan+UBSan, no CUDA)"
+echo "== build (ASan+UBSan, no CUDA: the unit and model tests and what they run)"
 # -O1 -g1: half the compile time of -O2 -g (57 s -> 30 s for safetensors.cc on the 2-core CI
 # machine) and still line numbers in every sanitizer report.
-SWIFTKV_BUILD_DIR=build-sanitize scripts/build.sh -DSWIFTKV_SANITIZE=ON -DSWIFTKV_CUDA=OFF \
+SWIFTKV_BUILD_DIR=build-sanitize SWIFTKV_BUILD_TARGETS="swiftkv_tests_unit swiftkv_tests_model" \
+  scripts/build.sh -DSWIFTKV_SANITIZE=ON -DSWIFTKV_CUDA=OFF \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG"
 echo "== tests (ASan+UBSan: unit and model)"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
