@@ -167,6 +167,56 @@ TEST(CudaBench, DISABLED_Gemm) {
   }
 }
 
+// Llama-3.1-8B's MLP at one token on decode_linear, as a graph replays it: gate-up then
+// down_proj, either with SwiGLU in down_proj's input (gate | up written) or in gate-up's epilogue
+// (swiglu, rows interleaved: the activation written), alone and as pairs, on two alternating
+// weight slices (timing only: the weights are left unset).
+TEST(CudaBench, DISABLED_DecodeMlp) {
+  cuda::Stream stream;
+  constexpr int64_t kHidden = 4096;
+  constexpr int64_t kInter = 14336;
+  const cuda::DeviceBuffer w(size_t{2} * 3 * kInter * kHidden * 2);
+  const cuda::DeviceBuffer x = to_device(random_bits(size_t{2} * kInter, 2), stream.get());
+  const cuda::DeviceBuffer norm = to_device(random_bits(kHidden, 4), stream.get());
+  const cuda::DeviceBuffer gate_up(size_t{2} * kInter * 2);
+  const cuda::DeviceBuffer act(size_t{kInter} * 2);
+  const cuda::DeviceBuffer residual = to_device(random_bits(kHidden, 5), stream.get());
+  const auto slice = [&](int i) { return bf16_ptr(w) + (i % 2) * 3 * kInter * kHidden; };
+  const auto gate_up_call = [&](int i, bool swiglu) {
+    cuda::decode_linear_bf16(stream.get(), {.out = bf16_ptr(swiglu ? act : gate_up),
+                                            .x = bf16_ptr(residual),
+                                            .w = slice(i),
+                                            .norm_weight = bf16_ptr(norm),
+                                            .n = 2 * kInter,
+                                            .k = kHidden,
+                                            .eps = 1e-5F,
+                                            .input = cuda::DecodeLinearInput::kRmsNorm,
+                                            .swiglu = swiglu});
+  };
+  const auto down_call = [&](int i, bool swiglu) {
+    cuda::decode_linear_bf16(stream.get(), {.out = bf16_ptr(residual),
+                                            .x = bf16_ptr(swiglu ? act : gate_up),
+                                            .w = slice(i) + 2 * kInter * kHidden,
+                                            .n = kHidden,
+                                            .k = kInter,
+                                            .input = swiglu ? cuda::DecodeLinearInput::kAsIs
+                                                            : cuda::DecodeLinearInput::kSiluMul,
+                                            .accumulate = true});
+  };
+  for (int round = 0; round < 2; ++round) {
+    for (const bool swiglu : {false, true}) {
+      const double gu = time_graph_ms(stream.get(), 16, [&](int i) { gate_up_call(i, swiglu); });
+      const double down = time_graph_ms(stream.get(), 16, [&](int i) { down_call(i, swiglu); });
+      const double pair = time_graph_ms(stream.get(), 16, [&](int i) {
+        gate_up_call(i, swiglu);
+        down_call(i, swiglu);
+      });
+      std::printf("BENCH decode mlp %s: gate-up %.2f us, down %.2f us, pair %.2f us\n",
+                  swiglu ? "swiglu-epilogue" : "silu-in-down", gu * 1e3, down * 1e3, pair * 1e3);
+    }
+  }
+}
+
 // The first 8 heuristic candidates of cuBLASLt for one shape, each timed: shows whether the
 // wrapper's choice (the first) leaves speed on the table.
 TEST(CudaBench, DISABLED_GemmAlgorithms) {
