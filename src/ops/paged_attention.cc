@@ -176,6 +176,7 @@ void paged_attention_with_rope(const Context& ctx, const Tensor& out, const Tens
     SWIFTKV_CHECK(rope.num_kv_heads == 0 || rope.num_kv_heads == k_cache.dim(2), kOp,
                   ": rope over ", rope.num_kv_heads, " kv heads, the cache has ", k_cache.dim(2));
     check_attention_args(ctx, out, qkv, k_cache, v_cache, metadata);
+    SWIFTKV_CHECK(ctx.cuda != nullptr, kOp, ": the kCuda backend needs ctx.cuda");
     cuda::AttentionArgs args{.out = out,
                              .q = qkv,
                              .k_cache = k_cache,
