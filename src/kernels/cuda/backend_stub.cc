@@ -63,6 +63,9 @@ void gather_rows(CudaContext&, const Tensor&, const Tensor&, const Tensor&) { no
 void copy_tokens(CudaContext&, const Tensor&, const Tensor&, const Tensor&) { not_built(); }
 void rope_write_kv_cache(CudaContext&, const RopeWriteArgs&) { not_built(); }
 void paged_attention(CudaContext&, const AttentionArgs&) { not_built(); }
+bool paged_attention_with_rope(CudaContext&, const AttentionArgs&, const AttentionRopeArgs&) {
+  not_built();
+}
 MemoryInfo memory_info() { not_built(); }
 void sample_tokens(CudaContext&, const SampleArgs&) { not_built(); }
 
