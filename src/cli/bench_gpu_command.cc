@@ -67,8 +67,8 @@ struct Ceilings {
   double copy_gbps = 0;
 };
 
-Ceilings measure_ceilings(const ops::Context& ctx) {
-  Ceilings c;
+// Dense bf16 GEMM rate (8192^3, TFLOP/s), the ceiling of the prefill rows.
+double measure_gemm_tflops(const ops::Context& ctx) {
   constexpr int64_t kN = 8192;
   const Tensor x = ops::device_empty(ctx, {kN, kN}, DType::kBF16);
   const Tensor w = ops::device_empty(ctx, {kN, kN}, DType::kBF16);
@@ -76,14 +76,17 @@ Ceilings measure_ceilings(const ops::Context& ctx) {
   ops::fill_random_uniform(ctx, x, 1, 0.0F, 1.0F);  // never zeros: they run faster
   ops::fill_random_uniform(ctx, w, 2, 0.0F, 1.0F);
   const double gemm = time_steps(ctx, 3, 20, [&](int) { ops::linear(ctx, out, x, w); });
-  c.gemm_tflops = 2.0 * kN * kN * kN / gemm / 1e12;
+  return 2.0 * kN * kN * kN / gemm / 1e12;
+}
+
+// Device-to-device copy bandwidth of 2 GiB (GB/s, read + write), the ceiling of the decode rows.
+double measure_copy_gbps(const ops::Context& ctx) {
   constexpr int64_t kBytes = int64_t{2} << 30;
   const Tensor src = ops::device_empty(ctx, {kBytes / 2}, DType::kBF16);
   const Tensor dst = ops::device_empty(ctx, {kBytes / 2}, DType::kBF16);
   ops::fill_random_uniform(ctx, src, 3, 0.0F, 1.0F);
   const double copy = time_steps(ctx, 2, 20, [&](int) { ops::copy(ctx, dst, src); });
-  c.copy_gbps = 2.0 * kBytes / copy / 1e9;
-  return c;
+  return 2.0 * kBytes / copy / 1e9;
 }
 
 // Sequences [0, num_seqs) own consecutive runs of blocks_per_seq blocks (block size 16).
@@ -316,10 +319,12 @@ void run_gpu_bench(const GpuBenchOptions& o) {
   const ops::Context ctx = device.context();
   std::printf("device: %s\n", device.description().c_str());
   BenchRun run{.o = o, .ctx = ctx};
+  // Each ceiling is measured right before the workloads it bounds: the copy before the decode
+  // rows, the GEMM before the prefills. A GEMM at full power slows the batch-1 decode steps
+  // right after it, as a large prefill does (H200: 3,598-3,603 GB/s of weights after the GEMM
+  // and copy against 3,625-3,628 without them, same binary alternated; docs/benchmarks.md).
   if (o.ceilings) {
-    run.ceilings = measure_ceilings(ctx);
-    std::printf("ceilings: bf16 GEMM 8192^3 %.1f TFLOP/s | device copy %.0f GB/s (read+write)\n",
-                run.ceilings.gemm_tflops, run.ceilings.copy_gbps);
+    run.ceilings.copy_gbps = measure_copy_gbps(ctx);
   }
   const int64_t max_batch = o.decode_batches.empty() ? 1
                                                      : *std::max_element(o.decode_batches.begin(),
@@ -351,6 +356,11 @@ void run_gpu_bench(const GpuBenchOptions& o) {
     decode[i] = decode_rows(run, m);
     std::printf("%s: %lld graphs captured\n", o.swiftkv[i].c_str(),
                 static_cast<long long>(m.model->num_graphs()));
+  }
+  if (o.ceilings) {
+    run.ceilings.gemm_tflops = measure_gemm_tflops(ctx);
+    std::printf("ceilings: bf16 GEMM 8192^3 %.1f TFLOP/s | device copy %.0f GB/s (read+write)\n",
+                run.ceilings.gemm_tflops, run.ceilings.copy_gbps);
   }
   for (size_t i = 0; i < o.swiftkv.size() && o.prefill_seqs > 0; ++i) {
     BenchModel m = load_bench_model(run, o.swiftkv[i]);
