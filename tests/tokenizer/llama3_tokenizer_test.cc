@@ -1,5 +1,6 @@
 // Llama 3 (byte-level BPE) against llama.cpp's ggml-vocab-llama-bpe test vectors, plus
-// added tokens, BOS and load time.
+// added tokens, BOS and a long degenerate prompt. Speed is not asserted here (unit tests share
+// a loaded CI machine); the long prompt has only a hang guard against quadratic behaviour.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -21,15 +22,10 @@ constexpr int32_t kStartHeader = 128006;
 constexpr int32_t kEndHeader = 128007;
 constexpr int32_t kEotId = 128009;
 
-TEST(Llama3Tokenizer, LoadsQuickly) {
+TEST(Llama3Tokenizer, LoadsFromTokenizerJson) {
   const std::string json = read_file(shared_path("tokenizers/llama3/tokenizer.json"));
   const std::string config = read_file(shared_path("tokenizers/llama3/tokenizer_config.json"));
-  const auto start = std::chrono::steady_clock::now();
   const Tokenizer tokenizer = Tokenizer::from_json(json, config);
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("Llama 3 tokenizer.json (%zu bytes) loaded in %.3f s\n", json.size(), seconds);
-  EXPECT_LT(seconds, 3.0);  // generous: Release ~0.3 s; Debug/sanitizer builds are slower
   EXPECT_EQ(tokenizer.vocab_size(), 128256);
   EXPECT_EQ(tokenizer.kind(), TokenizerKind::kByteLevelBpe);
 }
@@ -92,7 +88,7 @@ TEST(Llama3Tokenizer, InvalidUtf8InputIsReplaced) {
             "b");
 }
 
-TEST(Llama3Tokenizer, LongPromptIsFast) {
+TEST(Llama3Tokenizer, LongDegeneratePromptRoundTrips) {
   const Tokenizer& tokenizer = llama3_tokenizer();
   std::string text;
   for (const auto& v :
@@ -109,7 +105,9 @@ TEST(Llama3Tokenizer, LongPromptIsFast) {
   std::printf("encoded %zu bytes into %zu tokens in %.3f s\n", long_text.size(), ids.size(),
               seconds);
   EXPECT_EQ(tokenizer.decode(ids, false), long_text);
-  EXPECT_LT(seconds, 5.0);
+  // A guard against quadratic work, not a speed claim (well under 1 s in Release): merging the
+  // 100,000-byte pre-tokens pair by pair over the whole word is ~10^10 steps.
+  EXPECT_LT(seconds, 30.0);
 }
 
 }  // namespace
