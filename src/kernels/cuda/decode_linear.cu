@@ -4,6 +4,7 @@
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/decode_linear.h"
 #include "kernels/cuda/programmatic_launch.cuh"
+#include "kernels/cuda/swiglu_math.cuh"
 
 namespace swiftkv::cuda {
 namespace {
@@ -160,7 +161,7 @@ __device__ __forceinline__ void load_input(const DecodeLinearArgs& args, uint4* 
           for (int j = 0; j < 4; ++j) {
             const float2 g = pair_of(gate[i], j);
             const float2 u = pair_of(up[i], j);
-            out[j] = pack(g.x / (1.0F + expf(-g.x)) * u.x, g.y / (1.0F + expf(-g.y)) * u.y);
+            out[j] = pack(silu_times(g.x, u.x), silu_times(g.y, u.y));
           }
           xs[v] = make_uint4(out[0], out[1], out[2], out[3]);
         }
@@ -231,7 +232,7 @@ __device__ __forceinline__ void load_input(const DecodeLinearArgs& args, uint4* 
 __device__ __forceinline__ __nv_bfloat16 swiglu_of(float gate_sum, float up_sum) {
   const float g = __bfloat162float(__float2bfloat16(gate_sum));
   const float u = __bfloat162float(__float2bfloat16(up_sum));
-  return __float2bfloat16(g / (1.0F + expf(-g)) * u);
+  return __float2bfloat16(silu_times(g, u));
 }
 
 // kSwiglu (args.swiglu): w's rows interleave gate and up (row 2j gate j, row 2j + 1 up j); a

@@ -2,6 +2,7 @@
 
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/silu_mul.h"
+#include "kernels/cuda/swiglu_math.cuh"
 #include "kernels/cuda/vector_types.cuh"
 
 namespace swiftkv::cuda {
@@ -38,7 +39,7 @@ __global__ void silu_mul_kernel(T* out, const T* gate_up, int64_t num_tokens,
         g = to_float(first.v[j]);
         u = to_float(second.v[j]);
       }
-      result.v[j] = from_float<T>(g / (1.0F + expf(-g)) * u);
+      result.v[j] = from_float<T>(silu_times(g, u));
     }
     *reinterpret_cast<V*>(out + t * intermediate_size + i) = result;
   }
