@@ -236,6 +236,22 @@ __device__ __forceinline__ int64_t cache_row_offset(const int32_t* block_table, 
   return (slot * num_kv_heads + kv_head) * head_dim;
 }
 
+// The cache element offsets of this thread's kPerThread 16-byte copies of a K/V tile whose first
+// position is n0: copy c = threadIdx.x + i * kThreads is piece c % kPieces (kPieceElements
+// elements each) of the row at position n0 + c / kPieces, clamped to `last`. The block-table
+// reads are unconditional so that all of them are in flight together (a read under a row's bounds
+// check compiles into a branch whose read is waited for before the next row's); the caller skips
+// the copies of rows past `last`. row_offset(position) is the row's cache_row_offset.
+template <int kPerThread, int kThreads, int kPieces, int kPieceElements, typename RowOffset>
+__device__ __forceinline__ void clamped_tile_offsets(int64_t (&offsets)[kPerThread], int n0,
+                                                     int last, RowOffset row_offset) {
+#pragma unroll
+  for (int i = 0; i < kPerThread; ++i) {
+    const int c = static_cast<int>(threadIdx.x) + i * kThreads;
+    offsets[i] = row_offset(min(n0 + c / kPieces, last)) + c % kPieces * kPieceElements;
+  }
+}
+
 __device__ __forceinline__ float warp_max_quad(float value) {
   value = fmaxf(value, __shfl_xor_sync(0xffffffffU, value, 1));
   return fmaxf(value, __shfl_xor_sync(0xffffffffU, value, 2));

@@ -138,22 +138,18 @@ __global__ void __launch_bounds__(kThreadsFor<kHeadDim>, 8 / kWarpsFor<kHeadDim>
     cp_async_16(q_tile + tile_offset<kHeadDim>(row, chunk), args.q + offset, valid);
   }
   // A bf16 stage is the swizzled MMA tile itself; an e4m3 stage is row-major raw bytes.
-  // The block-table reads of all the thread's rows first, unconditionally (at a position clamped
-  // into [0, key_end)), so they are in flight together: a read between two copies, or under the
-  // row's bounds check, is waited for before the next.
+  // The block-table reads of all the thread's rows come first (clamped_tile_offsets), so they
+  // are in flight together: a read between two copies is waited for before the next.
   constexpr int kLoadsPerThread = kBlockN * kCacheChunks / kThreads;
   static_assert(kBlockN * kCacheChunks % kThreads == 0);
   auto load_kv = [&](int key_block, int stage) {
     const int n0 = key_block * kBlockN;
     int64_t offsets[kLoadsPerThread];
-#pragma unroll
-    for (int i = 0; i < kLoadsPerThread; ++i) {
-      const int c = tid + i * kThreads;
-      const int position = min(n0 + c / kCacheChunks, key_end - 1);
-      offsets[i] =
-          cache_row_offset(block_table, position, block_divmod, num_kv_heads, kv_head, kHeadDim) +
-          c % kCacheChunks * (16 / static_cast<int>(sizeof(TCache)));
-    }
+    attention::clamped_tile_offsets<kLoadsPerThread, kThreads, kCacheChunks, 16 / sizeof(TCache)>(
+        offsets, n0, key_end - 1, [&](int position) {
+          return cache_row_offset(block_table, position, block_divmod, num_kv_heads, kv_head,
+                                  kHeadDim);
+        });
 #pragma unroll
     for (int i = 0; i < kLoadsPerThread; ++i) {
       const int c = tid + i * kThreads;

@@ -182,9 +182,8 @@ __device__ void load_q_tile(const __nv_bfloat16* q, int64_t q_stride, const Bloc
 // (positions past key_end zero-filled; positions from `skip_from` to key_end are left to the
 // block, which stores them itself: fused RoPE's own row). The block-table reads of all the thread's
 // rows are issued before the first copy (the copies' asm is a compiler memory barrier, so reads
-// between them would be waited for one at a time), and unconditionally, at a position clamped into
-// the block's range: a read under the row's bounds check compiled into a branch whose read was
-// waited for before the next row's, 8 L2 round trips in a row per tile.
+// between them would be waited for one at a time) and unconditionally (clamped_tile_offsets:
+// under the rows' bounds checks they were 8 L2 round trips in a row per tile).
 template <int kHeadDim, typename TCache>
 __device__ void load_kv_tile(const KernelArgs<TCache>& args, const BlockWork& work, int tile,
                              int stage, unsigned char* k_stages, unsigned char* v_stages,
@@ -196,14 +195,11 @@ __device__ void load_kv_tile(const KernelArgs<TCache>& args, const BlockWork& wo
   const int n0 = work.key_begin + tile * kTileKeys;
   const auto num_kv_heads = static_cast<int>(gridDim.y);
   int64_t offsets[kPerThread];
-#pragma unroll
-  for (int i = 0; i < kPerThread; ++i) {
-    const int c = static_cast<int>(threadIdx.x) + i * kThreads;
-    const int position = min(n0 + c / kCacheChunks, work.key_end - 1);
-    offsets[i] = cache_row_offset(work.block_table, position, args.block_size, num_kv_heads,
-                                  work.kv_head, kHeadDim) +
-                 c % kCacheChunks * (16 / static_cast<int>(sizeof(TCache)));
-  }
+  attention::clamped_tile_offsets<kPerThread, kThreads, kCacheChunks, 16 / sizeof(TCache)>(
+      offsets, n0, work.key_end - 1, [&](int position) {
+        return cache_row_offset(work.block_table, position, args.block_size, num_kv_heads,
+                                work.kv_head, kHeadDim);
+      });
 #pragma unroll
   for (int i = 0; i < kPerThread; ++i) {
     const int c = static_cast<int>(threadIdx.x) + i * kThreads;
