@@ -162,9 +162,12 @@ void paged_attention_with_rope(const Context& ctx, const Tensor& out, const Tens
                                const AttentionRope& rope) {
   const int64_t num_heads = out.rank() == 3 ? out.dim(1) : 0;
   const int64_t head_dim = out.rank() == 3 ? out.dim(2) : 0;
+  // The fused kernel is bf16 only: an fp8 cache or an f32 model takes the two ops below without
+  // checking the arguments twice.
   const bool one_row_decode = ctx.backend == Backend::kCuda && metadata.max_query_len == 1 &&
                               out.rank() == 3 && out.dim(0) == 1 && qkv.rank() == 2 &&
-                              k_cache.rank() == 4 &&
+                              k_cache.rank() == 4 && out.dtype() == DType::kBF16 &&
+                              k_cache.dtype() == DType::kBF16 &&
                               qkv.dim(1) == (num_heads + 2 * rope.num_kv_heads) * head_dim;
   if (one_row_decode) {
     // The checks of both ops that the fused kernel relies on, then the kernel if it applies.
