@@ -94,6 +94,21 @@ void check_attention_args(const Context& ctx, const Tensor& out, const Tensor& q
   check_metadata(ctx, metadata, out.dim(0), k_cache);
 }
 
+// The CUDA backend's arguments of one attention call over all of `metadata`'s sequences.
+cuda::AttentionArgs cuda_attention_args(const Tensor& out, const Tensor& q, const Tensor& k_cache,
+                                        const Tensor& v_cache, const AttentionMetadata& metadata,
+                                        float scale, bool use_decode_kernel) {
+  return {.out = out,
+          .q = q,
+          .k_cache = k_cache,
+          .v_cache = v_cache,
+          .query_start_loc = metadata.query_start_loc,
+          .kv_lens = metadata.kv_lens,
+          .block_tables = metadata.block_tables,
+          .scale = scale,
+          .use_decode_kernel = use_decode_kernel};
+}
+
 }  // namespace
 
 void paged_attention(const Context& ctx, const Tensor& out, const Tensor& q, const Tensor& k_cache,
@@ -127,15 +142,8 @@ void paged_attention(const Context& ctx, const Tensor& out, const Tensor& q, con
                       num_seqs, " sequences and ", out.dim(0), " rows");
         const bool decode_only =
             metadata.max_query_len >= 1 && metadata.max_query_len <= kDecodeMaxQueryLen;
-        cuda::AttentionArgs args{.out = out,
-                                 .q = q,
-                                 .k_cache = k_cache,
-                                 .v_cache = v_cache,
-                                 .query_start_loc = starts,
-                                 .kv_lens = kv_lens,
-                                 .block_tables = tables,
-                                 .scale = scale,
-                                 .use_decode_kernel = decode_only};
+        cuda::AttentionArgs args =
+            cuda_attention_args(out, q, k_cache, v_cache, metadata, scale, decode_only);
         if (decode_only || d == 0 || d == num_seqs) {
           cuda::paged_attention(cuda, args);
           return;
@@ -180,15 +188,8 @@ void paged_attention_with_rope(const Context& ctx, const Tensor& out, const Tens
                   ": rope over ", rope.num_kv_heads, " kv heads, the cache has ", k_cache.dim(2));
     check_attention_args(ctx, out, qkv, k_cache, v_cache, metadata);
     SWIFTKV_CHECK(ctx.cuda != nullptr, kOp, ": the kCuda backend needs ctx.cuda");
-    cuda::AttentionArgs args{.out = out,
-                             .q = qkv,
-                             .k_cache = k_cache,
-                             .v_cache = v_cache,
-                             .query_start_loc = metadata.query_start_loc,
-                             .kv_lens = metadata.kv_lens,
-                             .block_tables = metadata.block_tables,
-                             .scale = scale,
-                             .use_decode_kernel = true};
+    const cuda::AttentionArgs args =
+        cuda_attention_args(out, qkv, k_cache, v_cache, metadata, scale, true);
     if (cuda::paged_attention_with_rope(
             *ctx.cuda, args,
             {.positions = rope.positions,
